@@ -1,0 +1,106 @@
+/**
+ * Every setting, read from the environment once, validated by one zod schema.
+ * `loadConfig` lists every problem at once (not just the first) so a bad deploy is fixed in
+ * one go; entrypoints print them and exit before anything starts.
+ */
+import { z } from 'zod'
+
+const positiveInt = (name: string, def: number, max: number) =>
+  z.coerce
+    .number({ error: `${name} must be a number` })
+    .int(`${name} must be a whole number`)
+    .min(1, `${name} must be at least 1`)
+    .max(max, `${name} must be at most ${max}`)
+    .default(def)
+
+const schema = z.object({
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'DATABASE_URL must be a postgres:// URL')
+    .optional(),
+  KAFKA_BROKERS: z
+    .string()
+    .transform((s) =>
+      s
+        .split(',')
+        .map((b) => b.trim())
+        .filter(Boolean),
+    )
+    .pipe(
+      z
+        .array(z.string().regex(/^[^\s:]+:\d+$/, 'each broker must be host:port'))
+        .min(1, 'KAFKA_BROKERS must list at least one broker'),
+    )
+    .optional(),
+  KAFKA_TOPIC: z.string().min(1).default('orders.events'),
+  KAFKA_CLIENT_ID: z.string().min(1).default('outbox-relay'),
+  // The idempotent producer is right for real clusters; the development broker cannot do it.
+  KAFKA_IDEMPOTENT: z.stringbool().default(true),
+  PORT: positiveInt('PORT', 3000, 65535),
+  RELAY_POLL_INTERVAL_MS: positiveInt('RELAY_POLL_INTERVAL_MS', 1000, 3_600_000),
+  RELAY_BATCH_SIZE: positiveInt('RELAY_BATCH_SIZE', 1000, 10_000),
+  RELAY_BACKOFF_BASE_MS: positiveInt('RELAY_BACKOFF_BASE_MS', 100, 60_000),
+  RELAY_BACKOFF_CAP_MS: positiveInt('RELAY_BACKOFF_CAP_MS', 30_000, 3_600_000),
+  SHUTDOWN_TIMEOUT_MS: positiveInt('SHUTDOWN_TIMEOUT_MS', 10_000, 600_000),
+  EVENT_SOURCE: z.string().min(1).default('/orders-api'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+})
+
+export type Config = ReturnType<typeof toConfig>
+export type RequiredSetting = 'DATABASE_URL' | 'KAFKA_BROKERS'
+
+function toConfig(env: z.output<typeof schema>) {
+  return {
+    databaseUrl: env.DATABASE_URL,
+    port: env.PORT,
+    logLevel: env.LOG_LEVEL,
+    kafka: {
+      brokers: env.KAFKA_BROKERS,
+      topic: env.KAFKA_TOPIC,
+      clientId: env.KAFKA_CLIENT_ID,
+      idempotent: env.KAFKA_IDEMPOTENT,
+    },
+    relay: {
+      pollIntervalMs: env.RELAY_POLL_INTERVAL_MS,
+      batchSize: env.RELAY_BATCH_SIZE,
+      backoff: { baseMs: env.RELAY_BACKOFF_BASE_MS, capMs: env.RELAY_BACKOFF_CAP_MS },
+      eventSource: env.EVENT_SOURCE,
+    },
+    shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+  }
+}
+
+/** The config type once the named settings are known to be present. */
+export type Requires<R extends RequiredSetting> = ('DATABASE_URL' extends R
+  ? { databaseUrl: string }
+  : unknown) &
+  ('KAFKA_BROKERS' extends R ? { kafka: Config['kafka'] & { brokers: string[] } } : unknown)
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`)
+    this.name = 'ConfigError'
+  }
+}
+
+/**
+ * Parses the environment. `required` names settings this entrypoint cannot run without
+ * (`npm start` runs embedded services instead, so it requires none).
+ */
+export function loadConfig<R extends RequiredSetting = never>(
+  env: NodeJS.ProcessEnv = process.env,
+  required: readonly R[] = [],
+): Config & Requires<R> {
+  // Empty strings count as unset: `FOO= npm start` should mean the default, not an error.
+  const given = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== ''))
+  const result = schema.safeParse(given)
+  const problems = result.success
+    ? []
+    : result.error.issues.map((i) => `${i.path.join('.') || 'config'}: ${i.message}`)
+  for (const name of required) {
+    if (given[name] === undefined) problems.push(`${name}: required but not set`)
+  }
+  if (!result.success || problems.length > 0) throw new ConfigError(problems)
+  // Checked just above: every required setting is present.
+  return toConfig(result.data) as Config & Requires<R>
+}

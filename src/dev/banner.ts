@@ -1,0 +1,25 @@
+import { redactUrl } from '../logger'
+import type { DevServices } from './dev-services'
+
+export function printDevBanner(dev: DevServices, port: number): void {
+  const { config, embedded } = dev
+  const url = `http://localhost:${port}`
+  const lines = [
+    '',
+    `  Orders API   ${url}`,
+    `  Postgres     ${redactUrl(config.databaseUrl)}${embedded.postgres ? '  (embedded; data in .data/postgres)' : ''}`,
+    `  Kafka        ${config.kafka.brokers.join(',')}  topic ${config.kafka.topic}`,
+    ...(embedded.kafka
+      ? [
+          '               (in-process development broker: events are kept in memory only and',
+          '                vanish when this process stops; set KAFKA_BROKERS for a real one)',
+        ]
+      : []),
+    '',
+    '  Try it:',
+    `    curl -i -X POST ${url}/orders -H 'content-type: application/json' -d '{"item":"book","quantity":2}'`,
+    '  Watch events:  npm run tail',
+    '',
+  ]
+  process.stdout.write(`${lines.join('\n')}\n`)
+}

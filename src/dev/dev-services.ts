@@ -1,0 +1,54 @@
+/**
+ * What `npm start` runs when DATABASE_URL or KAFKA_BROKERS is not set: an embedded Postgres
+ * (data kept in .data/postgres, so orders survive a restart) and an in-process
+ * Kafka-protocol broker (memory only). For development and trying things out, not production.
+ */
+import { mkdir, rm, writeFile } from 'node:fs/promises'
+import { resolve } from 'node:path'
+import type { Config } from '../config'
+import { createEmbeddedPostgres } from './embedded-postgres'
+import { freePort } from './free-port'
+import { startMockKafka } from './mock-kafka'
+
+export const devDataDir = resolve(process.env.DEV_DATA_DIR ?? '.data')
+/** Where `npm start` records the in-process broker's address for `npm run tail`. */
+export const devKafkaFile = resolve(devDataDir, 'dev-kafka.json')
+
+export type DevServices = {
+  config: Config & { databaseUrl: string; kafka: { brokers: string[] } }
+  embedded: { postgres: boolean; kafka: boolean }
+  stop(): Promise<void>
+}
+
+export async function startDevServices(config: Config): Promise<DevServices> {
+  const stops: Array<() => Promise<void> | void> = []
+  let databaseUrl = config.databaseUrl
+  if (!databaseUrl) {
+    const pg = await createEmbeddedPostgres({
+      dataDir: resolve(devDataDir, 'postgres'),
+      port: await freePort(),
+    })
+    await pg.start()
+    stops.push(() => pg.stop())
+    databaseUrl = pg.url()
+  }
+  let brokers = config.kafka.brokers
+  let idempotent = config.kafka.idempotent
+  if (!brokers) {
+    const kafka = startMockKafka({ brokers: 1 })
+    kafka.createTopic(config.kafka.topic, 3)
+    stops.push(() => kafka.close())
+    brokers = kafka.bootstrap.split(',')
+    idempotent = false // the mock cannot run the idempotent producer (DESIGN.md)
+    await mkdir(devDataDir, { recursive: true })
+    await writeFile(devKafkaFile, JSON.stringify({ brokers, topic: config.kafka.topic }))
+    stops.push(() => rm(devKafkaFile, { force: true }))
+  }
+  return {
+    config: { ...config, databaseUrl, kafka: { ...config.kafka, brokers, idempotent } },
+    embedded: { postgres: !config.databaseUrl, kafka: !config.kafka.brokers },
+    async stop() {
+      for (const stop of stops.reverse()) await stop()
+    },
+  }
+}

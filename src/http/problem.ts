@@ -1,0 +1,51 @@
+/**
+ * RFC 9457 problem details: every error response is `application/problem+json`
+ * with type, title, status and detail (and `errors` for validation failures).
+ */
+import type { ContentfulStatusCode } from 'hono/utils/http-status'
+import type { ErrorCode, FieldError } from './errors'
+
+export type Problem = {
+  type: string
+  title: string
+  status: ContentfulStatusCode
+  detail: string
+  errors?: FieldError[]
+}
+
+const byCode: Record<ErrorCode, { status: ContentfulStatusCode; title: string }> = {
+  VALIDATION_FAILED: { status: 400, title: 'Request validation failed' },
+  MALFORMED_JSON: { status: 400, title: 'Malformed JSON' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
+  PAYLOAD_TOO_LARGE: { status: 413, title: 'Payload too large' },
+  NOT_FOUND: { status: 404, title: 'Not found' },
+  ORDER_NOT_FOUND: { status: 404, title: 'Order not found' },
+}
+
+const slug = (s: string) => s.toLowerCase().replaceAll('_', '-')
+
+export function problemFor(code: ErrorCode, detail: string, errors?: FieldError[]): Problem {
+  const { status, title } = byCode[code]
+  return { type: `/problems/${slug(code)}`, title, status, detail, ...(errors ? { errors } : {}) }
+}
+
+export const internalProblem: Problem = {
+  type: '/problems/internal-error',
+  title: 'Internal server error',
+  status: 500,
+  detail: 'The request failed on the server and nothing was saved. It is safe to retry.',
+}
+
+export const unavailableProblem: Problem = {
+  type: '/problems/service-unavailable',
+  title: 'Service unavailable',
+  status: 503,
+  detail: 'The database is unreachable; nothing was saved. Retry shortly.',
+}
+
+export function problemResponse(problem: Problem, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(problem), {
+    status: problem.status,
+    headers: { 'content-type': 'application/problem+json', ...headers },
+  })
+}

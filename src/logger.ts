@@ -1,0 +1,19 @@
+import { pino } from 'pino'
+
+export type Logger = pino.Logger
+
+/** JSON lines for machines; pretty output when a person is watching a terminal. */
+export function createLogger(level: string, name?: string): Logger {
+  const pretty = process.stdout.isTTY === true
+  return pino({
+    level,
+    name,
+    redact: { paths: ['password', '*.password', 'databaseUrl'], censor: '[redacted]' },
+    ...(pretty ? { transport: { target: 'pino-pretty', options: { colorize: true } } } : {}),
+  })
+}
+
+/** `postgres://user:secret@host/db` -> `postgres://user:***@host/db`, for logs and banners. */
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@')
+}

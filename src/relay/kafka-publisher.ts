@@ -1,0 +1,86 @@
+/**
+ * The Kafka side of the relay: a kafkajs producer behind the `Publish` port.
+ * acks = all, one request in flight (so a retried request can never overtake a later one and
+ * reorder an order's events), idempotent on real clusters (configurable: the development
+ * broker cannot do it).
+ */
+import { Kafka, logLevel, type Producer } from 'kafkajs'
+import type { Logger } from '../logger'
+import { toKafkaMessage } from './kafka-message'
+import type { Publish } from './publish'
+
+export type KafkaPublisherOptions = {
+  brokers: string[]
+  topic: string
+  clientId: string
+  idempotent: boolean
+  source: string
+  logger: Logger
+}
+
+export type KafkaPublisher = {
+  publish: Publish
+  disconnect(): Promise<void>
+}
+
+const levels: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+  [logLevel.ERROR]: 'error',
+  [logLevel.WARN]: 'warn',
+  [logLevel.INFO]: 'info',
+  [logLevel.DEBUG]: 'debug',
+}
+
+export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPublisher {
+  const log = options.logger.child({ component: 'kafkajs' })
+  const kafka = new Kafka({
+    clientId: options.clientId,
+    brokers: options.brokers,
+    // kafkajs retries each request itself a few times; beyond that the relay's own backoff
+    // takes over, so a long outage never turns into a busy loop of its internal retries.
+    retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 },
+    connectionTimeout: 3000,
+    requestTimeout: 10_000,
+    // kafkajs logs every retry at ERROR; the relay reports state changes itself.
+    logLevel: logLevel.NOTHING,
+    logCreator: () => (entry) => log[levels[entry.level] ?? 'info'](entry.log, entry.log.message),
+  })
+  let producer: Producer | undefined
+  let connecting: Promise<Producer> | undefined
+
+  const connected = (): Promise<Producer> => {
+    if (producer) return Promise.resolve(producer)
+    connecting ??= (async () => {
+      const p = kafka.producer({
+        allowAutoTopicCreation: false,
+        idempotent: options.idempotent,
+        maxInFlightRequests: 1,
+      })
+      try {
+        await p.connect()
+      } finally {
+        connecting = undefined
+      }
+      p.on(p.events.DISCONNECT, () => {
+        if (producer === p) producer = undefined
+      })
+      producer = p
+      return p
+    })()
+    return connecting
+  }
+
+  return {
+    async publish(batch) {
+      const p = await connected()
+      await p.send({
+        topic: options.topic,
+        acks: -1,
+        messages: batch.map((m) => toKafkaMessage(m, options.source)),
+      })
+    },
+    async disconnect() {
+      await producer?.disconnect()
+      producer = undefined
+    },
+  }
+}
