@@ -22,6 +22,7 @@ runMain(async () => {
   const { brokers, topic } = await brokersAndTopic()
   const consumer = new Kafka({ brokers, logLevel: logLevel.NOTHING }).consumer({
     groupId: `outbox-tail-${randomUUID()}`,
+    retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 5000 }, // outlive broker restarts
   })
   await consumer.connect()
   await consumer.subscribe({ topic, fromBeginning: process.argv.includes('--from-beginning') })

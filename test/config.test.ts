@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest'
+import { ConfigError, loadConfig } from '../src/config'
+
+describe('loadConfig', () => {
+  it('applies the documented defaults', () => {
+    const config = loadConfig({})
+    expect(config).toMatchObject({
+      port: 3000,
+      kafka: { topic: 'orders.events', idempotent: true },
+      relay: { pollIntervalMs: 1000, batchSize: 1000 },
+    })
+  })
+
+  it('parses brokers as a list', () => {
+    const config = loadConfig({ KAFKA_BROKERS: 'a:9092, b:9093' }, ['KAFKA_BROKERS'])
+    expect(config.kafka.brokers).toEqual(['a:9092', 'b:9093'])
+  })
+
+  it('lists every problem at once, naming each setting', () => {
+    let error: unknown
+    try {
+      loadConfig({ PORT: 'abc', RELAY_BATCH_SIZE: '0', KAFKA_BROKERS: 'nohost' }, ['DATABASE_URL'])
+    } catch (err) {
+      error = err
+    }
+    expect(error).toBeInstanceOf(ConfigError)
+    const problems = (error as ConfigError).problems.join('\n')
+    expect(problems).toMatch(/PORT/)
+    expect(problems).toMatch(/RELAY_BATCH_SIZE/)
+    expect(problems).toMatch(/KAFKA_BROKERS/)
+    expect(problems).toMatch(/DATABASE_URL: required/)
+    expect((error as ConfigError).problems).toHaveLength(4)
+  })
+
+  it('treats empty strings as unset', () => {
+    expect(loadConfig({ PORT: '' }).port).toBe(3000)
+  })
+})

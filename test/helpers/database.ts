@@ -1,0 +1,36 @@
+import { randomBytes } from 'node:crypto'
+import postgres from 'postgres'
+import { inject } from 'vitest'
+import { createDb } from '../../src/db/client'
+
+const TEMPLATE_DB = 'outbox_template'
+
+export type TestDatabase = ReturnType<typeof createDb> & {
+  url: string
+  /** Row counts of both tables, for "nothing was written" assertions. */
+  counts(): Promise<{ orders: number; outbox: number }>
+  close(): Promise<void>
+}
+
+/** A fresh, migrated database cloned from the template the global setup prepared. */
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const serverUrl = inject('postgresUrl')
+  const name = `test_${randomBytes(6).toString('hex')}`
+  const admin = postgres(serverUrl, { max: 1, onnotice: () => {} })
+  await admin.unsafe(`CREATE DATABASE ${name} TEMPLATE ${TEMPLATE_DB}`)
+  await admin.end()
+  const url = serverUrl.replace(/\/[^/]*$/, `/${name}`)
+  const handle = createDb(url, { max: 5, applicationName: 'test' })
+  return {
+    ...handle,
+    url,
+    async counts() {
+      const [row] = await handle.sql<{ orders: number; outbox: number }[]>`
+        select (select count(*)::int from orders) as orders,
+               (select count(*)::int from outbox) as outbox`
+      if (!row) throw new Error('count query returned no row')
+      return row
+    },
+    close: () => handle.sql.end({ timeout: 1 }),
+  }
+}

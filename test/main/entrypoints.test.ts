@@ -1,0 +1,78 @@
+/** The entrypoints as a user runs them: separate processes, real environment, real signals. */
+import { chmod, mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { MockKafka } from '../../src/dev/mock-kafka'
+import { freePort } from '../../src/dev/free-port'
+import { createTestDatabase, type TestDatabase } from '../helpers/database'
+import { startTestKafka } from '../helpers/kafka'
+import { spawnEntrypoint } from '../helpers/process'
+import { waitFor } from '../helpers/wait'
+
+describe('fail fast on missing configuration', () => {
+  it.each([
+    ['src/main/api.ts', ['DATABASE_URL']],
+    ['src/main/relay.ts', ['DATABASE_URL', 'KAFKA_BROKERS']],
+    ['src/main/migrate.ts', ['DATABASE_URL']],
+  ])('%s exits 1 naming %j', async (file, missing) => {
+    const proc = spawnEntrypoint(file, { PORT: 'not-a-port' })
+    expect(await proc.exited).toBe(1)
+    for (const name of missing) expect(proc.output()).toContain(`${name}: required but not set`)
+    if (file.endsWith('api.ts')) expect(proc.output()).toContain('PORT') // every problem, not the first
+  })
+})
+
+describe('running processes', () => {
+  let db: TestDatabase
+  let kafka: MockKafka
+  beforeAll(async () => {
+    db = await createTestDatabase()
+    kafka = startTestKafka('orders.events')
+  })
+  afterAll(async () => {
+    await db.close()
+    kafka.close()
+  })
+
+  it('start:relay publishes, and exits 0 on SIGTERM', async () => {
+    const relay = spawnEntrypoint('src/main/relay.ts', {
+      DATABASE_URL: db.url,
+      KAFKA_BROKERS: kafka.bootstrap,
+      KAFKA_IDEMPOTENT: 'false',
+    })
+    await relay.waitForOutput(/relay started/)
+    await db.sql`
+      insert into outbox (event_id, event_type, aggregate_id, payload, occurred_at)
+      values (gen_random_uuid(), 'OrderCreated', gen_random_uuid(), '{}', now())`
+    await waitFor('the row published', async () => {
+      const [row] = await db.sql`select count(*)::int as n from outbox where published_at is null`
+      return row?.n === 0
+    })
+    relay.child.kill('SIGTERM')
+    expect(await relay.exited).toBe(0)
+    expect(relay.output()).toMatch(/relay stopped/)
+  })
+
+  it('npm start with nothing configured runs embedded Postgres and broker, serves orders, exits 0', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'outbox-start-'))
+    await chmod(dataDir, 0o755) // as root, postgres runs as the postgres user and must get in
+    const port = await freePort()
+    const app = spawnEntrypoint('src/main/all.ts', { DEV_DATA_DIR: dataDir, PORT: String(port) })
+    try {
+      await app.waitForOutput(/curl -i -X POST/, 30_000)
+      expect(app.output()).toMatch(/in memory only/)
+      const res = await fetch(`http://127.0.0.1:${port}/orders`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ item: 'book', quantity: 2 }),
+      })
+      expect(res.status).toBe(201)
+      app.child.kill('SIGTERM')
+      expect(await app.exited).toBe(0)
+    } finally {
+      app.child.kill('SIGKILL')
+      await rm(dataDir, { recursive: true, force: true })
+    }
+  }, 60_000)
+})

@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest'
+import { toKafkaMessage } from '../../src/relay/kafka-message'
+
+describe('toKafkaMessage', () => {
+  it('maps an outbox row to a CloudEvents binary-mode Kafka message keyed by order id', () => {
+    const message = toKafkaMessage(
+      {
+        id: 7,
+        eventId: '6f1c3f0e-6a51-4bd0-9d43-0d6f0c8a1c11',
+        eventType: 'OrderCreated',
+        aggregateId: '0b9b1f5e-3f8e-4c59-8d2b-0d1f2a3b4c5d',
+        payload: { id: '0b9b1f5e-3f8e-4c59-8d2b-0d1f2a3b4c5d', item: 'book' },
+        occurredAt: new Date('2026-01-02T03:04:05.678Z'),
+      },
+      '/orders-api',
+    )
+    expect(message).toEqual({
+      key: '0b9b1f5e-3f8e-4c59-8d2b-0d1f2a3b4c5d',
+      value: '{"id":"0b9b1f5e-3f8e-4c59-8d2b-0d1f2a3b4c5d","item":"book"}',
+      headers: {
+        ce_specversion: '1.0',
+        ce_id: '6f1c3f0e-6a51-4bd0-9d43-0d6f0c8a1c11',
+        ce_type: 'OrderCreated',
+        ce_source: '/orders-api',
+        ce_time: '2026-01-02T03:04:05.678Z',
+        'content-type': 'application/json',
+      },
+    })
+  })
+})

@@ -1,0 +1,93 @@
+/**
+ * The relay loop against a real Postgres with a recording fake Publish: what gets marked,
+ * in what order, and how it behaves while publishing fails.
+ */
+import { pino } from 'pino'
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { Doorbell } from '../../src/relay/doorbell'
+import type { OutboxMessage, Publish } from '../../src/relay/publish'
+import { runRelay } from '../../src/relay/relay'
+import { createTestDatabase, type TestDatabase } from '../helpers/database'
+import { delay, waitFor } from '../helpers/wait'
+
+let db: TestDatabase
+beforeAll(async () => {
+  db = await createTestDatabase()
+})
+beforeEach(() => db.sql`truncate outbox`)
+afterAll(() => db.close())
+
+async function insertEvents(n: number, aggregateId = '11111111-1111-4111-8111-111111111111') {
+  await db.sql`
+    insert into outbox (event_id, event_type, aggregate_id, payload, occurred_at)
+    select gen_random_uuid(), 'OrderCreated', ${aggregateId}, jsonb_build_object('n', i), now()
+    from generate_series(1, ${n}) as i`
+}
+
+function run(publish: Publish, overrides: { batchSize?: number; pollIntervalMs?: number } = {}) {
+  const controller = new AbortController()
+  const done = runRelay({
+    db: db.db,
+    publish,
+    doorbell: new Doorbell(),
+    logger: pino({ level: 'silent' }),
+    batchSize: overrides.batchSize ?? 10,
+    pollIntervalMs: overrides.pollIntervalMs ?? 50,
+    backoff: { baseMs: 20, capMs: 200 },
+    signal: controller.signal,
+  })
+  return { stop: () => (controller.abort(), done) }
+}
+
+const unpublished = async () =>
+  (await db.sql`select count(*)::int as n from outbox where published_at is null`)[0]?.n
+
+describe('runRelay', () => {
+  it('publishes everything once, in id order, in batches, and marks it', async () => {
+    await insertEvents(35)
+    const batches: OutboxMessage[][] = []
+    const relay = run(async (batch) => {
+      batches.push([...batch])
+    })
+    await waitFor('all marked', async () => (await unpublished()) === 0)
+    await relay.stop()
+    const ids = batches.flat().map((m) => m.id)
+    expect(ids).toEqual([...ids].sort((a, b) => a - b))
+    expect(new Set(ids).size).toBe(35)
+    expect(batches.map((b) => b.length)).toEqual([10, 10, 10, 5])
+  })
+
+  it('marks nothing while publishing fails, backs off instead of spinning, then delivers', async () => {
+    await insertEvents(5)
+    let attempts = 0
+    let failing = true
+    const delivered: string[] = []
+    const relay = run(async (batch) => {
+      attempts += 1
+      if (failing) throw new Error('broker unreachable')
+      delivered.push(...batch.map((m) => m.eventId))
+    })
+    await delay(1000)
+    expect(await unpublished()).toBe(5)
+    // Backoff 20 ms doubling to a 200 ms cap, fully jittered: well under 100 tries a second.
+    // A loop with no backoff would make thousands.
+    expect(attempts).toBeGreaterThan(2)
+    expect(attempts).toBeLessThan(60)
+    failing = false
+    await waitFor('all marked', async () => (await unpublished()) === 0)
+    await relay.stop()
+    expect(delivered).toHaveLength(5)
+  })
+
+  it('never marks a batch whose publish was rejected, even partway', async () => {
+    await insertEvents(3)
+    let calls = 0
+    const relay = run(async () => {
+      calls += 1
+      if (calls === 1) throw new Error('acknowledged only partly')
+    })
+    await waitFor('published on the second try', async () => (await unpublished()) === 0)
+    await relay.stop()
+    expect(calls).toBe(2)
+  })
+})
