@@ -18,7 +18,10 @@ export type Collector = {
 }
 
 /** A real Kafka-protocol broker for this test file (the cluster lives in this process). */
-export function startTestKafka(topic: string, options: { brokers?: number; partitions?: number } = {}) {
+export function startTestKafka(
+  topic: string,
+  options: { brokers?: number; partitions?: number } = {},
+) {
   const kafka: MockKafka = startMockKafka({ brokers: options.brokers ?? 3 })
   kafka.createTopic(topic, options.partitions ?? 3)
   return kafka
@@ -26,7 +29,10 @@ export function startTestKafka(topic: string, options: { brokers?: number; parti
 
 /** Consumes the topic from the beginning with a kafkajs consumer group, recording everything. */
 export async function collectMessages(bootstrap: string, topic: string): Promise<Collector> {
-  const consumer = new Kafka({ brokers: bootstrap.split(','), logLevel: logLevel.NOTHING }).consumer({
+  const consumer = new Kafka({
+    brokers: bootstrap.split(','),
+    logLevel: logLevel.NOTHING,
+  }).consumer({
     groupId: `test-${randomUUID()}`,
     maxWaitTimeInMs: 50,
     // Ride out broker outages that tests inject instead of crashing for good.

@@ -9,7 +9,8 @@ export async function waitFor<T>(
   for (;;) {
     const value = await check()
     if (value) return value as NonNullable<T>
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
     await new Promise((r) => setTimeout(r, intervalMs))
   }
 }

@@ -21,7 +21,7 @@ describe('POST /orders', () => {
     const before = await db.counts()
     const res = await post(JSON.stringify({ item: 'book', quantity: 2, customerId: 'c-1' }))
     expect(res.status).toBe(201)
-    const order = await res.json()
+    const order = (await res.json()) as { id: string }
     expect(order).toEqual({
       id: expect.stringMatching(/^[0-9a-f-]{36}$/),
       item: 'book',
@@ -59,26 +59,47 @@ describe('POST /orders', () => {
     ['quantity too big', '{"item": "a", "quantity": 10001}', json, 400, /at most 10000/],
     ['quantity fractional', '{"item": "a", "quantity": 1.5}', json, 400, /whole number/],
     ['quantity as string', '{"item": "a", "quantity": "2"}', json, 400, /quantity/],
-    ['unknown field', '{"item": "a", "quantity": 1, "price": 3}', json, 400, /price: unknown field/],
+    [
+      'unknown field',
+      '{"item": "a", "quantity": 1, "price": 3}',
+      json,
+      400,
+      /price: unknown field/,
+    ],
     ['customerId blank', '{"item": "a", "quantity": 1, "customerId": ""}', json, 400, /customerId/],
     ['no content type', '{"item": "a", "quantity": 1}', {}, 415, /Content-Type/],
-    ['text/plain', '{"item": "a", "quantity": 1}', { 'content-type': 'text/plain' }, 415, /text\/plain/],
-    ['body over 64 KiB', JSON.stringify({ item: 'a', quantity: 1, pad: 'x'.repeat(70_000) }), json, 413, /65536 bytes/],
+    [
+      'text/plain',
+      '{"item": "a", "quantity": 1}',
+      { 'content-type': 'text/plain' },
+      415,
+      /text\/plain/,
+    ],
+    [
+      'body over 64 KiB',
+      JSON.stringify({ item: 'a', quantity: 1, pad: 'x'.repeat(70_000) }),
+      json,
+      413,
+      /65536 bytes/,
+    ],
   ]
 
-  it.each(bad)('rejects %s with a problem response and writes nothing', async (_, body, headers, status, detail) => {
-    const before = await db.counts()
-    const res = await post(body, headers)
-    expect(res.status).toBe(status)
-    expect(res.headers.get('content-type')).toBe('application/problem+json')
-    const problem = await res.json()
-    expect(problem).toMatchObject({ type: expect.any(String), title: expect.any(String), status })
-    expect(problem.detail).toMatch(detail)
-    if (status === 400 && problem.type === '/problems/validation-failed') {
-      expect(problem.errors.length).toBeGreaterThan(0)
-    }
-    expect(await db.counts()).toEqual(before)
-  })
+  it.each(bad)(
+    'rejects %s with a problem response and writes nothing',
+    async (_, body, headers, status, detail) => {
+      const before = await db.counts()
+      const res = await post(body, headers)
+      expect(res.status).toBe(status)
+      expect(res.headers.get('content-type')).toBe('application/problem+json')
+      const problem = (await res.json()) as { detail: string; type: string; errors: unknown[] }
+      expect(problem).toMatchObject({ type: expect.any(String), title: expect.any(String), status })
+      expect(problem.detail).toMatch(detail)
+      if (status === 400 && problem.type === '/problems/validation-failed') {
+        expect(problem.errors.length).toBeGreaterThan(0)
+      }
+      expect(await db.counts()).toEqual(before)
+    },
+  )
 
   it('answers 5xx and leaves no order when the outbox insert fails in the same transaction', async () => {
     // Test-only constraint: the outbox refuses OrderCreated rows, so the second insert of the

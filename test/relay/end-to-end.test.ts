@@ -53,11 +53,9 @@ describe('relay', () => {
   it('publishes a POSTed order with key, value and CloudEvents headers, and marks it', async () => {
     relay = await startTestRelay({ databaseUrl: db.url, brokers: kafka.bootstrap, topic })
     const order = await placeOrder('book', 2)
-    const [message] = await waitFor('the event on the topic', () => {
-      const found = messagesFor(order.id)
-      return found.length > 0 && found
-    })
-    const [row] = await db.sql`select event_id, occurred_at from outbox where aggregate_id = ${order.id}`
+    const message = await waitFor('the event on the topic', () => messagesFor(order.id)[0])
+    const [row] =
+      await db.sql`select event_id, occurred_at from outbox where aggregate_id = ${order.id}`
     expect(message?.value).toEqual(order)
     expect(message?.headers).toEqual({
       ce_specversion: '1.0',
@@ -86,7 +84,7 @@ describe('relay', () => {
   })
 
   it('catches up on rows written while no relay ran', async () => {
-    const orders = []
+    const orders: Array<{ id: string }> = []
     for (let i = 0; i < 25; i++) orders.push(await placeOrder(`offline-${i}`, 1))
     await delay(200)
     expect(orders.every((o) => messagesFor(o.id).length === 0)).toBe(true)
@@ -106,7 +104,7 @@ describe('relay', () => {
   it('keeps accepting orders while every broker is down, and delivers them all after', async () => {
     relay = await startTestRelay({ databaseUrl: db.url, brokers: kafka.bootstrap, topic })
     kafka.setAllBrokersDown()
-    const orders = []
+    const orders: Array<{ id: string }> = []
     try {
       for (let i = 0; i < 5; i++) orders.push(await placeOrder(`outage-${i}`, 1))
       await delay(2500)

@@ -36,7 +36,12 @@ function run(publish: Publish, overrides: { batchSize?: number; pollIntervalMs?:
     backoff: { baseMs: 20, capMs: 200 },
     signal: controller.signal,
   })
-  return { stop: () => (controller.abort(), done) }
+  return {
+    stop: () => {
+      controller.abort()
+      return done
+    },
+  }
 }
 
 const unpublished = async () =>
