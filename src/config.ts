@@ -36,7 +36,16 @@ const schema = z.object({
   KAFKA_CLIENT_ID: z.string().min(1).default('outbox-relay'),
   // The idempotent producer is right for real clusters; the development broker cannot do it.
   KAFKA_IDEMPOTENT: z.stringbool().default(true),
+  // Client-side guard: Kafka's default message.max.bytes is about 1 MB; larger events are
+  // dead-lettered with a clear reason instead of being refused by the broker batch after batch.
+  KAFKA_MAX_MESSAGE_BYTES: positiveInt('KAFKA_MAX_MESSAGE_BYTES', 1_000_000, 100_000_000),
   PORT: positiveInt('PORT', 3000, 65535),
+  RELAY_WAKEUP: z
+    .enum(['adaptive', 'notify', 'poll'], {
+      error: 'RELAY_WAKEUP must be adaptive, notify or poll',
+    })
+    .default('adaptive'),
+  RELAY_MAX_ATTEMPTS: positiveInt('RELAY_MAX_ATTEMPTS', 10, 1000),
   RELAY_POLL_INTERVAL_MS: positiveInt('RELAY_POLL_INTERVAL_MS', 1000, 3_600_000),
   RELAY_BATCH_SIZE: positiveInt('RELAY_BATCH_SIZE', 1000, 10_000),
   RELAY_BACKOFF_BASE_MS: positiveInt('RELAY_BACKOFF_BASE_MS', 100, 60_000),
@@ -59,8 +68,11 @@ function toConfig(env: z.output<typeof schema>) {
       topic: env.KAFKA_TOPIC,
       clientId: env.KAFKA_CLIENT_ID,
       idempotent: env.KAFKA_IDEMPOTENT,
+      maxMessageBytes: env.KAFKA_MAX_MESSAGE_BYTES,
     },
     relay: {
+      mode: env.RELAY_WAKEUP,
+      maxAttempts: env.RELAY_MAX_ATTEMPTS,
       pollIntervalMs: env.RELAY_POLL_INTERVAL_MS,
       batchSize: env.RELAY_BATCH_SIZE,
       backoff: { baseMs: env.RELAY_BACKOFF_BASE_MS, capMs: env.RELAY_BACKOFF_CAP_MS },

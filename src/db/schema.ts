@@ -10,10 +10,18 @@ import {
   integer,
   jsonb,
   pgTable,
+  smallint,
   text,
   timestamp,
   uuid,
 } from 'drizzle-orm/pg-core'
+
+/**
+ * Events are spread over this many relay partitions by order id. Each partition is owned by one
+ * relay at a time (an advisory lock), so one order's events are always published by one relay,
+ * in order. Changing it needs a migration (the generated column below) and a relay restart.
+ */
+export const RELAY_PARTITIONS = 64
 
 export const orders = pgTable(
   'orders',
@@ -52,12 +60,25 @@ export const outbox = pgTable(
     payload: jsonb('payload').notNull(),
     occurredAt: timestamp('occurred_at', { withTimezone: true, mode: 'date' }).notNull(),
     publishedAt: timestamp('published_at', { withTimezone: true, mode: 'date' }),
+    /** Relay partition: a stable hash of the order id (0..RELAY_PARTITIONS-1). */
+    partition: smallint('partition')
+      .notNull()
+      .generatedAlwaysAs(sql`(hashtextextended(aggregate_id::text, 0) & 63)::smallint`),
+    /** Failed publication attempts that count against RELAY_MAX_ATTEMPTS. */
     attempts: integer('attempts').notNull().default(0),
     lastError: text('last_error'),
+    /** Not claimed again before this time (set after a retriable failure). */
+    nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true, mode: 'date' }),
+    /** Dead-lettered: never claimed again until an operator retries it; `last_error` says why. */
+    deadAt: timestamp('dead_at', { withTimezone: true, mode: 'date' }),
   },
   (t) => [
     // The relay's claim query walks this index: unpublished rows in id order, nothing else.
     index('outbox_unpublished_idx').on(t.id).where(sql`${t.publishedAt} is null`),
+    // "Does this order have an earlier event that is dead or waiting to be retried?"
+    index('outbox_unpublished_by_order_idx')
+      .on(t.aggregateId, t.id)
+      .where(sql`${t.publishedAt} is null`),
   ],
 )
 

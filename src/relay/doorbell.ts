@@ -1,44 +1,53 @@
 /**
  * A latch between whatever announces new events (NOTIFY, a re-LISTEN) and the relay loop.
- * A ring that arrives while the relay is draining is remembered, so the next `wait` returns at
- * once: no wake-up is lost between "drain found nothing" and "start waiting".
+ * A ring that arrives while the relay is busy is remembered, so the next `wait` returns at once:
+ * no wake-up is lost between "the drain found nothing" and "start waiting".
  */
-export type WakeCause = 'notify' | 'listen' | 'poll' | 'abort'
+export type RingCause = 'notify' | 'listen'
+export type WakeCause = RingCause | 'timeout' | 'abort'
 
 export class Doorbell {
-  #rung: WakeCause | undefined
-  #wake: ((cause: WakeCause) => void) | undefined
+  #rung = new Set<RingCause>()
+  #waiter: { accept: ReadonlySet<RingCause>; wake: (cause: WakeCause) => void } | undefined
 
-  ring(cause: WakeCause = 'notify'): void {
-    this.#rung ??= cause
-    this.#wake?.(cause)
+  ring(cause: RingCause = 'notify'): void {
+    this.#rung.add(cause)
+    if (this.#waiter?.accept.has(cause)) this.#waiter.wake(cause)
   }
 
   /** Called right before a drain: that drain sees every event announced so far. */
   clear(): void {
-    this.#rung = undefined
+    this.#rung.clear()
   }
 
-  /** Resolves on the first of: a ring (possibly one already latched), `ms` elapsing, abort. */
-  wait(ms: number, signal: AbortSignal): Promise<WakeCause> {
+  /**
+   * Resolves on the first of: a ring of an accepted cause (possibly one already latched),
+   * `ms` elapsing, abort. Rings of other causes stay latched for a later wait.
+   */
+  wait(
+    ms: number,
+    signal: AbortSignal,
+    accept: ReadonlySet<RingCause> = new Set(['notify', 'listen']),
+  ): Promise<WakeCause> {
     if (signal.aborted) return Promise.resolve('abort')
-    const latched = this.#rung
-    if (latched) {
-      this.#rung = undefined
-      return Promise.resolve(latched)
+    for (const cause of this.#rung) {
+      if (accept.has(cause)) {
+        this.#rung.delete(cause)
+        return Promise.resolve(cause)
+      }
     }
     return new Promise((resolve) => {
-      const done = (cause: WakeCause) => {
+      const wake = (cause: WakeCause) => {
         clearTimeout(timer)
         signal.removeEventListener('abort', onAbort)
-        this.#wake = undefined
-        this.#rung = undefined
+        this.#waiter = undefined
+        if (cause === 'notify' || cause === 'listen') this.#rung.delete(cause)
         resolve(cause)
       }
-      const onAbort = () => done('abort')
-      const timer = setTimeout(() => done('poll'), ms)
+      const onAbort = () => wake('abort')
+      const timer = setTimeout(() => wake('timeout'), Math.max(0, ms))
       signal.addEventListener('abort', onAbort, { once: true })
-      this.#wake = done
+      this.#waiter = { accept, wake }
     })
   }
 }

@@ -6,7 +6,8 @@
  */
 import { Kafka, logLevel, type Producer } from 'kafkajs'
 import type { Logger } from '../logger'
-import { toKafkaMessage } from './kafka-message'
+import { PermanentPublishError } from './classify-error'
+import { type KafkaMessage, toKafkaMessage } from './kafka-message'
 import type { Publish } from './publish'
 
 export type KafkaPublisherOptions = {
@@ -14,6 +15,7 @@ export type KafkaPublisherOptions = {
   topic: string
   clientId: string
   idempotent: boolean
+  maxMessageBytes: number
   source: string
   logger: Logger
 }
@@ -71,16 +73,31 @@ export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPubli
 
   return {
     async publish(batch) {
-      const p = await connected()
-      await p.send({
-        topic: options.topic,
-        acks: -1,
-        messages: batch.map((m) => toKafkaMessage(m, options.source)),
+      const messages = batch.map((m) => toKafkaMessage(m, options.source))
+      messages.forEach((m, i) => {
+        const size = messageSize(m)
+        if (size > options.maxMessageBytes) {
+          const eventId = batch[i]?.eventId ?? '?'
+          throw new PermanentPublishError(
+            eventId,
+            `MESSAGE_TOO_LARGE: event ${eventId} is ${size} bytes, over KAFKA_MAX_MESSAGE_BYTES (${options.maxMessageBytes})`,
+          )
+        }
       })
+      const p = await connected()
+      await p.send({ topic: options.topic, acks: -1, messages })
     },
     async disconnect() {
       await producer?.disconnect()
       producer = undefined
     },
   }
+}
+
+/** Bytes of key, value and headers: close to what the broker counts against its limit. */
+function messageSize(m: KafkaMessage): number {
+  let size = Buffer.byteLength(m.key) + Buffer.byteLength(m.value)
+  for (const [k, v] of Object.entries(m.headers))
+    size += Buffer.byteLength(k) + Buffer.byteLength(v)
+  return size
 }

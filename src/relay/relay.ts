@@ -1,55 +1,133 @@
 /**
- * The relay loop. It reads top to bottom:
+ * The relay loop.
  *
- *   until aborted:
- *     drain: claim-publish-mark batches until one comes back short
- *     wait for the first of: a doorbell ring (NOTIFY or re-LISTEN), the poll timer, abort
- *   on a failed drain: back off (exponential, full jitter), then try again
+ *   loop until aborted:
+ *     rebalance partitions if due (about every second)
+ *     AWAKE:  adaptive/poll mode: hold the awake locks of owned partitions (writers stop ringing)
+ *             drain: claim-publish-mark batches until one comes back short
+ *             adaptive: after publishing anything, linger awake, re-checking every
+ *             AWAKE_POLL_MS, until LINGER_MS pass with nothing new (avoids flapping under load)
+ *     ASLEEP: adaptive: release the awake locks, wait out writers in flight, drain once more
+ *             (awake.ts argues why no row is stranded); if that found work, go back to AWAKE
+ *             wait for the first of: doorbell (NOTIFY, re-LISTEN), poll timer, retry time,
+ *             rebalance tick, abort
+ *   on failure: back off (exponential, full jitter); a re-LISTEN (database back) cuts it short
  *
- * A notification is only a latency hint: the poll timer alone would deliver everything, a
- * little later. Shutdown is checked between batches, so a batch in hand is either finished
- * (published, marked, committed) or abandoned by the caller closing the connection (rolled
- * back): nothing is ever marked published without the broker's acknowledgement.
+ * Modes differ only in who rings: `adaptive` writers NOTIFY only while the relay sleeps,
+ * `notify` writers always NOTIFY, `poll` writers never do. A notification is only a latency
+ * hint: the poll timer alone delivers everything. Shutdown is checked between batches; a batch
+ * in hand is finished or abandoned (its transaction rolls back): nothing is marked published
+ * without the broker's acknowledgement.
  */
-import type { Db } from '../db/client'
 import type { Logger } from '../logger'
+import { enterAwake, leaveAwake } from './awake'
 import { type BackoffOptions, backoffDelay } from './backoff'
+import { describeError } from './classify-error'
 import { type Doorbell, sleep } from './doorbell'
-import { drainBatch } from './drain'
+import { type DrainPolicy, drainBatch } from './drain'
 import type { Publish } from './publish'
+import { earliestRetry } from './queries'
+import { type RelaySession, SessionChangedError } from './session'
+
+export type WakeupMode = 'adaptive' | 'notify' | 'poll'
 
 export type RelayOptions = {
-  db: Db
+  session: RelaySession
   publish: Publish
   doorbell: Doorbell
   logger: Logger
+  mode: WakeupMode
   batchSize: number
   pollIntervalMs: number
+  maxAttempts: number
   backoff: BackoffOptions
   signal: AbortSignal
+  rebalanceEveryMs?: number
+  lingerMs?: number
+  awakePollMs?: number
 }
 
+const onlyListen = new Set(['listen'] as const)
+
 export async function runRelay(o: RelayOptions): Promise<void> {
+  const rebalanceEveryMs = o.rebalanceEveryMs ?? 1000
   let failures = 0
+  let nextRebalance = 0
+  let nextPoll = 0
+  // Deferred events may exist (ours, or a previous owner's): wake up for their retry time.
+  let checkRetries = true
   while (!o.signal.aborted) {
     try {
-      o.doorbell.clear()
-      await drainAll(o)
+      const now = Date.now()
+      let due = now >= nextPoll
+      if (now >= nextRebalance) {
+        const gained = await o.session.rebalance()
+        nextRebalance = Date.now() + rebalanceEveryMs
+        if (gained.length > 0) {
+          o.logger.info({ gained, owned: o.session.owned.length }, 'partitions acquired')
+          due = true // they may hold a backlog
+          checkRetries = true
+        }
+      }
+      if (due) {
+        const retryAt = await cycle(o)
+        nextPoll = Math.min(Date.now() + o.pollIntervalMs, retryAt)
+        if (retryAt !== Number.POSITIVE_INFINITY) checkRetries = true
+      }
+      if (checkRetries) {
+        const retryAt = await earliestRetry(o.session.sql, o.session.owned)
+        if (retryAt === undefined) checkRetries = false
+        else nextPoll = Math.min(nextPoll, retryAt.getTime())
+      }
       if (failures > 0) o.logger.info({ failures }, 'relay recovered; publishing again')
       failures = 0
-      await o.doorbell.wait(o.pollIntervalMs, o.signal)
+      const cause = await o.doorbell.wait(Math.min(nextPoll, nextRebalance) - Date.now(), o.signal)
+      if (cause === 'notify' || cause === 'listen') nextPoll = 0
     } catch (err) {
+      if (err instanceof SessionChangedError) {
+        o.logger.warn('database session replaced; re-acquiring partitions')
+        nextRebalance = 0
+        continue
+      }
       failures += 1
       // Log once per state change (healthy -> failing), not once per attempt.
-      if (failures === 1) o.logger.warn({ err }, 'publishing failed; retrying with backoff')
-      await sleep(backoffDelay(failures, o.backoff), o.signal)
+      if (failures === 1)
+        o.logger.warn({ reason: describeError(err) }, 'relay failing; backing off')
+      nextRebalance = 0
+      nextPoll = 0
+      checkRetries = true
+      await o.doorbell.wait(backoffDelay(failures, o.backoff), o.signal, onlyListen)
     }
   }
 }
 
-async function drainAll(o: RelayOptions): Promise<void> {
-  while (!o.signal.aborted) {
-    const published = await drainBatch(o.db, o.batchSize, o.publish)
-    if (published < o.batchSize) return
+/** AWAKE then (adaptive) the way back to sleep. Returns the earliest retry time seen. */
+async function cycle(o: RelayOptions): Promise<number> {
+  const policy: DrainPolicy = { maxAttempts: o.maxAttempts, backoff: o.backoff }
+  let retryAt = Number.POSITIVE_INFINITY
+  const drainAll = async () => {
+    let published = 0
+    while (!o.signal.aborted) {
+      const result = await drainBatch(o.session, o.batchSize, o.publish, policy)
+      published += result.published
+      if (result.retryAt !== undefined) retryAt = Math.min(retryAt, result.retryAt)
+      if (result.claimed < o.batchSize) break
+    }
+    return published
+  }
+  for (;;) {
+    if (o.mode !== 'notify') await enterAwake(o.session)
+    o.doorbell.clear()
+    let published = await drainAll()
+    if (o.mode !== 'adaptive') return retryAt
+    // Linger: stay awake while events keep coming, so a busy stream needs no doorbell at all.
+    for (let quietSince = Date.now(); published > 0 && !o.signal.aborted; ) {
+      if (Date.now() - quietSince >= (o.lingerMs ?? 50)) break
+      await sleep(o.awakePollMs ?? 1, o.signal)
+      if ((await drainAll()) > 0) quietSince = Date.now()
+    }
+    await leaveAwake(o.session, o.signal)
+    published = await drainAll()
+    if (published === 0 || o.signal.aborted) return retryAt
   }
 }

@@ -1,20 +1,20 @@
 import type { Config } from '../config'
-import { createDb } from '../db/client'
 import type { Logger } from '../logger'
 import { Doorbell } from './doorbell'
 import { createKafkaPublisher } from './kafka-publisher'
-import { listenForEvents } from './listener'
+import { type Listener, startListener } from './listener'
 import { runRelay } from './relay'
+import { RelaySession } from './session'
 
 export type RelayService = { stop(): Promise<void> }
 
-/** Wires the relay: its database pool, the LISTEN connection, the Kafka producer, the loop. */
+/** Wires the relay: its database session, the LISTEN connection, the Kafka producer, the loop. */
 export async function startRelay(
   config: Config & { databaseUrl: string; kafka: { brokers: string[] } },
   logger: Logger,
 ): Promise<RelayService> {
   const log = logger.child({ component: 'relay' })
-  const { db, sql } = createDb(config.databaseUrl, { max: 2, applicationName: 'outbox-relay' })
+  const session = new RelaySession(config.databaseUrl, 'outbox-relay')
   const publisher = createKafkaPublisher({
     ...config.kafka,
     source: config.relay.eventSource,
@@ -22,14 +22,12 @@ export async function startRelay(
   })
   const doorbell = new Doorbell()
   const controller = new AbortController()
+  // In poll mode nobody rings, so there is nothing to listen for.
+  const listener: Listener | undefined =
+    config.relay.mode === 'poll' ? undefined : startListener(config.databaseUrl, doorbell, log)
 
-  const unlisten = await listenForEvents(sql, doorbell).catch((err: unknown) => {
-    // Not fatal: the poll still delivers everything, only later.
-    log.warn({ err }, 'LISTEN failed; relying on the fallback poll')
-    return undefined
-  })
   const loop = runRelay({
-    db,
+    session,
     publish: publisher.publish,
     doorbell,
     logger: log,
@@ -37,7 +35,11 @@ export async function startRelay(
     ...config.relay,
   })
   log.info(
-    { topic: config.kafka.topic, pollIntervalMs: config.relay.pollIntervalMs },
+    {
+      topic: config.kafka.topic,
+      mode: config.relay.mode,
+      pollIntervalMs: config.relay.pollIntervalMs,
+    },
     'relay started',
   )
 
@@ -45,10 +47,14 @@ export async function startRelay(
     async stop() {
       controller.abort()
       // The loop stops between batches; a batch stuck on the broker is abandoned by closing
-      // its connection below (its transaction rolls back, nothing is marked).
-      await Promise.race([loop, new Promise((r) => setTimeout(r, config.shutdownTimeoutMs))])
-      await unlisten?.().catch(() => {})
-      await sql.end({ timeout: 1 })
+      // the session below (its transaction rolls back, nothing is marked).
+      const timedOut = await Promise.race([
+        loop.then(() => false),
+        new Promise<boolean>((r) => setTimeout(() => r(true), config.shutdownTimeoutMs)),
+      ])
+      if (timedOut) log.warn('batch in hand abandoned at shutdown; it will be published again')
+      await listener?.close().catch(() => {})
+      await session.close()
       await publisher.disconnect().catch(() => {})
       log.info('relay stopped')
     },

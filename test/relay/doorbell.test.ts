@@ -14,7 +14,19 @@ describe('Doorbell', () => {
     const bell = new Doorbell()
     bell.ring()
     bell.clear()
-    expect(await bell.wait(20, new AbortController().signal)).toBe('poll')
+    expect(await bell.wait(20, new AbortController().signal)).toBe('timeout')
+  })
+
+  it('wakes only for accepted causes and keeps the others latched', async () => {
+    const bell = new Doorbell()
+    const signal = new AbortController().signal
+    bell.ring('notify')
+    expect(await bell.wait(20, signal, new Set(['listen']))).toBe('timeout')
+    const waiting = bell.wait(10_000, signal, new Set(['listen']))
+    bell.ring('notify')
+    bell.ring('listen')
+    expect(await waiting).toBe('listen')
+    expect(await bell.wait(10_000, signal)).toBe('notify')
   })
 
   it('wakes a waiter on ring, on timeout, and on abort', async () => {
@@ -22,7 +34,7 @@ describe('Doorbell', () => {
     const waiting = bell.wait(10_000, new AbortController().signal)
     bell.ring('listen')
     expect(await waiting).toBe('listen')
-    expect(await bell.wait(10, new AbortController().signal)).toBe('poll')
+    expect(await bell.wait(10, new AbortController().signal)).toBe('timeout')
     const controller = new AbortController()
     const aborted = bell.wait(10_000, controller.signal)
     controller.abort()

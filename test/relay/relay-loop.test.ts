@@ -6,7 +6,8 @@ import { pino } from 'pino'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { Doorbell } from '../../src/relay/doorbell'
 import type { OutboxMessage, Publish } from '../../src/relay/publish'
-import { runRelay } from '../../src/relay/relay'
+import { runRelay, type WakeupMode } from '../../src/relay/relay'
+import { RelaySession } from '../../src/relay/session'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 import { delay, waitFor } from '../helpers/wait'
 
@@ -24,10 +25,16 @@ async function insertEvents(n: number, aggregateId = '11111111-1111-4111-8111-11
     from generate_series(1, ${n}) as i`
 }
 
-function run(publish: Publish, overrides: { batchSize?: number; pollIntervalMs?: number } = {}) {
+function run(
+  publish: Publish,
+  overrides: { batchSize?: number; pollIntervalMs?: number; mode?: WakeupMode } = {},
+) {
   const controller = new AbortController()
+  const session = new RelaySession(db.url, 'test-relay')
   const done = runRelay({
-    db: db.db,
+    session,
+    mode: overrides.mode ?? 'adaptive',
+    maxAttempts: 5,
     publish,
     doorbell: new Doorbell(),
     logger: pino({ level: 'silent' }),
@@ -37,9 +44,10 @@ function run(publish: Publish, overrides: { batchSize?: number; pollIntervalMs?:
     signal: controller.signal,
   })
   return {
-    stop: () => {
+    stop: async () => {
       controller.abort()
-      return done
+      await done
+      await session.close()
     },
   }
 }

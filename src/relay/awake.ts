@@ -1,0 +1,50 @@
+/**
+ * Awake and asleep, for the adaptive doorbell (drizzle/0003_adaptive_doorbell.sql).
+ *
+ * While awake, the relay holds the awake lock (780003, p) of every partition it owns, and
+ * writers to those partitions skip their NOTIFY. Going to sleep must not strand a row whose
+ * writer skipped the NOTIFY but committed after the relay's last drain. The argument:
+ *
+ *  1. A writer skips only if its lock probe fails, i.e. while this relay holds (or queues for)
+ *     the awake lock: strictly before step 2 below. By then the writer has inserted its row,
+ *     so it has a transaction id.
+ *  2. The relay releases its awake locks. From now on every writer's probe succeeds: it
+ *     NOTIFYs, and the LISTEN connection (open throughout) latches the doorbell.
+ *  3. After the release, the relay reads pg_current_snapshot(): every transaction still in
+ *     progress is in its xip list, so every writer of step 1 is either finished or listed.
+ *     (A snapshot taken before the release could miss a writer whose xid was assigned between
+ *     the two.)
+ *  4. It waits until each listed transaction has committed or aborted (pg_xact_status),
+ *     polling gently: an unrelated long transaction only delays the sleep.
+ *  5. It drains once more. Every row of step 1 is now committed (visible) or rolled back.
+ *
+ * If that last drain finds something, the relay stays awake. Correctness never depends on this
+ * argument alone: the fallback poll still runs.
+ */
+import { LOCK, type RelaySession } from './session'
+
+/** Takes the awake locks of owned partitions not yet held (waits for writers mid-commit). */
+export async function enterAwake(session: RelaySession): Promise<void> {
+  const missing = session.owned.filter((p) => !session.awake.includes(p))
+  if (missing.length === 0) return
+  await session.sql`select pg_advisory_lock(${LOCK.awake}, p) from unnest(${missing}::int[]) p`
+  session.awake = [...session.awake, ...missing]
+}
+
+/** Steps 2-4: release the awake locks, then wait out every transaction in progress. */
+export async function leaveAwake(session: RelaySession, signal: AbortSignal): Promise<void> {
+  if (session.awake.length === 0) return
+  const held = session.awake
+  session.awake = []
+  await session.sql`select pg_advisory_unlock(${LOCK.awake}, p) from unnest(${held}::int[]) p`
+  const rows = await session.sql<{ xid: string }[]>`
+    select pg_snapshot_xip(pg_current_snapshot())::text as xid`
+  let pending = rows.map((r) => r.xid)
+  for (let pause = 1; pending.length > 0 && !signal.aborted; pause = Math.min(pause * 2, 50)) {
+    const still = await session.sql<{ xid: string }[]>`
+      select x::text as xid from unnest(${pending}::xid8[]) x
+       where pg_xact_status(x) = 'in progress'`
+    pending = still.map((r) => r.xid)
+    if (pending.length > 0) await new Promise((r) => setTimeout(r, pause))
+  }
+}

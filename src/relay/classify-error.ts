@@ -1,0 +1,59 @@
+/**
+ * Every publish failure is classified once, here:
+ *  - `unavailable`: the broker cannot be reached or is not serving (connection refused, timeouts,
+ *    authorization or unknown-topic misconfiguration). Nothing is wrong with the events: the
+ *    relay backs off as a whole, and these failures never dead-letter an event.
+ *  - `retriable`: the broker answered with an error it marks retriable (leader change, not
+ *    enough replicas, ...). The batch is retried later; each counts against RELAY_MAX_ATTEMPTS.
+ *  - `permanent`: this event can never be accepted as it is (too large, invalid record). It is
+ *    dead-lettered with the reason, and later events of its order are held back.
+ */
+export type FailureClass = 'unavailable' | 'retriable' | 'permanent'
+
+/** Broker error types that condemn the record itself, not the cluster. */
+const PERMANENT_TYPES = new Set([
+  'MESSAGE_TOO_LARGE',
+  'RECORD_LIST_TOO_LARGE',
+  'INVALID_RECORD',
+  'CORRUPT_MESSAGE',
+  'INVALID_TIMESTAMP',
+])
+
+/** Raised by the publisher itself for an event it refuses to send (e.g. over the size limit). */
+export class PermanentPublishError extends Error {
+  constructor(
+    readonly eventId: string,
+    message: string,
+  ) {
+    super(message)
+    this.name = 'PermanentPublishError'
+  }
+}
+
+type KafkaLikeError = { name?: string; type?: string; retriable?: boolean; cause?: unknown }
+
+export function classifyPublishError(err: unknown): FailureClass {
+  // kafkajs wraps the last error of its own retries in `cause` (KafkaJSNumberOfRetriesExceeded).
+  for (let e = err as KafkaLikeError | undefined; e; e = e.cause as KafkaLikeError | undefined) {
+    if (e instanceof PermanentPublishError) return 'permanent'
+    if (e.name === 'KafkaJSProtocolError' && e.type) {
+      if (PERMANENT_TYPES.has(e.type)) return 'permanent'
+      if (e.retriable) return 'retriable'
+      return 'unavailable' // e.g. TOPIC_AUTHORIZATION_FAILED: configuration, not the event
+    }
+  }
+  return 'unavailable'
+}
+
+/** A short, single-line reason for logs and the outbox's last_error. */
+export function describeError(err: unknown): string {
+  const parts: string[] = []
+  for (
+    let e = err as (KafkaLikeError & { message?: string }) | undefined;
+    e && parts.length < 3;
+  ) {
+    parts.push(`${e.name ?? 'Error'}${e.type ? `(${e.type})` : ''}: ${e.message ?? String(e)}`)
+    e = e.cause as typeof e
+  }
+  return parts.join(' <- ').slice(0, 1000)
+}

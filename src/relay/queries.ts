@@ -1,0 +1,73 @@
+/** The relay's SQL, one named function per statement, all on the relay's own session. */
+import type postgres from 'postgres'
+import type { OutboxMessage } from './publish'
+
+type Q = postgres.TransactionSql | postgres.Sql
+
+export type ClaimedMessage = OutboxMessage & { attempts: number; session: number }
+
+/**
+ * The oldest publishable events of the partitions this relay owns, locked for this transaction.
+ * Skipped: dead events, events waiting for their retry time, and any event of an order that has
+ * an earlier event dead or waiting (ordering first: a later event never overtakes an earlier one).
+ */
+export async function claimBatch(tx: Q, owned: number[], limit: number): Promise<ClaimedMessage[]> {
+  const rows = await tx<(Omit<ClaimedMessage, 'id'> & { id: string })[]>`
+    select pg_backend_pid() as session, o.id, o.event_id as "eventId", o.event_type as "eventType",
+           o.aggregate_id as "aggregateId", o.payload, o.occurred_at as "occurredAt", o.attempts
+      from outbox o
+     where o.published_at is null
+       and o.dead_at is null
+       and o.partition = any(${owned}::int[])
+       and (o.next_attempt_at is null or o.next_attempt_at <= now())
+       and not exists (
+             select 1 from outbox e
+              where e.aggregate_id = o.aggregate_id and e.id < o.id and e.published_at is null
+                and (e.dead_at is not null or e.next_attempt_at > now()))
+     order by o.id
+     limit ${limit}
+       for update of o skip locked`
+  return rows.map((r) => ({ ...r, id: Number(r.id) }))
+}
+
+export async function markPublished(tx: Q, ids: number[]): Promise<void> {
+  if (ids.length === 0) return
+  await tx`update outbox set published_at = now(), next_attempt_at = null
+            where id = any(${ids}::bigint[])`
+}
+
+/**
+ * Records a failed attempt: not claimed again for `delayMs`. When `countsTowardLimit`, an event
+ * reaching `maxAttempts` failed attempts is dead-lettered instead.
+ */
+export async function deferEvents(
+  tx: Q,
+  ids: number[],
+  error: string,
+  delayMs: number,
+  limit: { maxAttempts: number; countsTowardLimit: boolean },
+): Promise<void> {
+  if (ids.length === 0) return
+  await tx`
+    update outbox
+       set attempts = attempts + 1,
+           last_error = ${error},
+           next_attempt_at = now() + ${delayMs} * interval '1 millisecond',
+           dead_at = case when ${limit.countsTowardLimit} and attempts + 1 >= ${limit.maxAttempts}
+                          then now() end
+     where id = any(${ids}::bigint[])`
+}
+
+export async function markDead(tx: Q, id: number, reason: string): Promise<void> {
+  await tx`update outbox set attempts = attempts + 1, last_error = ${reason}, dead_at = now()
+            where id = ${id}`
+}
+
+/** When the next deferred event of these partitions becomes claimable; undefined if none. */
+export async function earliestRetry(q: Q, owned: number[]): Promise<Date | undefined> {
+  const [row] = await q<{ at: Date | null }[]>`
+    select min(next_attempt_at) as at from outbox
+     where published_at is null and dead_at is null and next_attempt_at is not null
+       and partition = any(${owned}::int[])`
+  return row?.at ?? undefined
+}
