@@ -1,0 +1,136 @@
+/**
+ * Broker-side failures, injected through the mock cluster's fault API, with the real relay.
+ */
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { ApiKey, KafkaError, type MockKafka } from '../../src/dev/mock-kafka'
+import type { RelayService } from '../../src/relay/start-relay'
+import { createTestDatabase, type TestDatabase } from '../helpers/database'
+import { type Collector, collectMessages, startTestKafka } from '../helpers/kafka'
+import { insertOrderEvents, ledger, newOrderIds, unpublishedCount } from '../helpers/ledger'
+import { startTestRelay } from '../helpers/relay'
+import { delay, waitFor } from '../helpers/wait'
+
+let db: TestDatabase
+let kafka: MockKafka
+let consumer: Collector
+let relay: RelayService | undefined
+let topic = ''
+let topics = 0
+
+beforeAll(async () => {
+  kafka = startTestKafka('unused')
+})
+beforeEach(async () => {
+  // A fresh database and topic per test: each ledger check sees only its own events.
+  db = await createTestDatabase()
+  topic = `faults-${++topics}`
+  kafka.createTopic(topic, 3)
+  consumer = await collectMessages(kafka.bootstrap, topic)
+})
+afterEach(async () => {
+  await relay?.stop()
+  relay = undefined
+  await consumer.stop()
+  await db.close()
+})
+afterAll(() => kafka.close())
+
+const start = (env: Record<string, string> = {}) =>
+  startTestRelay({ databaseUrl: db.url, brokers: kafka.bootstrap, topic, ...env })
+
+describe('broker faults', () => {
+  it('all brokers down under load: nothing lost or marked early, attempts grow slowly', async () => {
+    relay = await start({ RELAY_BACKOFF_BASE_MS: '100', RELAY_BACKOFF_CAP_MS: '1000' })
+    kafka.setAllBrokersDown()
+    const orders = newOrderIds(50)
+    const outageStart = Date.now()
+    try {
+      for (let round = 0; round < 10; round++) {
+        await insertOrderEvents(db.sql, orders.slice(round * 5, round * 5 + 5), 3)
+        await delay(300)
+      }
+      expect(await unpublishedCount(db.sql)).toBe(150)
+      const [stats] = await db.sql<{ max: number; total: number }[]>`
+        select max(attempts)::int as max, sum(attempts)::int as total from outbox`
+      const seconds = (Date.now() - outageStart) / 1000
+      // Backoff 100 ms doubling to 1 s: a handful of attempts per event, not hundreds.
+      expect(stats?.max).toBeGreaterThan(0)
+      expect(stats?.max).toBeLessThan(seconds * 3)
+      const [errors] =
+        await db.sql`select count(*)::int as n from outbox where last_error is not null`
+      expect(errors?.n).toBeGreaterThan(0)
+      // An unreachable broker never dead-letters anything.
+      const [dead] = await db.sql`select count(*)::int as n from outbox where dead_at is not null`
+      expect(dead?.n).toBe(0)
+    } finally {
+      kafka.setAllBrokersUp()
+    }
+    await waitFor('backlog drained', async () => (await unpublishedCount(db.sql)) === 0, 20_000)
+    // A fresh consumer: the long-lived one was cut off by the outage too.
+    const after = await collectMessages(kafka.bootstrap, topic)
+    try {
+      await waitFor('all on the topic', () => after.byEventId().size === 150)
+      const report = await ledger(db.sql, after)
+      expect(report.missing).toEqual([])
+      expect(report.outOfOrder).toEqual([])
+    } finally {
+      await after.stop()
+    }
+  })
+
+  it('retriable produce errors: delivered, in order', async () => {
+    relay = await start()
+    await delay(200)
+    kafka.pushRequestErrors(ApiKey.Produce, [
+      KafkaError.NOT_LEADER_FOR_PARTITION,
+      KafkaError.NOT_ENOUGH_REPLICAS,
+      KafkaError.REQUEST_TIMED_OUT,
+      KafkaError.NOT_LEADER_FOR_PARTITION,
+      KafkaError.LEADER_NOT_AVAILABLE,
+      KafkaError.NOT_ENOUGH_REPLICAS,
+    ])
+    const orders = newOrderIds(20)
+    await insertOrderEvents(db.sql, orders, 5)
+    await waitFor('all published', async () => (await unpublishedCount(db.sql)) === 0, 20_000)
+    await waitFor('all on the topic', () => consumer.byEventId().size === 100)
+    const report = await ledger(db.sql, consumer)
+    expect(report.missing).toEqual([])
+    expect(report.outOfOrder).toEqual([])
+  })
+
+  it('a permanently failing event is dead-lettered; its order waits, other orders flow', async () => {
+    relay = await start({ KAFKA_MAX_MESSAGE_BYTES: '10000' })
+    const [poisoned, healthy] = newOrderIds(2) as [string, string]
+    await insertOrderEvents(db.sql, [poisoned, healthy], 1)
+    const pad = 'x'.repeat(20_000) // seq 2 of the poisoned order is over the 10,000-byte limit
+    await db.sql`
+      insert into outbox (event_id, event_type, aggregate_id, payload, occurred_at)
+      values (gen_random_uuid(), 'OrderUpdated', ${poisoned}, ${JSON.stringify({ seq: 2, pad })}::jsonb, now()),
+             (gen_random_uuid(), 'OrderUpdated', ${poisoned}, '{"seq":3}', now()),
+             (gen_random_uuid(), 'OrderUpdated', ${healthy}, '{"seq":2}', now())`
+
+    const dead = await waitFor('the oversized event dead-lettered', async () => {
+      const rows =
+        await db.sql`select payload->>'seq' as seq, last_error from outbox where dead_at is not null`
+      return rows.length > 0 && rows
+    })
+    expect(dead).toHaveLength(1)
+    expect(dead[0]).toMatchObject({
+      seq: '2',
+      last_error: expect.stringMatching(/MESSAGE_TOO_LARGE/),
+    })
+    await waitFor(
+      'the healthy order complete',
+      () => consumer.messages.filter((m) => m.key === healthy).length === 2,
+    )
+    await delay(1500) // a poll interval and more: the held event must stay held
+    const poisonedSeqs = consumer.messages
+      .filter((m) => m.key === poisoned)
+      .map((m) => (m.value as { seq: number }).seq)
+    expect(poisonedSeqs).toEqual([1])
+    const held = await db.sql`
+      select payload->>'seq' as seq from outbox
+       where aggregate_id = ${poisoned} and published_at is null and dead_at is null`
+    expect(held.map((r) => r.seq)).toEqual(['3'])
+  })
+})

@@ -1,0 +1,123 @@
+/**
+ * Relays as separate processes, killed for real (SIGKILL: no cleanup, no goodbye), against the
+ * shared Postgres and this file's broker.
+ */
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import type { MockKafka } from '../../src/dev/mock-kafka'
+import { createTestDatabase, type TestDatabase } from '../helpers/database'
+import { type Collector, collectMessages, startTestKafka } from '../helpers/kafka'
+import { insertOrderEvents, ledger, newOrderIds, unpublishedCount } from '../helpers/ledger'
+import { type Spawned, spawnEntrypoint } from '../helpers/process'
+import { delay, waitFor } from '../helpers/wait'
+
+let db: TestDatabase
+let kafka: MockKafka
+let consumer: Collector
+let topic = ''
+let topics = 0
+const relays: Spawned[] = []
+
+beforeAll(() => {
+  kafka = startTestKafka('unused')
+})
+beforeEach(async () => {
+  db = await createTestDatabase()
+  topic = `procs-${++topics}`
+  kafka.createTopic(topic, 3)
+  consumer = await collectMessages(kafka.bootstrap, topic)
+})
+afterEach(async () => {
+  for (const r of relays.splice(0)) r.child.kill('SIGKILL')
+  await consumer.stop()
+  await db.close()
+})
+afterAll(() => kafka.close())
+
+function spawnRelay(batchSize: number): Spawned {
+  const relay = spawnEntrypoint('src/main/relay.ts', {
+    DATABASE_URL: db.url,
+    KAFKA_BROKERS: kafka.bootstrap,
+    KAFKA_TOPIC: topic,
+    KAFKA_IDEMPOTENT: 'false',
+    RELAY_BATCH_SIZE: String(batchSize),
+    RELAY_POLL_INTERVAL_MS: '500',
+  })
+  relays.push(relay)
+  return relay
+}
+
+const publishedCount = async () =>
+  (
+    await db.sql<
+      { n: number }[]
+    >`select count(*)::int as n from outbox where published_at is not null`
+  )[0]?.n ?? 0
+
+describe('relay processes', () => {
+  it('SIGKILL mid-stream, restart: everything delivered, duplicates only from the batch in flight', async () => {
+    const batchSize = 100
+    await insertOrderEvents(db.sql, newOrderIds(2000), 3) // 6,000 events
+    const first = spawnRelay(batchSize)
+    await first.waitForOutput(/relay started/)
+    await waitFor('publishing under way', async () => (await publishedCount()) >= 300, 20_000)
+    first.child.kill('SIGKILL')
+    await first.exited
+    const before = await publishedCount()
+    expect(before).toBeLessThan(6000) // killed mid-stream, not after the end
+
+    spawnRelay(batchSize)
+    await waitFor('backlog drained', async () => (await unpublishedCount(db.sql)) === 0, 30_000)
+    await waitFor('all on the topic', () => consumer.byEventId().size === 6000, 20_000)
+    const report = await ledger(db.sql, consumer)
+    expect(report.missing).toEqual([])
+    expect(report.outOfOrder).toEqual([])
+    expect(report.duplicates).toBeLessThanOrEqual(batchSize) // at most the one batch in flight
+  })
+
+  it('three relays share the partitions; one SIGKILLed, its partitions move, order holds', async () => {
+    const ownersByPid = async () =>
+      db.sql<{ pid: number; n: number }[]>`
+        select pid, count(*)::int as n from pg_locks
+         where locktype = 'advisory' and classid = 780001 and objsubid = 2 and granted
+           and database = (select oid from pg_database where datname = current_database())
+         group by pid`
+    const trio = [spawnRelay(50), spawnRelay(50), spawnRelay(50)]
+    await waitFor(
+      'three relays sharing all 64 partitions',
+      async () => {
+        const owners = await ownersByPid()
+        return owners.length === 3 && owners.reduce((s, o) => s + o.n, 0) === 64
+      },
+      20_000,
+    )
+
+    const orders = newOrderIds(300)
+    const writer = (async () => {
+      for (let seq = 0; seq < 8; seq++) {
+        await insertOrderEvents(db.sql, orders.slice(seq * 30, seq * 30 + 60), 2)
+        await delay(150)
+      }
+      await insertOrderEvents(db.sql, orders, 2) // every order ends with two more events
+    })()
+    await delay(500)
+    trio[1]?.child.kill('SIGKILL')
+    await writer
+
+    await waitFor(
+      'the survivors own all 64 partitions',
+      async () => {
+        const owners = await ownersByPid()
+        return owners.length === 2 && owners.reduce((s, o) => s + o.n, 0) === 64
+      },
+      10_000,
+    )
+    await waitFor('backlog drained', async () => (await unpublishedCount(db.sql)) === 0, 30_000)
+    const [{ n: committed } = { n: 0 }] = await db.sql<
+      { n: number }[]
+    >`select count(*)::int as n from outbox`
+    await waitFor('all on the topic', () => consumer.byEventId().size === committed, 20_000)
+    const report = await ledger(db.sql, consumer)
+    expect(report.missing).toEqual([])
+    expect(report.outOfOrder).toEqual([])
+  })
+})
