@@ -110,9 +110,9 @@ describe('broker faults', () => {
              (gen_random_uuid(), 'OrderUpdated', ${healthy}, '{"seq":2}', now())`
 
     const dead = await waitFor('the oversized event dead-lettered', async () => {
-      const rows =
-        await db.sql`select payload->>'seq' as seq, last_error from outbox where dead_at is not null`
-      return rows.length > 0 && rows
+      const rows = await db.sql<{ seq: string; last_error: string }[]>`
+        select payload->>'seq' as seq, last_error from outbox where dead_at is not null`
+      return rows.length > 0 ? [...rows] : undefined
     })
     expect(dead).toHaveLength(1)
     expect(dead[0]).toMatchObject({
