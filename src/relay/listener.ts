@@ -13,6 +13,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import postgres from 'postgres'
+import { reconnectBackoff } from '../db/client'
 import type { Logger } from '../logger'
 import type { Doorbell } from './doorbell'
 
@@ -32,6 +33,7 @@ export function startListener(
     postgres(url, {
       max: 1,
       connect_timeout: 5,
+      backoff: reconnectBackoff,
       onnotice: () => {},
       connection: { application_name: options.applicationName ?? 'outbox-relay-listen' },
     })

@@ -15,7 +15,7 @@
  * its connection; the others pick its partitions up at their next rebalance (about a second).
  */
 import postgres from 'postgres'
-import type { Sql } from '../db/client'
+import { reconnectBackoff, type Sql } from '../db/client'
 import { RELAY_PARTITIONS } from '../db/schema'
 
 export const LOCK = { owner: 780001, member: 780002, awake: 780003 } as const
@@ -42,6 +42,7 @@ export class RelaySession {
       idle_timeout: 0,
       max_lifetime: null, // recycling the connection would drop its locks
       connect_timeout: 5,
+      backoff: reconnectBackoff,
       onnotice: () => {},
       connection: { application_name: applicationName },
     })
