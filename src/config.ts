@@ -39,6 +39,7 @@ const schema = z.object({
   // Client-side guard: Kafka's default message.max.bytes is about 1 MB; larger events are
   // dead-lettered with a clear reason instead of being refused by the broker batch after batch.
   KAFKA_MAX_MESSAGE_BYTES: positiveInt('KAFKA_MAX_MESSAGE_BYTES', 1_000_000, 100_000_000),
+  KAFKA_SEND_TIMEOUT_MS: positiveInt('KAFKA_SEND_TIMEOUT_MS', 30_000, 600_000),
   PORT: positiveInt('PORT', 3000, 65535),
   RELAY_WAKEUP: z
     .enum(['adaptive', 'notify', 'poll'], {
@@ -69,6 +70,7 @@ function toConfig(env: z.output<typeof schema>) {
       clientId: env.KAFKA_CLIENT_ID,
       idempotent: env.KAFKA_IDEMPOTENT,
       maxMessageBytes: env.KAFKA_MAX_MESSAGE_BYTES,
+      sendTimeoutMs: env.KAFKA_SEND_TIMEOUT_MS,
     },
     relay: {
       mode: env.RELAY_WAKEUP,

@@ -15,7 +15,8 @@
  *     (A snapshot taken before the release could miss a writer whose xid was assigned between
  *     the two.)
  *  4. It waits until each listed transaction has committed or aborted (pg_xact_status),
- *     polling gently: an unrelated long transaction only delays the sleep.
+ *     polling gently. An unrelated long transaction only delays the sleep: past a short wait
+ *     the relay takes the locks back and stays awake, polling, and tries again later.
  *  5. It drains once more. Every row of step 1 is now committed (visible) or rolled back.
  *
  * If that last drain finds something, the relay stays awake. Correctness never depends on this
@@ -31,20 +32,35 @@ export async function enterAwake(session: RelaySession): Promise<void> {
   session.awake = [...session.awake, ...missing]
 }
 
-/** Steps 2-4: release the awake locks, then wait out every transaction in progress. */
-export async function leaveAwake(session: RelaySession, signal: AbortSignal): Promise<void> {
-  if (session.awake.length === 0) return
+/**
+ * Steps 2-4: release the awake locks, then wait out every transaction in progress.
+ * Returns false if some transaction outlived `maxWaitMs` (a long transaction anywhere in the
+ * cluster: another relay stuck on the broker, a report, a migration): the relay then takes its
+ * awake locks back and stays awake, polling, rather than stalling here; it tries again later.
+ */
+export async function leaveAwake(
+  session: RelaySession,
+  signal: AbortSignal,
+  maxWaitMs = 250,
+): Promise<boolean> {
+  if (session.awake.length === 0) return true
   const held = session.awake
   session.awake = []
   await session.sql`select pg_advisory_unlock(${LOCK.awake}, p) from unnest(${held}::int[]) p`
   const rows = await session.sql<{ xid: string }[]>`
     select pg_snapshot_xip(pg_current_snapshot())::text as xid`
   let pending = rows.map((r) => r.xid)
+  const giveUpAt = Date.now() + maxWaitMs
   for (let pause = 1; pending.length > 0 && !signal.aborted; pause = Math.min(pause * 2, 50)) {
+    if (Date.now() > giveUpAt) {
+      await enterAwake(session)
+      return false
+    }
+    await new Promise((r) => setTimeout(r, pause))
     const still = await session.sql<{ xid: string }[]>`
       select x::text as xid from unnest(${pending}::xid8[]) x
        where pg_xact_status(x) = 'in progress'`
     pending = still.map((r) => r.xid)
-    if (pending.length > 0) await new Promise((r) => setTimeout(r, pause))
   }
+  return true
 }

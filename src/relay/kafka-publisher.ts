@@ -16,6 +16,8 @@ export type KafkaPublisherOptions = {
   clientId: string
   idempotent: boolean
   maxMessageBytes: number
+  /** Longest a connect + send may take before the producer is presumed stuck and replaced. */
+  sendTimeoutMs: number
   source: string
   logger: Logger
 }
@@ -84,13 +86,43 @@ export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPubli
           )
         }
       })
-      const p = await connected()
-      await p.send({ topic: options.topic, acks: -1, messages })
+      // kafkajs can hang on a send after the brokers come back (seen in the soak test: a relay
+      // stuck for over a minute). Past the deadline the producer is dropped and rebuilt; the
+      // batch counts as unacknowledged (retried later: a duplicate at worst, never a loss).
+      let timer: NodeJS.Timeout | undefined
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new PublishTimeoutError(options.sendTimeoutMs)),
+          options.sendTimeoutMs,
+        )
+      })
+      const attempt = connected().then((p) => p.send({ topic: options.topic, acks: -1, messages }))
+      try {
+        await Promise.race([attempt, deadline])
+      } catch (err) {
+        if (err instanceof PublishTimeoutError) {
+          attempt.catch(() => {}) // it may still settle; nobody is waiting for it any more
+          const stuck = producer
+          producer = undefined
+          connecting = undefined
+          void stuck?.disconnect().catch(() => {})
+        }
+        throw err
+      } finally {
+        clearTimeout(timer)
+      }
     },
     async disconnect() {
       await producer?.disconnect()
       producer = undefined
     },
+  }
+}
+
+export class PublishTimeoutError extends Error {
+  constructor(ms: number) {
+    super(`no acknowledgement from Kafka within ${ms} ms; producer replaced`)
+    this.name = 'PublishTimeoutError'
   }
 }
 

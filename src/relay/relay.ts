@@ -70,8 +70,12 @@ export async function runRelay(o: RelayOptions): Promise<void> {
         }
       }
       if (due) {
-        const retryAt = await cycle(o)
-        nextPoll = Math.min(Date.now() + o.pollIntervalMs, retryAt)
+        const { retryAt, stillAwake } = await cycle(o)
+        // Still awake (could not go to sleep yet): writers are not ringing, so poll briskly.
+        const pollMs = stillAwake
+          ? Math.min(o.pollIntervalMs, STILL_AWAKE_POLL_MS)
+          : o.pollIntervalMs
+        nextPoll = Math.min(Date.now() + pollMs, retryAt)
         if (retryAt !== Number.POSITIVE_INFINITY) checkRetries = true
       }
       if (checkRetries) {
@@ -101,8 +105,13 @@ export async function runRelay(o: RelayOptions): Promise<void> {
   }
 }
 
-/** AWAKE then (adaptive) the way back to sleep. Returns the earliest retry time seen. */
-async function cycle(o: RelayOptions): Promise<number> {
+const STILL_AWAKE_POLL_MS = 100
+
+/**
+ * AWAKE then (adaptive) the way back to sleep. Returns the earliest retry time seen, and
+ * whether the relay is still awake because a long transaction kept it from going to sleep.
+ */
+async function cycle(o: RelayOptions): Promise<{ retryAt: number; stillAwake: boolean }> {
   const policy: DrainPolicy = { maxAttempts: o.maxAttempts, backoff: o.backoff }
   let retryAt = Number.POSITIVE_INFINITY
   const drainAll = async () => {
@@ -119,15 +128,15 @@ async function cycle(o: RelayOptions): Promise<number> {
     if (o.mode !== 'notify') await enterAwake(o.session)
     o.doorbell.clear()
     let published = await drainAll()
-    if (o.mode !== 'adaptive') return retryAt
+    if (o.mode !== 'adaptive') return { retryAt, stillAwake: false }
     // Linger: stay awake while events keep coming, so a busy stream needs no doorbell at all.
     for (let quietSince = Date.now(); published > 0 && !o.signal.aborted; ) {
       if (Date.now() - quietSince >= (o.lingerMs ?? 50)) break
       await sleep(o.awakePollMs ?? 1, o.signal)
       if ((await drainAll()) > 0) quietSince = Date.now()
     }
-    await leaveAwake(o.session, o.signal)
+    if (!(await leaveAwake(o.session, o.signal))) return { retryAt, stillAwake: true }
     published = await drainAll()
-    if (published === 0 || o.signal.aborted) return retryAt
+    if (published === 0 || o.signal.aborted) return { retryAt, stillAwake: false }
   }
 }

@@ -17,7 +17,10 @@ export async function insertOrderEvents(
   sql: postgres.Sql,
   orderIds: string[],
   perOrder: number,
+  options: { created?: boolean } = {},
 ): Promise<void> {
+  // Orders created through the API already have their OrderCreated as seq 1.
+  if (options.created) for (const o of orderIds) lastSeq.set(o, Math.max(lastSeq.get(o) ?? 0, 1))
   for (let round = 0; round < perOrder; round++) {
     const seqs = orderIds.map((o) => {
       const next = (lastSeq.get(o) ?? 0) + 1
@@ -54,7 +57,9 @@ export async function ledger(sql: postgres.Sql, collector: Collector): Promise<L
     const id = m.headers.ce_id ?? ''
     if (counted.has(id)) continue
     counted.add(id)
-    const seq = (m.value as { seq?: number }).seq
+    // An OrderCreated event (the API's) carries no seq: it is its order's first event.
+    const seq =
+      (m.value as { seq?: number }).seq ?? (m.headers.ce_type === 'OrderCreated' ? 1 : undefined)
     if (seq === undefined) continue
     firstSeqs.set(m.key, [...(firstSeqs.get(m.key) ?? []), seq])
   }

@@ -74,6 +74,30 @@ describe('relay processes', () => {
     expect(report.duplicates).toBeLessThanOrEqual(batchSize) // at most the one batch in flight
   })
 
+  it('SIGTERM while a batch is stuck on an unreachable broker: bounded exit, nothing marked', async () => {
+    await insertOrderEvents(db.sql, newOrderIds(50), 1)
+    kafka.setAllBrokersDown()
+    try {
+      const relay = spawnEntrypoint('src/main/relay.ts', {
+        DATABASE_URL: db.url,
+        KAFKA_BROKERS: kafka.bootstrap,
+        KAFKA_TOPIC: topic,
+        KAFKA_IDEMPOTENT: 'false',
+        SHUTDOWN_TIMEOUT_MS: '2000',
+      })
+      relays.push(relay)
+      await relay.waitForOutput(/relay started/)
+      await delay(1000) // the first batch is now waiting on the broker
+      const stopped = Date.now()
+      relay.child.kill('SIGTERM')
+      expect(await relay.exited).toBe(0)
+      expect(Date.now() - stopped).toBeLessThan(6000)
+      expect(await publishedCount()).toBe(0)
+    } finally {
+      kafka.setAllBrokersUp()
+    }
+  })
+
   it('three relays share the partitions; one SIGKILLed, its partitions move, order holds', async () => {
     const ownersByPid = async () =>
       db.sql<{ pid: number; n: number }[]>`

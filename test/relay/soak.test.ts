@@ -1,0 +1,167 @@
+/**
+ * The ledger soak: orders stream in through the API for SOAK_SECONDS (default 60) at about
+ * 170/s (10,000+ orders a minute), each followed by more events of the same order, while faults
+ * are injected at random: relay processes SIGKILLed and restarted, every broker down for a
+ * while, LISTEN connections terminated. Afterwards the set of delivered event ids must equal the
+ * set of committed ones, and each order's events must have arrived in order.
+ * A longer soak: SOAK_SECONDS=600 npx vitest run test/relay/soak.test.ts
+ */
+import { pino } from 'pino'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createApp } from '../../src/app'
+import type { MockKafka } from '../../src/dev/mock-kafka'
+import { createTestDatabase, type TestDatabase } from '../helpers/database'
+import { type Collector, collectMessages, startTestKafka } from '../helpers/kafka'
+import { insertOrderEvents, ledger, unpublishedCount } from '../helpers/ledger'
+import { type Spawned, spawnEntrypoint } from '../helpers/process'
+import { delay, waitFor } from '../helpers/wait'
+
+const seconds = Number(process.env.SOAK_SECONDS ?? 60)
+const ordersPerSecond = 170
+const topic = 'soak.events'
+let db: TestDatabase
+let kafka: MockKafka
+let app: ReturnType<typeof createApp>
+const relays: Spawned[] = []
+
+beforeAll(async () => {
+  db = await createTestDatabase()
+  kafka = startTestKafka(topic, { partitions: 6 })
+  app = createApp({ db: db.db, logger: pino({ level: 'silent' }) })
+})
+afterAll(async () => {
+  for (const r of relays) r.child.kill('SIGKILL')
+  await db.close()
+  kafka.close()
+})
+
+function spawnRelay(slot: number): Spawned {
+  const relay = spawnEntrypoint('src/main/relay.ts', {
+    DATABASE_URL: db.url,
+    KAFKA_BROKERS: kafka.bootstrap,
+    KAFKA_TOPIC: topic,
+    KAFKA_IDEMPOTENT: 'false',
+    RELAY_BATCH_SIZE: '200',
+    RELAY_BACKOFF_CAP_MS: '1000',
+    KAFKA_SEND_TIMEOUT_MS: '5000',
+    LOG_LEVEL: 'info',
+  })
+  relays[slot] = relay
+  return relay
+}
+
+async function placeOrders(n: number): Promise<string[]> {
+  const responses = await Promise.all(
+    Array.from({ length: n }, (_, i) =>
+      app.request('/orders', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ item: `soak-${i}`, quantity: 1 + (i % 5) }),
+      }),
+    ),
+  )
+  const ids: string[] = []
+  for (const res of responses) {
+    if (res.status !== 201) throw new Error(`POST /orders answered ${res.status}`)
+    ids.push(((await res.json()) as { id: string }).id)
+  }
+  return ids
+}
+
+async function injectFault(faults: string[]): Promise<void> {
+  const pick = Math.floor(Math.random() * 3)
+  if (pick === 0) {
+    const slot = Math.floor(Math.random() * relays.length)
+    relays[slot]?.child.kill('SIGKILL')
+    await relays[slot]?.exited
+    spawnRelay(slot)
+    faults.push(`relay ${slot} killed`)
+  } else if (pick === 1) {
+    kafka.setAllBrokersDown()
+    await delay(1000 + Math.random() * 2000)
+    kafka.setAllBrokersUp()
+    faults.push('brokers down')
+  } else {
+    await db.sql`select pg_terminate_backend(pid) from pg_stat_activity
+                  where application_name = 'outbox-relay-listen' and datname = current_database()`
+    faults.push('listeners killed')
+  }
+}
+
+describe('ledger soak', () => {
+  it(
+    `${seconds} s of orders under random faults: every event delivered, per-order order kept`,
+    async () => {
+      spawnRelay(0)
+      spawnRelay(1)
+      const faults: string[] = []
+      const until = Date.now() + seconds * 1000
+      let orders = 0
+      let nextFault = Date.now() + 2000
+      const tickMs = 100
+      while (Date.now() < until) {
+        const tick = Date.now()
+        const ids = await placeOrders(Math.round((ordersPerSecond * tickMs) / 1000))
+        orders += ids.length
+        // A third of the orders get two more events (seq 2, 3), committed later.
+        await insertOrderEvents(
+          db.sql,
+          ids.filter((_, i) => i % 3 === 0),
+          2,
+          { created: true },
+        )
+        if (Date.now() >= nextFault) {
+          void injectFault(faults)
+          nextFault = Date.now() + 2000 + Math.random() * 3000
+        }
+        await delay(Math.max(0, tickMs - (Date.now() - tick)))
+      }
+      await delay(3500) // let the last brokers-down fault end
+      await waitFor(
+        'the backlog drained',
+        async () => (await unpublishedCount(db.sql)) === 0,
+        60_000,
+      ).catch(async (err: unknown) => {
+        const states = await db.sql`
+          select (dead_at is not null) as dead, (next_attempt_at > now()) as deferred, partition,
+                 count(*)::int as n, max(attempts) as attempts, max(last_error) as error
+            from outbox where published_at is null group by 1, 2, 3 order by n desc limit 10`
+        const owners =
+          await db.sql`select pid, classid, count(*) from pg_locks where locktype = 'advisory' group by 1, 2`
+        const activity =
+          await db.sql`select pid, application_name, state, now() - xact_start as xact_age, left(query, 80) as query from pg_stat_activity where datname = current_database()`
+        const output = relays.map((r) => r.output().slice(-3000)).join('\n----\n')
+        throw new Error(
+          `${err}\n${JSON.stringify(states)}\n${JSON.stringify(owners)}\n${JSON.stringify(activity)}\n${output}`,
+        )
+      })
+
+      // One consumer reads the whole topic after the run (the mock keeps it all: well under its
+      // per-partition limits), so consumer-side outages are not part of the measurement.
+      const consumer: Collector = await collectMessages(kafka.bootstrap, topic)
+      try {
+        const [{ n: committed } = { n: 0 }] = await db.sql<
+          { n: number }[]
+        >`select count(*)::int as n from outbox`
+        await waitFor(
+          'every event on the topic',
+          () => consumer.byEventId().size >= committed,
+          60_000,
+        )
+        const report = await ledger(db.sql, consumer)
+        console.info(
+          `soak: ${orders} orders, ${report.committed} events, ${report.duplicates} duplicates, ` +
+            `faults: ${faults.length} (${faults.join(', ')})`,
+        )
+        expect(orders).toBeGreaterThanOrEqual(Math.floor(seconds * ordersPerSecond * 0.9))
+        expect(faults.length).toBeGreaterThan(0)
+        expect(report.missing).toEqual([])
+        expect(report.delivered).toBe(report.committed)
+        expect(report.outOfOrder).toEqual([])
+      } finally {
+        await consumer.stop()
+      }
+    },
+    (seconds + 180) * 1000,
+  )
+})
