@@ -1,0 +1,72 @@
+/** Load generators: open-loop at a fixed rate, and closed-loop with N concurrent writers. */
+import { randomUUID } from 'node:crypto'
+import type postgres from 'postgres'
+
+export type Placed = { id: string; sentAt: number; respondedAt: number }
+
+const body = JSON.stringify({ item: 'bench', quantity: 1 })
+
+export async function postOrder(baseUrl: string): Promise<Placed> {
+  const sentAt = performance.now()
+  const res = await fetch(`${baseUrl}/orders`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body,
+  })
+  const json = (await res.json()) as { id?: string }
+  if (res.status !== 201 || !json.id) throw new Error(`POST /orders answered ${res.status}`)
+  return { id: json.id, sentAt, respondedAt: performance.now() }
+}
+
+/** Sends `rate` requests per second for `seconds`, not waiting for answers before the next. */
+export async function openLoop(baseUrl: string, rate: number, seconds: number): Promise<Placed[]> {
+  const total = Math.round(rate * seconds)
+  const start = performance.now()
+  const inflight: Promise<Placed>[] = []
+  for (let i = 0; i < total; i++) {
+    const due = start + (i * 1000) / rate
+    const wait = due - performance.now()
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait))
+    inflight.push(postOrder(baseUrl))
+  }
+  return Promise.all(inflight)
+}
+
+/** `writers` loops, each doing one write after another, for `seconds`. */
+export async function closedLoop<T>(
+  writers: number,
+  seconds: number,
+  write: () => Promise<T>,
+): Promise<{ results: T[]; perSecond: number }> {
+  const until = performance.now() + seconds * 1000
+  const results: T[] = []
+  const started = performance.now()
+  await Promise.all(
+    Array.from({ length: writers }, async () => {
+      while (performance.now() < until) results.push(await write())
+    }),
+  )
+  return { results, perSecond: results.length / ((performance.now() - started) / 1000) }
+}
+
+/** The API's transaction, issued directly: the ceiling for what the API could reach. */
+export function directWrite(sql: postgres.Sql): () => Promise<void> {
+  return async () => {
+    const id = randomUUID()
+    const now = new Date()
+    const order = {
+      id,
+      item: 'bench',
+      quantity: 1,
+      customerId: null,
+      status: 'pending',
+      createdAt: now.toISOString(),
+    }
+    await sql.begin(async (tx) => {
+      await tx`insert into orders (id, item, quantity, customer_id, status, version, created_at, updated_at)
+               values (${id}, 'bench', 1, null, 'pending', 1, ${now}, ${now})`
+      await tx`insert into outbox (event_id, event_type, aggregate_id, payload, occurred_at)
+               values (${randomUUID()}, 'OrderCreated', ${id}, ${tx.json(order)}, ${now})`
+    })
+  }
+}

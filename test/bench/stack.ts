@@ -1,0 +1,134 @@
+/** The system under test for one benchmark phase: its own database, topic, API and relay. */
+import { randomUUID } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import { Kafka, logLevel } from 'kafkajs'
+import postgres from 'postgres'
+import { freePort } from '../../src/dev/free-port'
+import type { MockKafka } from '../../src/dev/mock-kafka'
+import { type Spawned, spawnEntrypoint } from '../helpers/process'
+
+export type Arrivals = Map<string, number>
+
+export type Phase = {
+  name: string
+  dbUrl: string
+  sql: postgres.Sql
+  topic: string
+  apiUrl: string
+  arrivals: Arrivals
+  relay: Spawned
+  stop(): Promise<void>
+}
+
+export async function createPhaseDatabase(serverUrl: string, template: string): Promise<string> {
+  const name = `bench_${randomUUID().slice(0, 8)}`
+  const admin = postgres(serverUrl, { max: 1, onnotice: () => {} })
+  await admin.unsafe(`create database ${name} template ${template}`)
+  await admin.end()
+  return serverUrl.replace(/\/[^/]*$/, `/${name}`)
+}
+
+export async function startConsumer(brokers: string, topic: string, arrivals: Arrivals) {
+  const consumer = new Kafka({ brokers: brokers.split(','), logLevel: logLevel.NOTHING }).consumer({
+    groupId: `bench-${randomUUID()}`,
+    maxWaitTimeInMs: 20,
+  })
+  await consumer.connect()
+  await consumer.subscribe({ topic, fromBeginning: true })
+  let joined: () => void = () => {}
+  const ready = new Promise<void>((r) => {
+    joined = r
+  })
+  consumer.on(consumer.events.GROUP_JOIN, () => joined())
+  await consumer.run({
+    eachBatch: async ({ batch }) => {
+      const now = performance.now()
+      for (const m of batch.messages) {
+        const key = m.key?.toString()
+        if (key && !arrivals.has(key)) arrivals.set(key, now)
+      }
+    },
+  })
+  await ready
+  return consumer
+}
+
+export function spawnRelay(
+  dbUrl: string,
+  brokers: string,
+  topic: string,
+  env: Record<string, string>,
+) {
+  return spawnEntrypoint('src/main/relay.ts', {
+    DATABASE_URL: dbUrl,
+    KAFKA_BROKERS: brokers,
+    KAFKA_TOPIC: topic,
+    KAFKA_IDEMPOTENT: 'false',
+    LOG_LEVEL: 'warn',
+    ...env,
+  })
+}
+
+export async function startPhase(o: {
+  name: string
+  serverUrl: string
+  template: string
+  kafka: MockKafka
+  relayEnv: Record<string, string>
+  dropTrigger?: boolean
+}): Promise<Phase> {
+  const dbUrl = await createPhaseDatabase(o.serverUrl, o.template)
+  const sql = postgres(dbUrl, { max: 40, onnotice: () => {} })
+  if (o.dropTrigger) await sql`drop trigger outbox_notify on outbox`
+  const topic = `bench.${o.name}`
+  o.kafka.createTopic(topic, 6)
+  const arrivals: Arrivals = new Map()
+  const consumer = await startConsumer(o.kafka.bootstrap, topic, arrivals)
+  const port = await freePort()
+  const api = spawnEntrypoint('src/main/api.ts', {
+    DATABASE_URL: dbUrl,
+    PORT: String(port),
+    LOG_LEVEL: 'warn',
+  })
+  const relay = spawnRelay(dbUrl, o.kafka.bootstrap, topic, o.relayEnv)
+  await Promise.all([
+    api.waitForOutput(/api listening|listening/, 30_000).catch(() => waitForPort(port)),
+    relay.waitForOutput(/relay started/, 30_000).catch(() => undefined),
+  ])
+  await waitForPort(port)
+  return {
+    name: o.name,
+    dbUrl,
+    sql,
+    topic,
+    apiUrl: `http://127.0.0.1:${port}`,
+    arrivals,
+    relay,
+    async stop() {
+      api.child.kill('SIGTERM')
+      relay.child.kill('SIGTERM')
+      await Promise.all([api.exited, relay.exited])
+      await consumer.disconnect()
+      await sql.end()
+    },
+  }
+}
+
+async function waitForPort(port: number): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then(
+      (r) => r.ok,
+      () => false,
+    )
+    if (ok) return
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  throw new Error(`API on ${port} did not come up`)
+}
+
+/** Peak resident set size of a process, in MB (Linux VmHWM). */
+export async function peakRssMb(pid: number | undefined): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '')
+  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN)
+  return kb / 1024
+}
