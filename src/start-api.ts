@@ -10,7 +10,7 @@ export async function startApi(
   config: Config & { databaseUrl: string },
   logger: Logger,
 ): Promise<ApiService> {
-  const { db, sql } = createDb(config.databaseUrl, { max: 10, applicationName: 'outbox-api' })
+  const { db, sql } = createDb(config.databaseUrl, { max: 32, applicationName: 'outbox-api' })
   const app = createApp({ db, logger })
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, port: config.port }, () => resolve(s))

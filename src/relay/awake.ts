@@ -10,10 +10,13 @@
  *     so it has a transaction id.
  *  2. The relay releases its awake locks. From now on every writer's probe succeeds: it
  *     NOTIFYs, and the LISTEN connection (open throughout) latches the doorbell.
- *  3. After the release, the relay reads pg_current_snapshot(): every transaction still in
- *     progress is in its xip list, so every writer of step 1 is either finished or listed.
- *     (A snapshot taken before the release could miss a writer whose xid was assigned between
- *     the two.)
+ *  3. After the release, the relay commits a transaction id of its own, X, then reads
+ *     pg_current_snapshot(). Every writer of step 1 got its xid before the release, so before
+ *     X; X is completed, so the snapshot's xmax is past X, and every such writer still running
+ *     is in its xip list. (A snapshot lists only running xids below xmax, and xmax is one past
+ *     the latest *completed* xid: without X, a writer newer than every finished transaction
+ *     would be missing. A snapshot taken before the release could miss a writer whose xid was
+ *     assigned between the two.)
  *  4. It waits until each listed transaction has committed or aborted (pg_xact_status),
  *     polling gently. An unrelated long transaction only delays the sleep: past a short wait
  *     the relay takes the locks back and stays awake, polling, and tries again later.
@@ -47,6 +50,12 @@ export async function leaveAwake(
   const held = session.awake
   session.awake = []
   await session.sql`select pg_advisory_unlock(${LOCK.awake}, p) from unnest(${held}::int[]) p`
+  // A snapshot lists as in progress only xids below its xmax, and xmax is one past the latest
+  // *completed* xid: a writer whose xid is newer than every finished transaction would be
+  // missing from the list (the adaptive-wakeup test caught exactly that). Committing an xid of
+  // our own first, assigned after the release and so newer than any skipping writer's, pushes
+  // xmax past all of them.
+  await session.sql`select pg_current_xact_id()`
   const rows = await session.sql<{ xid: string }[]>`
     select pg_snapshot_xip(pg_current_snapshot())::text as xid`
   let pending = rows.map((r) => r.xid)

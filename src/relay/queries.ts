@@ -71,3 +71,16 @@ export async function earliestRetry(q: Q, owned: number[]): Promise<Date | undef
        and partition = any(${owned}::int[])`
   return row?.at ?? undefined
 }
+
+/**
+ * Cheap "anything to do?" probe for the awake relay's frequent re-checks: one index probe, no
+ * transaction, no locks. Deferred and dead rows do not count (nothing to do for them now).
+ */
+export async function hasPublishable(q: Q, owned: number[]): Promise<boolean> {
+  const rows = await q`
+    select 1 from outbox
+     where published_at is null and dead_at is null and partition = any(${owned}::int[])
+       and (next_attempt_at is null or next_attempt_at <= now())
+     limit 1`
+  return rows.length > 0
+}

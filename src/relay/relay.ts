@@ -26,7 +26,7 @@ import { describeError } from './classify-error'
 import { type Doorbell, sleep } from './doorbell'
 import { type DrainPolicy, drainBatch } from './drain'
 import type { Publish } from './publish'
-import { earliestRetry } from './queries'
+import { earliestRetry, hasPublishable } from './queries'
 import { type RelaySession, SessionChangedError } from './session'
 
 export type WakeupMode = 'adaptive' | 'notify' | 'poll'
@@ -132,7 +132,8 @@ async function cycle(o: RelayOptions): Promise<{ retryAt: number; stillAwake: bo
     // Linger: stay awake while events keep coming, so a busy stream needs no doorbell at all.
     for (let quietSince = Date.now(); published > 0 && !o.signal.aborted; ) {
       if (Date.now() - quietSince >= (o.lingerMs ?? 50)) break
-      await sleep(o.awakePollMs ?? 1, o.signal)
+      await sleep(o.awakePollMs ?? 2, o.signal)
+      if (!(await hasPublishable(o.session.sql, o.session.owned))) continue
       if ((await drainAll()) > 0) quietSince = Date.now()
     }
     if (!(await leaveAwake(o.session, o.signal))) return { retryAt, stillAwake: true }

@@ -31,7 +31,7 @@ export async function createPhaseDatabase(serverUrl: string, template: string): 
 export async function startConsumer(brokers: string, topic: string, arrivals: Arrivals) {
   const consumer = new Kafka({ brokers: brokers.split(','), logLevel: logLevel.NOTHING }).consumer({
     groupId: `bench-${randomUUID()}`,
-    maxWaitTimeInMs: 20,
+    maxWaitTimeInMs: 5,
   })
   await consumer.connect()
   await consumer.subscribe({ topic, fromBeginning: true })

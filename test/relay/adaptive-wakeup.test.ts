@@ -1,0 +1,95 @@
+/**
+ * The adaptive doorbell's one dangerous moment: the relay going from awake (writers skip their
+ * NOTIFY) to asleep. A writer that skipped must still be published promptly, never left for
+ * the fallback poll (60 s here). Bursts of concurrent writers, then pauses straddling the
+ * relay's linger time, many times over; every event must be published within a bound.
+ */
+import { pino } from 'pino'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Doorbell } from '../../src/relay/doorbell'
+import { startListener } from '../../src/relay/listener'
+import type { Publish } from '../../src/relay/publish'
+import { runRelay } from '../../src/relay/relay'
+import { RelaySession } from '../../src/relay/session'
+import { createTestDatabase, type TestDatabase } from '../helpers/database'
+import { delay, waitFor } from '../helpers/wait'
+
+let db: TestDatabase
+beforeAll(async () => {
+  db = await createTestDatabase()
+})
+afterAll(() => db.close())
+
+// Each writer holds its transaction open for a moment after the insert (where its trigger
+// decided whether to ring), so commits keep landing after the relay's decisions: exactly the
+// writer that skipped its NOTIFY while the relay was awake and commits after it fell asleep.
+const insertOne = (sql: TestDatabase['sql']) =>
+  sql.begin(async (tx) => {
+    await tx`
+      insert into outbox (event_id, event_type, aggregate_id, payload, occurred_at)
+      values (gen_random_uuid(), 'OrderCreated', gen_random_uuid(), '{}', clock_timestamp())`
+    await tx`select pg_sleep(${Math.random() * 0.03})`
+  })
+
+describe('adaptive wake-up, busy-to-idle transition', () => {
+  it('never leaves an event for the fallback poll', async () => {
+    const lingerMs = 20
+    const published = new Map<string, number>()
+    const publish: Publish = async (batch) => {
+      for (const m of batch) published.set(m.eventId, Date.now())
+    }
+    const doorbell = new Doorbell()
+    const logger = pino({ level: 'silent' })
+    const listener = startListener(db.url, doorbell, logger)
+    const session = new RelaySession(db.url, 'test-adaptive')
+    const controller = new AbortController()
+    await delay(300) // LISTEN in place
+    const loop = runRelay({
+      session,
+      publish,
+      doorbell,
+      logger,
+      mode: 'adaptive',
+      batchSize: 100,
+      pollIntervalMs: 60_000,
+      maxAttempts: 5,
+      backoff: { baseMs: 50, capMs: 500 },
+      signal: controller.signal,
+      lingerMs,
+    })
+    try {
+      let inserted = 0
+      for (let round = 0; round < 200; round++) {
+        // A burst from several concurrent writers keeps the relay awake...
+        const writers = 1 + (round % 6)
+        await Promise.all(Array.from({ length: writers }, () => insertOne(db.sql)))
+        inserted += writers
+        // ...then a pause around the linger time, so the next write lands while the relay is
+        // lingering, releasing its locks, waiting out writers, or already asleep.
+        // Every tenth pause is longer than the bound below: a row stranded there would show.
+        await delay(round % 10 === 9 ? 600 : Math.random() * lingerMs * 2.5)
+      }
+      await waitFor('all published', () => published.size === inserted, 10_000)
+      const rows = await db.sql<{ event_id: string; inserted: Date }[]>`
+        select event_id, occurred_at as inserted from outbox`
+      const slowest = Math.max(
+        ...rows.map(
+          (r) =>
+            (published.get(r.event_id) ?? Number.POSITIVE_INFINITY) -
+            new Date(r.inserted).getTime(),
+        ),
+      )
+      // Generous for a loaded 2-core CI machine, yet shorter than the long pauses (a stranded
+      // row would wait at least that long) and 120x shorter than the poll.
+      console.info(`adaptive transition: ${inserted} events, slowest ${slowest} ms`)
+      expect(slowest).toBeLessThan(500)
+      expect(slowest).toBeGreaterThan(0)
+      expect(rows).toHaveLength(inserted)
+    } finally {
+      controller.abort()
+      await loop
+      await listener.close()
+      await session.close()
+    }
+  })
+})
