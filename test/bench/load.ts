@@ -18,18 +18,28 @@ export async function postOrder(baseUrl: string): Promise<Placed> {
   return { id: json.id, sentAt, respondedAt: performance.now() }
 }
 
-/** Sends `rate` requests per second for `seconds`, not waiting for answers before the next. */
-export async function openLoop(baseUrl: string, rate: number, seconds: number): Promise<Placed[]> {
+/**
+ * Sends `rate` requests per second for `seconds`, not waiting for answers before the next.
+ * When the API cannot keep up, requests queue and some fail (connection resets): they are
+ * counted, not thrown, so an overloaded run still reports what it saw.
+ */
+export async function openLoop(
+  baseUrl: string,
+  rate: number,
+  seconds: number,
+): Promise<{ placed: Placed[]; failed: number }> {
   const total = Math.round(rate * seconds)
   const start = performance.now()
-  const inflight: Promise<Placed>[] = []
+  const inflight: Promise<Placed | undefined>[] = []
   for (let i = 0; i < total; i++) {
     const due = start + (i * 1000) / rate
     const wait = due - performance.now()
     if (wait > 1) await new Promise((r) => setTimeout(r, wait))
-    inflight.push(postOrder(baseUrl))
+    inflight.push(postOrder(baseUrl).catch(() => undefined))
   }
-  return Promise.all(inflight)
+  const results = await Promise.all(inflight)
+  const placed = results.filter((r): r is Placed => r !== undefined)
+  return { placed, failed: total - placed.length }
 }
 
 /** `writers` loops, each doing one write after another, for `seconds`. */

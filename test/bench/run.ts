@@ -78,10 +78,11 @@ async function main() {
         for (let i = 0; i < 200; i++) await postOrder(phase.apiUrl) // warm-up
         if (mode !== 'no-trigger') {
           for (const rate of [100, 1000]) {
-            const r = await eventLatencies(phase, await openLoop(phase.apiUrl, rate, SECONDS))
+            const sent = await openLoop(phase.apiUrl, rate, SECONDS)
+            const r = { ...(await eventLatencies(phase, sent.placed)), failedRequests: sent.failed }
             latency[`${mode}@${rate}/s`] = r
             log(
-              `latency ${mode.padEnd(8)} ${String(rate).padStart(5)}/s  event p50 ${fmt(r.event.p50)} p95 ${fmt(r.event.p95)} p99 ${fmt(r.event.p99)} max ${fmt(r.event.max)} ms | http p50 ${fmt(r.http.p50)} p99 ${fmt(r.http.p99)} ms`,
+              `latency ${mode.padEnd(8)} ${String(rate).padStart(5)}/s  event p50 ${fmt(r.event.p50)} p95 ${fmt(r.event.p95)} p99 ${fmt(r.event.p99)} max ${fmt(r.event.max)} ms | http p50 ${fmt(r.http.p50)} p99 ${fmt(r.http.p99)} ms | failed requests ${sent.failed}`,
             )
           }
           for (const writers of [1, 8, 32, 64]) {

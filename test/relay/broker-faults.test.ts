@@ -39,7 +39,7 @@ const start = (env: Record<string, string> = {}) =>
   startTestRelay({ databaseUrl: db.url, brokers: kafka.bootstrap, topic, ...env })
 
 describe('broker faults', () => {
-  it('all brokers down under load: nothing lost or marked early, attempts grow slowly', async () => {
+  it('all brokers down for 30 s under load: nothing lost or marked early, attempts grow slowly', async () => {
     relay = await start({ RELAY_BACKOFF_BASE_MS: '100', RELAY_BACKOFF_CAP_MS: '1000' })
     kafka.setAllBrokersDown()
     const orders = newOrderIds(50)
@@ -47,7 +47,7 @@ describe('broker faults', () => {
     try {
       for (let round = 0; round < 10; round++) {
         await insertOrderEvents(db.sql, orders.slice(round * 5, round * 5 + 5), 3)
-        await delay(300)
+        await delay(3000) // ten rounds: a 30 s outage
       }
       expect(await unpublishedCount(db.sql)).toBe(150)
       const [stats] = await db.sql<{ max: number; total: number }[]>`
@@ -76,7 +76,7 @@ describe('broker faults', () => {
     } finally {
       await after.stop()
     }
-  })
+  }, 60_000)
 
   it('retriable produce errors: delivered, in order', async () => {
     relay = await start()
