@@ -69,8 +69,10 @@ export async function runRelay(o: RelayOptions): Promise<void> {
           checkRetries = true
         }
       }
+      let published = 0
       if (due) {
-        const { retryAt, stillAwake } = await cycle(o)
+        const { retryAt, stillAwake, ...result } = await cycle(o)
+        published = result.published
         // Still awake (could not go to sleep yet): writers are not ringing, so poll briskly.
         const pollMs = stillAwake
           ? Math.min(o.pollIntervalMs, STILL_AWAKE_POLL_MS)
@@ -83,8 +85,12 @@ export async function runRelay(o: RelayOptions): Promise<void> {
         if (retryAt === undefined) checkRetries = false
         else nextPoll = Math.min(nextPoll, retryAt.getTime())
       }
-      if (failures > 0) o.logger.info({ failures }, 'relay recovered; publishing again')
-      failures = 0
+      // Recovered only once something got through, or nothing is left waiting for a retry: a
+      // pass that merely found every event deferred proves nothing about the broker.
+      if (failures > 0 && (published > 0 || !checkRetries)) {
+        o.logger.info({ failures }, 'relay recovered; publishing again')
+        failures = 0
+      }
       const cause = await o.doorbell.wait(Math.min(nextPoll, nextRebalance) - Date.now(), o.signal)
       if (cause === 'notify' || cause === 'listen') nextPoll = 0
     } catch (err) {
@@ -111,14 +117,18 @@ const STILL_AWAKE_POLL_MS = 100
  * AWAKE then (adaptive) the way back to sleep. Returns the earliest retry time seen, and
  * whether the relay is still awake because a long transaction kept it from going to sleep.
  */
-async function cycle(o: RelayOptions): Promise<{ retryAt: number; stillAwake: boolean }> {
+async function cycle(
+  o: RelayOptions,
+): Promise<{ retryAt: number; stillAwake: boolean; published: number }> {
   const policy: DrainPolicy = { maxAttempts: o.maxAttempts, backoff: o.backoff }
   let retryAt = Number.POSITIVE_INFINITY
+  let total = 0
   const drainAll = async () => {
     let published = 0
     while (!o.signal.aborted) {
       const result = await drainBatch(o.session, o.batchSize, o.publish, policy)
       published += result.published
+      total += result.published
       if (result.retryAt !== undefined) retryAt = Math.min(retryAt, result.retryAt)
       if (result.claimed < o.batchSize) break
     }
@@ -128,7 +138,7 @@ async function cycle(o: RelayOptions): Promise<{ retryAt: number; stillAwake: bo
     if (o.mode !== 'notify') await enterAwake(o.session)
     o.doorbell.clear()
     let published = await drainAll()
-    if (o.mode !== 'adaptive') return { retryAt, stillAwake: false }
+    if (o.mode !== 'adaptive') return { retryAt, stillAwake: false, published: total }
     // Linger: stay awake while events keep coming, so a busy stream needs no doorbell at all.
     for (let quietSince = Date.now(); published > 0 && !o.signal.aborted; ) {
       if (Date.now() - quietSince >= (o.lingerMs ?? 50)) break
@@ -136,8 +146,10 @@ async function cycle(o: RelayOptions): Promise<{ retryAt: number; stillAwake: bo
       if (!(await hasPublishable(o.session.sql, o.session.owned))) continue
       if ((await drainAll()) > 0) quietSince = Date.now()
     }
-    if (!(await leaveAwake(o.session, o.signal))) return { retryAt, stillAwake: true }
+    if (!(await leaveAwake(o.session, o.signal))) {
+      return { retryAt, stillAwake: true, published: total }
+    }
     published = await drainAll()
-    if (published === 0 || o.signal.aborted) return { retryAt, stillAwake: false }
+    if (published === 0 || o.signal.aborted) return { retryAt, stillAwake: false, published: total }
   }
 }
