@@ -16,7 +16,8 @@ export function latencyChart(title: string, bars: Bar[]): string {
   const y = (v: number) =>
     bottom - ((Math.log10(Math.max(v, 0.1)) - lo) / (hi - lo)) * (bottom - top)
   const parts = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12" role="img" aria-label="${title}">`,
+    `<title>${title}</title>`,
     `<rect width="100%" height="100%" fill="white"/>`,
     `<text x="10" y="20" font-size="14" font-weight="bold">${title}</text>`,
   ]
