@@ -5,7 +5,7 @@ import { Kafka, logLevel } from 'kafkajs'
 import postgres from 'postgres'
 import { freePort } from '../../src/dev/free-port'
 import type { MockKafka } from '../../src/dev/mock-kafka'
-import { type Spawned, spawnEntrypoint } from '../helpers/process'
+import { type Spawned, spawnEntrypoint, spawnRelayProcess } from '../helpers/process'
 
 export type Arrivals = Map<string, number>
 
@@ -59,14 +59,20 @@ export function spawnRelay(
   topic: string,
   env: Record<string, string>,
 ) {
-  return spawnEntrypoint('src/main/relay.ts', {
-    DATABASE_URL: dbUrl,
-    KAFKA_BROKERS: brokers,
-    KAFKA_TOPIC: topic,
-    KAFKA_IDEMPOTENT: 'false',
-    LOG_LEVEL: 'warn',
-    ...env,
-  })
+  return spawnRelayProcess({ databaseUrl: dbUrl, brokers, topic }, { LOG_LEVEL: 'warn', ...env })
+}
+
+/** Ready = it owns all 64 partitions (the processes log only warnings, so no log to wait on). */
+async function waitForRelay(sql: postgres.Sql): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    const [row] = await sql<{ n: number }[]>`
+      select count(*)::int as n from pg_locks
+       where locktype = 'advisory' and classid = 780001 and objsubid = 2 and granted
+         and database = (select oid from pg_database where datname = current_database())`
+    if (row?.n === 64) return
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  throw new Error('the relay did not take its partitions')
 }
 
 export async function startPhase(o: {
@@ -91,11 +97,7 @@ export async function startPhase(o: {
     LOG_LEVEL: 'warn',
   })
   const relay = spawnRelay(dbUrl, o.kafka.bootstrap, topic, o.relayEnv)
-  await Promise.all([
-    api.waitForOutput(/api listening|listening/, 30_000).catch(() => waitForPort(port)),
-    relay.waitForOutput(/relay started/, 30_000).catch(() => undefined),
-  ])
-  await waitForPort(port)
+  await Promise.all([waitForPort(port), waitForRelay(sql)])
   return {
     name: o.name,
     dbUrl,

@@ -46,3 +46,20 @@ export function spawnEntrypoint(file: string, env: Record<string, string>): Spaw
       }),
   }
 }
+
+/**
+ * `npm run start:relay` as its own process, against a test database and a test broker
+ * (librdkafka's mock cannot run the idempotent producer, so it is off).
+ */
+export function spawnRelayProcess(
+  target: { databaseUrl: string; brokers: string; topic: string },
+  env: Record<string, string> = {},
+): Spawned {
+  return spawnEntrypoint('src/main/relay.ts', {
+    DATABASE_URL: target.databaseUrl,
+    KAFKA_BROKERS: target.brokers,
+    KAFKA_TOPIC: target.topic,
+    KAFKA_IDEMPOTENT: 'false',
+    ...env,
+  })
+}

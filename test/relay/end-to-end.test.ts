@@ -9,6 +9,7 @@ import type { MockKafka } from '../../src/dev/mock-kafka'
 import type { RelayService } from '../../src/relay/start-relay'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 import { type Collector, collectMessages, startTestKafka } from '../helpers/kafka'
+import { unpublishedCount } from '../helpers/ledger'
 import { startTestRelay } from '../helpers/relay'
 import { delay, waitFor } from '../helpers/wait'
 
@@ -46,8 +47,7 @@ async function placeOrder(item = 'book', quantity = 2) {
 }
 
 const messagesFor = (orderId: string) => consumer.messages.filter((m) => m.key === orderId)
-const unpublished = async () =>
-  (await db.sql`select count(*)::int as n from outbox where published_at is null`)[0]?.n as number
+const unpublished = () => unpublishedCount(db.sql)
 
 describe.each(['adaptive', 'notify', 'poll'] as const)('relay, %s wake-up', (mode) => {
   it('publishes a POSTed order with key, value and CloudEvents headers, and marks it', async () => {

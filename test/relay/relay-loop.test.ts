@@ -9,6 +9,7 @@ import type { OutboxMessage, Publish } from '../../src/relay/publish'
 import { runRelay, type WakeupMode } from '../../src/relay/relay'
 import { RelaySession } from '../../src/relay/session'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
+import { unpublishedCount } from '../helpers/ledger'
 import { delay, waitFor } from '../helpers/wait'
 
 let db: TestDatabase
@@ -52,8 +53,7 @@ function run(
   }
 }
 
-const unpublished = async () =>
-  (await db.sql`select count(*)::int as n from outbox where published_at is null`)[0]?.n
+const unpublished = () => unpublishedCount(db.sql)
 
 describe('runRelay', () => {
   it('publishes everything once, in id order, in batches, and marks it', async () => {

@@ -7,7 +7,7 @@ import type { MockKafka } from '../../src/dev/mock-kafka'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 import { type Collector, collectMessages, startTestKafka } from '../helpers/kafka'
 import { insertOrderEvents, ledger, newOrderIds, unpublishedCount } from '../helpers/ledger'
-import { type Spawned, spawnEntrypoint } from '../helpers/process'
+import { type Spawned, spawnRelayProcess } from '../helpers/process'
 import { delay, waitFor } from '../helpers/wait'
 
 let db: TestDatabase
@@ -33,12 +33,10 @@ afterEach(async () => {
 })
 afterAll(() => kafka.close())
 
+const target = () => ({ databaseUrl: db.url, brokers: kafka.bootstrap, topic })
+
 function spawnRelay(batchSize: number): Spawned {
-  const relay = spawnEntrypoint('src/main/relay.ts', {
-    DATABASE_URL: db.url,
-    KAFKA_BROKERS: kafka.bootstrap,
-    KAFKA_TOPIC: topic,
-    KAFKA_IDEMPOTENT: 'false',
+  const relay = spawnRelayProcess(target(), {
     RELAY_BATCH_SIZE: String(batchSize),
     RELAY_POLL_INTERVAL_MS: '500',
   })
@@ -78,13 +76,7 @@ describe('relay processes', () => {
     await insertOrderEvents(db.sql, newOrderIds(50), 1)
     kafka.setAllBrokersDown()
     try {
-      const relay = spawnEntrypoint('src/main/relay.ts', {
-        DATABASE_URL: db.url,
-        KAFKA_BROKERS: kafka.bootstrap,
-        KAFKA_TOPIC: topic,
-        KAFKA_IDEMPOTENT: 'false',
-        SHUTDOWN_TIMEOUT_MS: '2000',
-      })
+      const relay = spawnRelayProcess(target(), { SHUTDOWN_TIMEOUT_MS: '2000' })
       relays.push(relay)
       await relay.waitForOutput(/relay started/)
       await delay(1000) // the first batch is now waiting on the broker

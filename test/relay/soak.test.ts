@@ -13,7 +13,7 @@ import type { MockKafka } from '../../src/dev/mock-kafka'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 import { type Collector, collectMessages, startTestKafka } from '../helpers/kafka'
 import { insertOrderEvents, ledger, unpublishedCount } from '../helpers/ledger'
-import { type Spawned, spawnEntrypoint } from '../helpers/process'
+import { type Spawned, spawnRelayProcess } from '../helpers/process'
 import { delay, waitFor } from '../helpers/wait'
 
 const seconds = Number(process.env.SOAK_SECONDS ?? 60)
@@ -36,16 +36,15 @@ afterAll(async () => {
 })
 
 function spawnRelay(slot: number): Spawned {
-  const relay = spawnEntrypoint('src/main/relay.ts', {
-    DATABASE_URL: db.url,
-    KAFKA_BROKERS: kafka.bootstrap,
-    KAFKA_TOPIC: topic,
-    KAFKA_IDEMPOTENT: 'false',
-    RELAY_BATCH_SIZE: '200',
-    RELAY_BACKOFF_CAP_MS: '1000',
-    KAFKA_SEND_TIMEOUT_MS: '5000',
-    LOG_LEVEL: 'info',
-  })
+  const relay = spawnRelayProcess(
+    { databaseUrl: db.url, brokers: kafka.bootstrap, topic },
+    {
+      RELAY_BATCH_SIZE: '200',
+      RELAY_BACKOFF_CAP_MS: '1000',
+      KAFKA_SEND_TIMEOUT_MS: '5000',
+      LOG_LEVEL: 'info',
+    },
+  )
   relays[slot] = relay
   return relay
 }
