@@ -1,11 +1,14 @@
-import { Hono } from 'hono'
+import { OpenAPIHono } from '@hono/zod-openapi'
 import { bodyLimit } from 'hono/body-limit'
 import { HTTPException } from 'hono/http-exception'
 import type { Db } from './db/client'
+import { schemaRoutes } from './events/schema-routes'
+import { docsRoutes } from './http/docs'
 import { AppError } from './http/errors'
+import { healthRoute } from './http/health'
 import { internalProblem, problemFor, problemResponse, unavailableProblem } from './http/problem'
 import type { Logger } from './logger'
-import type { Clock } from './orders/place-order'
+import type { Clock } from './orders/commands'
 import { ordersRoutes } from './orders/routes'
 
 export type AppDeps = {
@@ -14,6 +17,8 @@ export type AppDeps = {
   clock?: Clock
   /** Largest accepted request body, in bytes. */
   maxBodyBytes?: number
+  /** How long an Idempotency-Key is remembered. */
+  idempotencyTtlMs?: number
 }
 
 // postgres.js / Node errors meaning "the database cannot be reached right now".
@@ -34,8 +39,9 @@ export function createApp({
   logger,
   clock = () => new Date(),
   maxBodyBytes = 64 * 1024,
+  idempotencyTtlMs = 24 * 3600_000,
 }: AppDeps) {
-  const app = new Hono()
+  const app = new OpenAPIHono()
 
   app.use(
     bodyLimit({
@@ -46,8 +52,19 @@ export function createApp({
     }),
   )
 
-  app.get('/healthz', (c) => c.json({ status: 'ok' }))
-  app.route('/orders', ordersRoutes({ db, clock }))
+  app.openapi(healthRoute, (c) => c.json({ status: 'ok' as const }, 200))
+  app.route('/orders', ordersRoutes({ db, clock, idempotencyTtlMs }))
+  app.route('/schemas', schemaRoutes())
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: {
+      title: 'Orders API',
+      version: '1.0.0',
+      description:
+        'Orders with a transactional outbox: every change and its event commit together; a relay publishes the events to Kafka. Errors are RFC 9457 problem+json.',
+    },
+  })
+  app.route('/docs', docsRoutes('/openapi.json'))
 
   app.notFound((c) =>
     problemResponse(problemFor('NOT_FOUND', `No route for ${c.req.method} ${c.req.path}`)),
@@ -56,7 +73,7 @@ export function createApp({
   // The one place errors become responses.
   app.onError((err, c) => {
     if (err instanceof AppError)
-      return problemResponse(problemFor(err.code, err.message, err.fieldErrors))
+      return problemResponse(problemFor(err.code, err.message, err.fieldErrors, err.extensions))
     if (err instanceof HTTPException && err.status < 500) {
       return problemResponse({
         type: 'about:blank',

@@ -53,6 +53,16 @@ const schema = z.object({
   RELAY_BACKOFF_CAP_MS: positiveInt('RELAY_BACKOFF_CAP_MS', 30_000, 3_600_000),
   SHUTDOWN_TIMEOUT_MS: positiveInt('SHUTDOWN_TIMEOUT_MS', 10_000, 600_000),
   EVENT_SOURCE: z.string().min(1).default('/orders-api'),
+  // ce_dataschema = <this>/<Type>.v<n>.json; the API serves the schemas under /schemas.
+  EVENT_SCHEMA_BASE_URL: z
+    .url({ error: 'EVENT_SCHEMA_BASE_URL must be an absolute URL' })
+    .default('http://localhost:3000/schemas'),
+  IDEMPOTENCY_KEY_TTL_HOURS: positiveInt('IDEMPOTENCY_KEY_TTL_HOURS', 24, 24 * 365),
+  // The example consumer (npm run consume).
+  CONSUMER_GROUP_ID: z.string().min(1).default('inventory'),
+  // How often the consumer commits its Kafka offsets. Its inbox makes redelivery harmless, so
+  // this trades redelivered work after a crash against commit traffic.
+  CONSUMER_COMMIT_INTERVAL_MS: positiveInt('CONSUMER_COMMIT_INTERVAL_MS', 1000, 3_600_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 })
 
@@ -79,6 +89,12 @@ function toConfig(env: z.output<typeof schema>) {
       batchSize: env.RELAY_BATCH_SIZE,
       backoff: { baseMs: env.RELAY_BACKOFF_BASE_MS, capMs: env.RELAY_BACKOFF_CAP_MS },
       eventSource: env.EVENT_SOURCE,
+      eventSchemaBaseUrl: env.EVENT_SCHEMA_BASE_URL,
+    },
+    idempotencyTtlMs: env.IDEMPOTENCY_KEY_TTL_HOURS * 3600_000,
+    consumer: {
+      groupId: env.CONSUMER_GROUP_ID,
+      commitIntervalMs: env.CONSUMER_COMMIT_INTERVAL_MS,
     },
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
   }

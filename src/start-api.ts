@@ -2,6 +2,7 @@ import { serve } from '@hono/node-server'
 import { createApp } from './app'
 import type { Config } from './config'
 import { createDb } from './db/client'
+import { purgeExpiredKeys } from './http/idempotency'
 import type { Logger } from './logger'
 
 export type ApiService = { port: number; stop(): Promise<void> }
@@ -11,7 +12,7 @@ export async function startApi(
   logger: Logger,
 ): Promise<ApiService> {
   const { db, sql } = createDb(config.databaseUrl, { max: 32, applicationName: 'outbox-api' })
-  const app = createApp({ db, logger })
+  const app = createApp({ db, logger, idempotencyTtlMs: config.idempotencyTtlMs })
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, port: config.port }, () => resolve(s))
     s.once('error', reject)
@@ -19,9 +20,20 @@ export async function startApi(
   const address = server.address()
   const port = typeof address === 'object' && address ? address.port : config.port
   logger.info({ port }, 'api listening')
+
+  // Expired Idempotency-Keys are already ignored; this only keeps the table small.
+  const purge = setInterval(() => {
+    purgeExpiredKeys(db, new Date()).then(
+      (n) => n > 0 && logger.debug({ purged: n }, 'expired idempotency keys deleted'),
+      (err: unknown) => logger.warn({ err }, 'idempotency key purge failed; will retry'),
+    )
+  }, 60_000)
+  purge.unref()
+
   return {
     port,
     async stop() {
+      clearInterval(purge)
       await new Promise<void>((resolve) => server.close(() => resolve()))
       await sql.end({ timeout: 5 })
     },

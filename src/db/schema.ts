@@ -9,6 +9,7 @@ import {
   index,
   integer,
   jsonb,
+  pgSchema,
   pgTable,
   smallint,
   text,
@@ -33,12 +34,16 @@ export const orders = pgTable(
     status: text('status', { enum: ['pending', 'confirmed', 'shipped', 'cancelled'] }).notNull(),
     /** Incremented by every change; each event carries it as its per-order sequence. */
     version: integer('version').notNull().default(1),
+    /** Set when the order is cancelled with a reason. */
+    cancellationReason: text('cancellation_reason'),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull(),
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull(),
   },
   (t) => [
     check('orders_quantity_range', sql`${t.quantity} between 1 and 10000`),
+    // GET /orders pages newest first on (created_at, id), optionally filtered by status.
     index('orders_created_at_idx').on(t.createdAt.desc(), t.id.desc()),
+    index('orders_status_created_at_idx').on(t.status, t.createdAt.desc(), t.id.desc()),
   ],
 )
 
@@ -58,6 +63,10 @@ export const outbox = pgTable(
     /** The Kafka key: every event of one order lands on one partition, in order. */
     aggregateId: uuid('aggregate_id').notNull(),
     payload: jsonb('payload').notNull(),
+    /** The order's version after the change: CloudEvents `sequence` (header `ce_sequence`). */
+    sequence: integer('sequence').notNull().default(1),
+    /** Version of the event type's data schema (src/events/contract.ts): `ce_dataschema`. */
+    schemaVersion: smallint('schema_version').notNull().default(1),
     occurredAt: timestamp('occurred_at', { withTimezone: true, mode: 'date' }).notNull(),
     publishedAt: timestamp('published_at', { withTimezone: true, mode: 'date' }),
     /** Relay partition: a stable hash of the order id (0..RELAY_PARTITIONS-1). */
@@ -80,6 +89,71 @@ export const outbox = pgTable(
       .on(t.aggregateId, t.id)
       .where(sql`${t.publishedAt} is null`),
   ],
+)
+
+/**
+ * Idempotency-Key records. A key is stored in the same transaction as the change it
+ * guarded, with the response it produced: a retry after a timeout or a crash gets that
+ * response back instead of a second order. A key is one request: reused with a different
+ * request (fingerprint) it is refused. Expired rows are ignored and purged.
+ */
+export const idempotencyKeys = pgTable(
+  'idempotency_keys',
+  {
+    key: text('key').primaryKey(),
+    /** sha256 of method, path and the validated body. */
+    fingerprint: text('fingerprint').notNull(),
+    status: smallint('status').notNull(),
+    /** The stored response body; null until the guarded transaction stores it. */
+    body: jsonb('body'),
+    location: text('location'),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull(),
+    expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }).notNull(),
+  },
+  (t) => [index('idempotency_keys_expires_at_idx').on(t.expiresAt)],
+)
+
+/**
+ * The example consumer's own tables (`npm run consume`, src/consumer). In production the
+ * consumer is another service with its own database; here it gets its own schema in the same
+ * one so the local stack stays small.
+ */
+export const inventory = pgSchema('inventory')
+
+/** Stock per item, moved by order events: reserved on create, shipped or released after. */
+export const stock = inventory.table('stock', {
+  item: text('item').primaryKey(),
+  reserved: integer('reserved').notNull().default(0),
+  shipped: integer('shipped').notNull().default(0),
+})
+
+/** The last version of each order this consumer applied (its per-order sequence). */
+export const orderVersions = inventory.table('order_versions', {
+  orderId: uuid('order_id').primaryKey(),
+  version: integer('version').notNull(),
+})
+
+/**
+ * Every event the consumer has seen, by `ce_id`, written in the same transaction as its
+ * effect: a redelivered event finds its row and has no second effect. `outcome`: applied;
+ * stale (an older version than already applied); parked (a version arrived before the one
+ * before it: held, and applied when the gap fills).
+ */
+export const inbox = inventory.table(
+  'inbox',
+  {
+    eventId: uuid('event_id').primaryKey(),
+    orderId: uuid('order_id').notNull(),
+    eventType: text('event_type').notNull(),
+    version: integer('version').notNull(),
+    outcome: text('outcome', { enum: ['applied', 'stale', 'parked'] }).notNull(),
+    /** The event data, kept while parked so it can be applied later. */
+    data: jsonb('data'),
+    /** How many times it was delivered: more than 1 means a redelivery was absorbed. */
+    deliveries: integer('deliveries').notNull().default(1),
+    receivedAt: timestamp('received_at', { withTimezone: true, mode: 'date' }).notNull(),
+  },
+  (t) => [index('inbox_parked_idx').on(t.orderId, t.version).where(sql`${t.outcome} = 'parked'`)],
 )
 
 export type OrderRow = typeof orders.$inferSelect

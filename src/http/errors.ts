@@ -8,6 +8,10 @@ export type ErrorCode =
   | 'PAYLOAD_TOO_LARGE'
   | 'NOT_FOUND'
   | 'ORDER_NOT_FOUND'
+  | 'ORDER_STATE_CONFLICT'
+  | 'IDEMPOTENCY_KEY_REUSED'
+  | 'UNAUTHORIZED'
+  | 'RATE_LIMITED'
 
 export type FieldError = { field: string; message: string }
 
@@ -16,6 +20,8 @@ export class AppError extends Error {
     readonly code: ErrorCode,
     message: string,
     readonly fieldErrors?: FieldError[],
+    /** Extra members for the problem body (RFC 9457 extensions), e.g. `currentStatus`. */
+    readonly extensions?: Record<string, unknown>,
   ) {
     super(message)
     this.name = 'AppError'

@@ -11,6 +11,7 @@ export type Problem = {
   status: ContentfulStatusCode
   detail: string
   errors?: FieldError[]
+  [extension: string]: unknown
 }
 
 const byCode: Record<ErrorCode, { status: ContentfulStatusCode; title: string }> = {
@@ -20,13 +21,34 @@ const byCode: Record<ErrorCode, { status: ContentfulStatusCode; title: string }>
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Payload too large' },
   NOT_FOUND: { status: 404, title: 'Not found' },
   ORDER_NOT_FOUND: { status: 404, title: 'Order not found' },
+  ORDER_STATE_CONFLICT: { status: 409, title: 'Order is not in a state that allows this' },
+  IDEMPOTENCY_KEY_REUSED: {
+    status: 422,
+    title: 'Idempotency-Key already used for a different request',
+  },
+  UNAUTHORIZED: { status: 401, title: 'Unauthorized' },
+  RATE_LIMITED: { status: 429, title: 'Too many requests' },
 }
+
+export const problemStatus = (code: ErrorCode) => byCode[code]
 
 const slug = (s: string) => s.toLowerCase().replaceAll('_', '-')
 
-export function problemFor(code: ErrorCode, detail: string, errors?: FieldError[]): Problem {
+export function problemFor(
+  code: ErrorCode,
+  detail: string,
+  errors?: FieldError[],
+  extensions?: Record<string, unknown>,
+): Problem {
   const { status, title } = byCode[code]
-  return { type: `/problems/${slug(code)}`, title, status, detail, ...(errors ? { errors } : {}) }
+  return {
+    ...extensions,
+    type: `/problems/${slug(code)}`,
+    title,
+    status,
+    detail,
+    ...(errors ? { errors } : {}),
+  }
 }
 
 export const internalProblem: Problem = {

@@ -1,5 +1,6 @@
 /** The order's pure rules and shapes: no HTTP, no SQL. */
 import { z } from 'zod'
+import type { EventType } from '../events/contract'
 
 export const orderStatuses = ['pending', 'confirmed', 'shipped', 'cancelled'] as const
 export type OrderStatus = (typeof orderStatuses)[number]
@@ -19,6 +20,30 @@ export const PlaceOrderInput = z.strictObject({
 })
 export type PlaceOrderInput = z.infer<typeof PlaceOrderInput>
 
+export const CancelOrderInput = z.strictObject({
+  reason: z
+    .string()
+    .trim()
+    .min(1, 'reason must not be blank')
+    .max(500, 'reason must be at most 500 characters')
+    .optional(),
+})
+export type CancelOrderInput = z.infer<typeof CancelOrderInput>
+
+/**
+ * The lifecycle: pending -> confirmed -> shipped; pending or confirmed -> cancelled.
+ * Shipped and cancelled are final. Each transition writes one event.
+ */
+export const transitions = {
+  confirm: { from: ['pending'], to: 'confirmed', event: 'OrderConfirmed' },
+  ship: { from: ['confirmed'], to: 'shipped', event: 'OrderShipped' },
+  cancel: { from: ['pending', 'confirmed'], to: 'cancelled', event: 'OrderCancelled' },
+} as const satisfies Record<
+  string,
+  { from: readonly OrderStatus[]; to: OrderStatus; event: EventType }
+>
+export type Transition = keyof typeof transitions
+
 export type Order = {
   id: string
   item: string
@@ -26,18 +51,22 @@ export type Order = {
   customerId: string | null
   status: OrderStatus
   version: number
+  cancellationReason: string | null
   createdAt: Date
   updatedAt: Date
 }
 
-/** The order as the API returns it and as events carry it. */
+/** The order as the API returns it and as every event carries it. */
 export type OrderJson = {
   id: string
   item: string
   quantity: number
   customerId: string | null
   status: OrderStatus
+  version: number
+  cancellationReason: string | null
   createdAt: string
+  updatedAt: string
 }
 
 export function toOrderJson(order: Order): OrderJson {
@@ -47,6 +76,9 @@ export function toOrderJson(order: Order): OrderJson {
     quantity: order.quantity,
     customerId: order.customerId,
     status: order.status,
+    version: order.version,
+    cancellationReason: order.cancellationReason,
     createdAt: order.createdAt.toISOString(),
+    updatedAt: order.updatedAt.toISOString(),
   }
 }

@@ -1,34 +1,275 @@
-import { Hono } from 'hono'
+/**
+ * The orders HTTP API. Each route is declared once with zod (@hono/zod-openapi): the same
+ * declaration validates requests and generates the OpenAPI document at /openapi.json.
+ */
+import { createRoute, OpenAPIHono } from '@hono/zod-openapi'
+import type { Context } from 'hono'
 import { z } from 'zod'
 import type { Db } from '../db/client'
 import { AppError } from '../http/errors'
-import { parseJsonBody } from '../http/json-body'
-import { PlaceOrderInput, toOrderJson } from './order'
-import { type Clock, findOrder, placeOrder } from './place-order'
+import {
+  fingerprint,
+  type IdempotencyOptions,
+  runIdempotent,
+  type StoredResponse,
+} from '../http/idempotency'
+import { jsonBody, validationFailed } from '../http/json-body'
+import { problemResponses, serverProblems } from '../http/openapi-schemas'
+import {
+  type Clock,
+  decodeCursor,
+  encodeCursor,
+  findOrder,
+  listOrders,
+  placeOrder,
+  transitionOrder,
+} from './commands'
+import {
+  CancelOrderInput,
+  orderStatuses,
+  PlaceOrderInput,
+  type Transition,
+  toOrderJson,
+  transitions,
+} from './order'
 
-export type OrdersDeps = { db: Db; clock: Clock }
+export type OrdersDeps = { db: Db; clock: Clock; idempotencyTtlMs: number }
 
-const OrderId = z.uuid()
+const OrderSchema = z
+  .object({
+    id: z.uuid(),
+    item: z.string(),
+    quantity: z.int(),
+    customerId: z.string().nullable(),
+    status: z.enum(orderStatuses),
+    version: z
+      .int()
+      .min(1)
+      .describe('Incremented by every change; equals the last event’s ce_sequence.'),
+    cancellationReason: z.string().nullable(),
+    createdAt: z.iso.datetime({ offset: true }),
+    updatedAt: z.iso.datetime({ offset: true }),
+  })
+  .meta({ id: 'Order' })
 
-export function ordersRoutes({ db, clock }: OrdersDeps) {
-  return new Hono()
-    .post('/', async (c) => {
-      const input = await parseJsonBody(c, PlaceOrderInput)
-      // The order and its event commit together or not at all. Kafka is not involved here:
-      // the relay publishes after commit, so this answers even while Kafka is down.
-      const order = await db.transaction((tx) => placeOrder(tx, input, clock))
-      c.header('Location', `/orders/${order.id}`)
-      return c.json(toOrderJson(order), 201)
+const OrderPageSchema = z
+  .object({
+    items: z.array(OrderSchema),
+    nextCursor: z
+      .string()
+      .nullable()
+      .describe('Pass as `cursor` for the next page; null on the last page.'),
+  })
+  .meta({ id: 'OrderPage' })
+
+const OrderIdParam = z.object({
+  id: z
+    .uuid('must be a UUID')
+    .meta({ param: { name: 'id', in: 'path' }, example: '0b9b1f5e-3f8e-4c59-8d2b-0d1f2a3b4c5d' }),
+})
+
+const IdempotencyHeader = z.object({
+  'idempotency-key': z
+    .string()
+    .regex(/^[\x21-\x7e]{1,255}$/, 'must be 1 to 255 visible ASCII characters')
+    .optional()
+    .meta({
+      description:
+        'Makes a retry safe: the same key with the same request returns the original response and writes nothing; with a different request it is 422. Keys expire after IDEMPOTENCY_KEY_TTL_HOURS.',
+    }),
+})
+
+const orderResponse = (status: 200 | 201, description: string) => ({
+  [status]: {
+    description,
+    content: { 'application/json': { schema: OrderSchema } },
+    headers: {
+      ...(status === 201
+        ? { Location: { schema: { type: 'string' as const }, description: 'The new order.' } }
+        : {}),
+      'Idempotent-Replayed': {
+        schema: { type: 'string' as const, enum: ['true'] },
+        description:
+          'Present when this is the stored response of an earlier request with the same Idempotency-Key.',
+      },
+    },
+  },
+})
+
+const placeOrderRoute = createRoute({
+  method: 'post',
+  path: '/',
+  summary: 'Place an order',
+  description:
+    'Writes the order and its OrderCreated event in one transaction and answers at once; the relay publishes the event to Kafka after commit, so this works while Kafka is down.',
+  middleware: [jsonBody()] as const,
+  request: {
+    headers: IdempotencyHeader,
+    body: { required: true, content: { 'application/json': { schema: PlaceOrderInput } } },
+  },
+  responses: {
+    ...orderResponse(201, 'Order placed.'),
+    ...problemResponses(
+      'VALIDATION_FAILED',
+      'MALFORMED_JSON',
+      'UNSUPPORTED_MEDIA_TYPE',
+      'PAYLOAD_TOO_LARGE',
+      'IDEMPOTENCY_KEY_REUSED',
+      'UNAUTHORIZED',
+      'RATE_LIMITED',
+    ),
+    ...serverProblems,
+  },
+})
+
+const listOrdersRoute = createRoute({
+  method: 'get',
+  path: '/',
+  summary: 'List orders, newest first',
+  request: {
+    query: z.object({
+      limit: z.coerce
+        .number({ error: 'must be a number' })
+        .int('must be a whole number')
+        .min(1, 'must be at least 1')
+        .max(100, 'must be at most 100')
+        .default(20),
+      cursor: z.string().max(200).optional().describe('`nextCursor` of the previous page.'),
+      status: z.enum(orderStatuses).optional(),
+    }),
+  },
+  responses: {
+    200: {
+      description: 'A page of orders.',
+      content: { 'application/json': { schema: OrderPageSchema } },
+    },
+    ...problemResponses('VALIDATION_FAILED'),
+    ...serverProblems,
+  },
+})
+
+const getOrderRoute = createRoute({
+  method: 'get',
+  path: '/{id}',
+  summary: 'Get an order',
+  request: { params: OrderIdParam },
+  responses: {
+    200: { description: 'The order.', content: { 'application/json': { schema: OrderSchema } } },
+    ...problemResponses('VALIDATION_FAILED', 'ORDER_NOT_FOUND'),
+    ...serverProblems,
+  },
+})
+
+const transitionRoute = (transition: Transition) =>
+  createRoute({
+    method: 'post',
+    path: `/{id}/${transition}`,
+    summary: `${transition[0]?.toUpperCase()}${transition.slice(1)} an order`,
+    description: `Allowed from ${transitions[transition].from.join(' or ')}; writes ${transitions[transition].event} with the new version in the same transaction. Any other state is 409 and writes nothing.`,
+    middleware: [jsonBody({ optional: true })] as const,
+    request: {
+      params: OrderIdParam,
+      headers: IdempotencyHeader,
+      ...(transition === 'cancel'
+        ? {
+            body: {
+              required: false,
+              content: { 'application/json': { schema: CancelOrderInput } },
+            },
+          }
+        : {}),
+    },
+    responses: {
+      ...orderResponse(200, `The ${transitions[transition].to} order.`),
+      ...problemResponses(
+        'VALIDATION_FAILED',
+        'MALFORMED_JSON',
+        'UNSUPPORTED_MEDIA_TYPE',
+        'PAYLOAD_TOO_LARGE',
+        'ORDER_NOT_FOUND',
+        'ORDER_STATE_CONFLICT',
+        'IDEMPOTENCY_KEY_REUSED',
+        'UNAUTHORIZED',
+        'RATE_LIMITED',
+      ),
+      ...serverProblems,
+    },
+  })
+
+function send(c: Context, response: StoredResponse & { replayed: boolean }) {
+  if (response.location) c.header('Location', response.location)
+  if (response.replayed) c.header('Idempotent-Replayed', 'true')
+  return c.json(response.body as z.output<typeof OrderSchema>, response.status)
+}
+
+export function ordersRoutes({ db, clock, idempotencyTtlMs }: OrdersDeps) {
+  const idempotency: IdempotencyOptions = { ttlMs: idempotencyTtlMs, clock }
+  const app = new OpenAPIHono({
+    defaultHook: (result) => {
+      if (!result.success) validationFailed(result.error)
+    },
+  })
+
+  app.openapi(placeOrderRoute, async (c) => {
+    const input = c.req.valid('json')
+    const key = c.req.valid('header')['idempotency-key']
+    // The order and its event commit together or not at all. Kafka is not involved here:
+    // the relay publishes after commit, so this answers even while Kafka is down.
+    const response = await runIdempotent(
+      db,
+      key,
+      fingerprint('POST', '/orders', input),
+      idempotency,
+      async (tx) => {
+        const order = await placeOrder(tx, input, clock)
+        return { status: 201, body: toOrderJson(order), location: `/orders/${order.id}` }
+      },
+    )
+    return send(c, response) as never
+  })
+
+  app.openapi(listOrdersRoute, async (c) => {
+    const { limit, cursor, status } = c.req.valid('query')
+    const after = cursor === undefined ? undefined : decodeCursor(cursor)
+    if (cursor !== undefined && !after) {
+      throw new AppError('VALIDATION_FAILED', 'cursor: not a cursor from this API', [
+        { field: 'cursor', message: 'not a cursor from this API' },
+      ])
+    }
+    const page = await listOrders(db, { limit, after, status })
+    return c.json(
+      {
+        items: page.items.map(toOrderJson),
+        nextCursor: page.next ? encodeCursor(page.next) : null,
+      },
+      200,
+    )
+  })
+
+  app.openapi(getOrderRoute, async (c) => {
+    const { id } = c.req.valid('param')
+    const order = await findOrder(db, id)
+    if (!order) throw new AppError('ORDER_NOT_FOUND', `No order with id ${id}`)
+    return c.json(toOrderJson(order), 200)
+  })
+
+  for (const transition of Object.keys(transitions) as Transition[]) {
+    app.openapi(transitionRoute(transition), async (c) => {
+      const { id } = c.req.valid('param')
+      const key = c.req.valid('header')['idempotency-key']
+      const body = (c.req.valid as (t: 'json') => { reason?: string } | undefined)('json') ?? {}
+      const response = await runIdempotent(
+        db,
+        key,
+        fingerprint('POST', `/orders/${id}/${transition}`, body),
+        idempotency,
+        async (tx) => {
+          const order = await transitionOrder(tx, id, transition, clock, body)
+          return { status: 200, body: toOrderJson(order) }
+        },
+      )
+      return send(c, response) as never
     })
-    .get('/:id', async (c) => {
-      const id = OrderId.safeParse(c.req.param('id'))
-      if (!id.success) {
-        throw new AppError('VALIDATION_FAILED', 'id must be a UUID', [
-          { field: 'id', message: 'must be a UUID' },
-        ])
-      }
-      const order = await findOrder(db, id.data)
-      if (!order) throw new AppError('ORDER_NOT_FOUND', `No order with id ${id.data}`)
-      return c.json(toOrderJson(order))
-    })
+  }
+  return app
 }

@@ -5,23 +5,32 @@
 import { randomUUID } from 'node:crypto'
 import type { Tx } from '../db/client'
 import { outbox } from '../db/schema'
+import { type EventData, type EventType, eventContract, parseEventData } from '../events/contract'
 
-export type OutboxEvent = {
-  type: string
+export type OutboxEvent<T extends EventType> = {
+  type: T
   /** The aggregate (order) id: the Kafka key, so one order's events stay in order. */
   aggregateId: string
-  data: unknown
+  /** The aggregate's version after the change: the event's per-aggregate sequence number. */
+  sequence: number
+  data: EventData<T>
   occurredAt: Date
 }
 
-/** Inserts the event; returns its id (the CloudEvents `id` consumers dedupe on). */
-export async function enqueue(tx: Tx, event: OutboxEvent): Promise<string> {
+/**
+ * Inserts the event; returns its id (the CloudEvents `id` consumers dedupe on). The data is
+ * parsed against the contract first: an event that does not match its schema throws here,
+ * inside the transaction, so the change it describes does not commit either.
+ */
+export async function enqueue<T extends EventType>(tx: Tx, event: OutboxEvent<T>): Promise<string> {
   const eventId = randomUUID()
   await tx.insert(outbox).values({
     eventId,
     eventType: event.type,
     aggregateId: event.aggregateId,
-    payload: event.data,
+    payload: parseEventData(event.type, event.data),
+    sequence: event.sequence,
+    schemaVersion: eventContract[event.type].version,
     occurredAt: event.occurredAt,
   })
   return eventId

@@ -1,3 +1,4 @@
+import { dataSchemaUri } from '../events/contract'
 import type { OutboxMessage } from './publish'
 
 export type KafkaMessage = {
@@ -6,11 +7,19 @@ export type KafkaMessage = {
   headers: Record<string, string>
 }
 
+export type CloudEventAttributes = {
+  /** CloudEvents `source` (a URI reference naming this service). */
+  source: string
+  /** Base URL of the event JSON Schemas; `ce_dataschema` = `<base>/<Type>.v<n>.json`. */
+  schemaBaseUrl: string
+}
+
 /**
  * CloudEvents 1.0, Kafka protocol binding, binary content mode: the value is the event data
- * as JSON; the attributes travel as `ce_` headers. Consumers dedupe on `ce_id`.
+ * as JSON; the attributes travel as `ce_` headers. Consumers dedupe on `ce_id` and order on
+ * `ce_sequence` (the sequence extension: the order's version, "1", "2", ...).
  */
-export function toKafkaMessage(message: OutboxMessage, source: string): KafkaMessage {
+export function toKafkaMessage(message: OutboxMessage, attrs: CloudEventAttributes): KafkaMessage {
   return {
     key: message.aggregateId,
     value: JSON.stringify(message.payload),
@@ -18,8 +27,11 @@ export function toKafkaMessage(message: OutboxMessage, source: string): KafkaMes
       ce_specversion: '1.0',
       ce_id: message.eventId,
       ce_type: message.eventType,
-      ce_source: source,
+      ce_source: attrs.source,
+      ce_subject: message.aggregateId,
       ce_time: message.occurredAt.toISOString(),
+      ce_sequence: String(message.sequence),
+      ce_dataschema: dataSchemaUri(attrs.schemaBaseUrl, message.eventType, message.schemaVersion),
       'content-type': 'application/json',
     },
   }

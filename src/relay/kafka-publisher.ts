@@ -7,7 +7,7 @@
 import { Kafka, logLevel, type Producer } from 'kafkajs'
 import type { Logger } from '../logger'
 import { PermanentPublishError } from './classify-error'
-import { type KafkaMessage, toKafkaMessage } from './kafka-message'
+import { type CloudEventAttributes, type KafkaMessage, toKafkaMessage } from './kafka-message'
 import type { Publish } from './publish'
 
 export type KafkaPublisherOptions = {
@@ -18,7 +18,7 @@ export type KafkaPublisherOptions = {
   maxMessageBytes: number
   /** Longest a connect + send may take before the producer is presumed stuck and replaced. */
   sendTimeoutMs: number
-  source: string
+  cloudEvents: CloudEventAttributes
   logger: Logger
 }
 
@@ -75,7 +75,7 @@ export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPubli
 
   return {
     async publish(batch) {
-      const messages = batch.map((m) => toKafkaMessage(m, options.source))
+      const messages = batch.map((m) => toKafkaMessage(m, options.cloudEvents))
       messages.forEach((m, i) => {
         const size = messageSize(m)
         if (size > options.maxMessageBytes) {

@@ -10,6 +10,10 @@ export type OutboxMessage = {
   aggregateId: string
   payload: unknown
   occurredAt: Date
+  /** The order's version after the change (CloudEvents `sequence`). */
+  sequence: number
+  /** The data schema version of `eventType` (src/events/contract.ts). */
+  schemaVersion: number
 }
 
 /**

@@ -14,7 +14,8 @@ export type ClaimedMessage = OutboxMessage & { attempts: number; session: number
 export async function claimBatch(tx: Q, owned: number[], limit: number): Promise<ClaimedMessage[]> {
   const rows = await tx<(Omit<ClaimedMessage, 'id'> & { id: string })[]>`
     select pg_backend_pid() as session, o.id, o.event_id as "eventId", o.event_type as "eventType",
-           o.aggregate_id as "aggregateId", o.payload, o.occurred_at as "occurredAt", o.attempts
+           o.aggregate_id as "aggregateId", o.payload, o.occurred_at as "occurredAt", o.attempts,
+           o.sequence, o.schema_version as "schemaVersion"
       from outbox o
      where o.published_at is null
        and o.dead_at is null

@@ -17,7 +17,10 @@ export async function startRelay(
   const session = new RelaySession(config.databaseUrl, 'outbox-relay')
   const publisher = createKafkaPublisher({
     ...config.kafka,
-    source: config.relay.eventSource,
+    cloudEvents: {
+      source: config.relay.eventSource,
+      schemaBaseUrl: config.relay.eventSchemaBaseUrl,
+    },
     logger: log,
   })
   const doorbell = new Doorbell()

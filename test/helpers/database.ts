@@ -8,7 +8,7 @@ const TEMPLATE_DB = 'outbox_template'
 export type TestDatabase = ReturnType<typeof createDb> & {
   url: string
   /** Row counts of both tables, for "nothing was written" assertions. */
-  counts(): Promise<{ orders: number; outbox: number }>
+  counts(): Promise<{ orders: number; outbox: number; keys: number }>
   close(): Promise<void>
 }
 
@@ -25,9 +25,10 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     ...handle,
     url,
     async counts() {
-      const [row] = await handle.sql<{ orders: number; outbox: number }[]>`
+      const [row] = await handle.sql<{ orders: number; outbox: number; keys: number }[]>`
         select (select count(*)::int from orders) as orders,
-               (select count(*)::int from outbox) as outbox`
+               (select count(*)::int from outbox) as outbox,
+               (select count(*)::int from idempotency_keys) as keys`
       if (!row) throw new Error('count query returned no row')
       return row
     },

@@ -28,12 +28,25 @@ describe('POST /orders', () => {
       quantity: 2,
       customerId: 'c-1',
       status: 'pending',
+      version: 1,
+      cancellationReason: null,
       createdAt: expect.any(String),
+      updatedAt: expect.any(String),
     })
     expect(res.headers.get('location')).toBe(`/orders/${order.id}`)
-    expect(await db.counts()).toEqual({ orders: before.orders + 1, outbox: before.outbox + 1 })
+    expect(await db.counts()).toEqual({
+      ...before,
+      orders: before.orders + 1,
+      outbox: before.outbox + 1,
+    })
     const [row] = await db.sql`select * from outbox where aggregate_id = ${order.id}`
-    expect(row).toMatchObject({ event_type: 'OrderCreated', published_at: null, payload: order })
+    expect(row).toMatchObject({
+      event_type: 'OrderCreated',
+      published_at: null,
+      payload: order,
+      sequence: 1,
+      schema_version: 1,
+    })
 
     const got = await app.request(`/orders/${order.id}`)
     expect(got.status).toBe(200)

@@ -75,7 +75,10 @@ describe.each(['adaptive', 'notify', 'poll'] as const)('relay, %s wake-up', (mod
       ce_id: row?.event_id,
       ce_type: 'OrderCreated',
       ce_source: '/orders-api',
+      ce_subject: order.id,
       ce_time: new Date(row?.occurred_at).toISOString(),
+      ce_sequence: '1',
+      ce_dataschema: 'http://localhost:3000/schemas/OrderCreated.v1.json',
       'content-type': 'application/json',
     })
     await waitFor('the row marked published', async () => (await unpublished()) === 0)

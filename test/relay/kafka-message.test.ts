@@ -11,8 +11,10 @@ describe('toKafkaMessage', () => {
         aggregateId: '0b9b1f5e-3f8e-4c59-8d2b-0d1f2a3b4c5d',
         payload: { id: '0b9b1f5e-3f8e-4c59-8d2b-0d1f2a3b4c5d', item: 'book' },
         occurredAt: new Date('2026-01-02T03:04:05.678Z'),
+        sequence: 3,
+        schemaVersion: 1,
       },
-      '/orders-api',
+      { source: '/orders-api', schemaBaseUrl: 'https://example.com/schemas/' },
     )
     expect(message).toEqual({
       key: '0b9b1f5e-3f8e-4c59-8d2b-0d1f2a3b4c5d',
@@ -22,7 +24,10 @@ describe('toKafkaMessage', () => {
         ce_id: '6f1c3f0e-6a51-4bd0-9d43-0d6f0c8a1c11',
         ce_type: 'OrderCreated',
         ce_source: '/orders-api',
+        ce_subject: '0b9b1f5e-3f8e-4c59-8d2b-0d1f2a3b4c5d',
         ce_time: '2026-01-02T03:04:05.678Z',
+        ce_sequence: '3',
+        ce_dataschema: 'https://example.com/schemas/OrderCreated.v1.json',
         'content-type': 'application/json',
       },
     })

@@ -1,0 +1,116 @@
+/**
+ * Idempotency-Key (draft-ietf-httpapi-idempotency-key-header) for POST requests.
+ *
+ * The key is claimed and its response stored in the same transaction as the change it guards.
+ * A client that retries after a timeout, a dropped connection or a crash of this service gets
+ * the original response back (`Idempotent-Replayed: true`) and nothing new is written, because
+ * either the first attempt committed (key and order together) or it did not (neither).
+ * Two concurrent requests with one key serialize on the key's primary key: the second waits
+ * for the first to commit or roll back, then replays or runs.
+ *
+ * Only successful responses are stored: a request refused with a 4xx wrote nothing, so
+ * repeating it repeats the same check. The same key with a different request is 422.
+ */
+import { createHash } from 'node:crypto'
+import { and, eq, gt, lte, sql } from 'drizzle-orm'
+import type { Context } from 'hono'
+import type { Db, Tx } from '../db/client'
+import { idempotencyKeys } from '../db/schema'
+import { AppError } from './errors'
+
+export type StoredResponse = { status: 200 | 201; body: unknown; location?: string }
+export type IdempotencyOptions = { ttlMs: number; clock: () => Date }
+
+const validKey = /^[\x21-\x7e]{1,255}$/
+
+/** The request's Idempotency-Key, validated; undefined when the header is absent. */
+export function idempotencyKeyOf(c: Context): string | undefined {
+  const key = c.req.header('idempotency-key')
+  if (key === undefined) return undefined
+  if (!validKey.test(key)) {
+    throw new AppError(
+      'VALIDATION_FAILED',
+      'Idempotency-Key must be 1 to 255 visible ASCII characters',
+      [{ field: 'Idempotency-Key', message: 'must be 1 to 255 visible ASCII characters' }],
+    )
+  }
+  return key
+}
+
+/** What makes two requests "the same request": method, path and the validated body. */
+export function fingerprint(method: string, path: string, input: unknown): string {
+  return createHash('sha256')
+    .update(`${method} ${path}\n${JSON.stringify(input ?? null)}`)
+    .digest('base64url')
+}
+
+/**
+ * Runs `work` in a transaction, guarded by `key` when there is one. Returns the response to
+ * send and whether it is a replay of a stored one.
+ */
+export async function runIdempotent(
+  db: Db,
+  key: string | undefined,
+  requestFingerprint: string,
+  options: IdempotencyOptions,
+  work: (tx: Tx) => Promise<StoredResponse>,
+): Promise<StoredResponse & { replayed: boolean }> {
+  if (key === undefined) {
+    return { ...(await db.transaction(work)), replayed: false }
+  }
+  return db.transaction(async (tx) => {
+    const now = options.clock()
+    const expiresAt = new Date(now.getTime() + options.ttlMs)
+    // Claim the key, or take over an expired claim. Blocks while another transaction holds it.
+    const claimed = await tx
+      .insert(idempotencyKeys)
+      .values({
+        key,
+        fingerprint: requestFingerprint,
+        status: 0,
+        body: null,
+        createdAt: now,
+        expiresAt,
+      })
+      .onConflictDoUpdate({
+        target: idempotencyKeys.key,
+        set: { fingerprint: requestFingerprint, createdAt: now, expiresAt, location: null },
+        setWhere: lte(idempotencyKeys.expiresAt, now),
+      })
+      .returning({ key: idempotencyKeys.key })
+    if (claimed.length === 0) {
+      const [stored] = await tx
+        .select()
+        .from(idempotencyKeys)
+        .where(and(eq(idempotencyKeys.key, key), gt(idempotencyKeys.expiresAt, now)))
+      if (!stored) throw new Error(`idempotency key ${key} vanished while held`)
+      if (stored.fingerprint !== requestFingerprint) {
+        throw new AppError(
+          'IDEMPOTENCY_KEY_REUSED',
+          'This Idempotency-Key was already used with a different request; use a new key for a new request.',
+        )
+      }
+      return {
+        status: stored.status as StoredResponse['status'],
+        body: stored.body,
+        ...(stored.location ? { location: stored.location } : {}),
+        replayed: true,
+      }
+    }
+    const response = await work(tx)
+    await tx
+      .update(idempotencyKeys)
+      .set({ status: response.status, body: response.body, location: response.location ?? null })
+      .where(eq(idempotencyKeys.key, key))
+    return { ...response, replayed: false }
+  })
+}
+
+/** Deletes up to `limit` expired keys; returns how many. Small batches: no long locks. */
+export async function purgeExpiredKeys(db: Db, now: Date, limit = 1000): Promise<number> {
+  const deleted = await db.execute(sql`
+    delete from ${idempotencyKeys}
+     where key in (select key from ${idempotencyKeys}
+                    where ${idempotencyKeys.expiresAt} <= ${now.toISOString()} limit ${limit})`)
+  return deleted.count ?? 0
+}

@@ -1,0 +1,160 @@
+/**
+ * What the API does to orders. Every change writes the order and its event in the caller's
+ * transaction (`enqueue`): both commit or neither does.
+ */
+import { randomUUID } from 'node:crypto'
+import { and, desc, eq, inArray, lt, or, sql } from 'drizzle-orm'
+import type { Db, Tx } from '../db/client'
+import { orders } from '../db/schema'
+import type { EventData, EventType } from '../events/contract'
+import { AppError } from '../http/errors'
+import { enqueue } from '../outbox/enqueue'
+import {
+  type Order,
+  type OrderStatus,
+  type PlaceOrderInput,
+  type Transition,
+  toOrderJson,
+  transitions,
+} from './order'
+
+export type Clock = () => Date
+
+/** Creates the order and its OrderCreated event (version 1). */
+export async function placeOrder(tx: Tx, input: PlaceOrderInput, clock: Clock): Promise<Order> {
+  const now = clock()
+  const [order] = await tx
+    .insert(orders)
+    .values({
+      id: randomUUID(),
+      item: input.item,
+      quantity: input.quantity,
+      customerId: input.customerId ?? null,
+      status: 'pending',
+      version: 1,
+      createdAt: now,
+      updatedAt: now,
+    })
+    .returning()
+  if (!order) throw new Error('insert into orders returned no row')
+  await enqueue(tx, {
+    type: 'OrderCreated',
+    aggregateId: order.id,
+    sequence: order.version,
+    data: toOrderJson(order) as EventData<'OrderCreated'>,
+    occurredAt: now,
+  })
+  return order
+}
+
+/**
+ * Moves the order along the lifecycle and writes the transition's event with the new version.
+ *
+ * The update is conditional on the current status, so two concurrent transitions on one order
+ * cannot both win: the second waits for the first's row lock, Postgres re-checks its WHERE
+ * against the committed row, it matches nothing, and the caller gets a 409 naming the state
+ * the first one left. An illegal transition writes nothing.
+ */
+export async function transitionOrder(
+  tx: Tx,
+  id: string,
+  transition: Transition,
+  clock: Clock,
+  options: { reason?: string } = {},
+): Promise<Order> {
+  const rule = transitions[transition]
+  const now = clock()
+  const [order] = await tx
+    .update(orders)
+    .set({
+      status: rule.to,
+      version: sql`${orders.version} + 1`,
+      updatedAt: now,
+      ...(transition === 'cancel' ? { cancellationReason: options.reason ?? null } : {}),
+    })
+    .where(and(eq(orders.id, id), inArray(orders.status, [...rule.from])))
+    .returning()
+  if (!order) {
+    const [current] = await tx
+      .select({ status: orders.status })
+      .from(orders)
+      .where(eq(orders.id, id))
+    if (!current) throw new AppError('ORDER_NOT_FOUND', `No order with id ${id}`)
+    throw new AppError(
+      'ORDER_STATE_CONFLICT',
+      `Cannot ${transition} an order that is ${current.status}; only ${rule.from.join(' or ')} orders can be ${pastTense[transition]}.`,
+      undefined,
+      { currentStatus: current.status },
+    )
+  }
+  const type: EventType = rule.event
+  await enqueue(tx, {
+    type,
+    aggregateId: order.id,
+    sequence: order.version,
+    data: toOrderJson(order) as EventData<typeof type>,
+    occurredAt: now,
+  })
+  return order
+}
+
+const pastTense: Record<Transition, string> = {
+  confirm: 'confirmed',
+  ship: 'shipped',
+  cancel: 'cancelled',
+}
+
+export async function findOrder(db: Db, id: string): Promise<Order | undefined> {
+  const [order] = await db.select().from(orders).where(eq(orders.id, id))
+  return order
+}
+
+/** A position in the newest-first listing: the last order of the previous page. */
+export type Cursor = { createdAt: Date; id: string }
+
+export function encodeCursor(order: Pick<Order, 'createdAt' | 'id'>): string {
+  return Buffer.from(JSON.stringify([order.createdAt.toISOString(), order.id])).toString(
+    'base64url',
+  )
+}
+
+/** Undefined for anything that is not a cursor this service made. */
+export function decodeCursor(cursor: string): Cursor | undefined {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
+    if (!Array.isArray(value) || value.length !== 2) return undefined
+    const [at, id] = value
+    const createdAt = new Date(String(at))
+    if (Number.isNaN(createdAt.getTime())) return undefined
+    if (typeof id !== 'string' || !/^[0-9a-f-]{36}$/i.test(id)) return undefined
+    return { createdAt, id }
+  } catch {
+    return undefined
+  }
+}
+
+/** Newest first, keyset-paginated on (created_at, id): stable while orders are being added. */
+export async function listOrders(
+  db: Db,
+  query: { limit: number; after?: Cursor; status?: OrderStatus },
+): Promise<{ items: Order[]; next?: Cursor }> {
+  const rows = await db
+    .select()
+    .from(orders)
+    .where(
+      and(
+        query.status ? eq(orders.status, query.status) : undefined,
+        query.after
+          ? or(
+              lt(orders.createdAt, query.after.createdAt),
+              and(eq(orders.createdAt, query.after.createdAt), lt(orders.id, query.after.id)),
+            )
+          : undefined,
+      ),
+    )
+    .orderBy(desc(orders.createdAt), desc(orders.id))
+    .limit(query.limit + 1)
+  const items = rows.slice(0, query.limit)
+  const last = items.at(-1)
+  return { items, next: rows.length > query.limit && last ? last : undefined }
+}
