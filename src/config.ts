@@ -13,6 +13,19 @@ const positiveInt = (name: string, def: number, max: number) =>
     .max(max, `${name} must be at most ${max}`)
     .default(def)
 
+const durationUnits = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const
+/** "90s", "30m", "12h", "7d" -> milliseconds. */
+const duration = (name: string, def: string) =>
+  z
+    .string()
+    .regex(/^\d+\s*[smhd]$/, `${name} must be a number and a unit (s, m, h or d), e.g. 7d`)
+    .default(def)
+    .transform((s) => {
+      const unit = s.at(-1) as keyof typeof durationUnits
+      return Number.parseInt(s, 10) * durationUnits[unit]
+    })
+    .refine((ms) => ms > 0, `${name} must be more than 0`)
+
 const schema = z.object({
   DATABASE_URL: z
     .string()
@@ -57,6 +70,43 @@ const schema = z.object({
   EVENT_SCHEMA_BASE_URL: z
     .url({ error: 'EVENT_SCHEMA_BASE_URL must be an absolute URL' })
     .default('http://localhost:3000/schemas'),
+  // Published events older than this are deleted by the relay, in small batches.
+  OUTBOX_RETENTION: duration('OUTBOX_RETENTION', '7d'),
+  RETENTION_BATCH_SIZE: positiveInt('RETENTION_BATCH_SIZE', 1000, 100_000),
+  RETENTION_INTERVAL_MS: positiveInt('RETENTION_INTERVAL_MS', 60_000, 86_400_000),
+  // The relay's own HTTP port for /metrics, /healthz and /readyz.
+  RELAY_METRICS_PORT: z.coerce
+    .number({ error: 'RELAY_METRICS_PORT must be a number' })
+    .int('RELAY_METRICS_PORT must be a whole number')
+    .min(0, 'RELAY_METRICS_PORT must be 0 (any free port) or a port number')
+    .max(65535, 'RELAY_METRICS_PORT must be at most 65535')
+    .default(9400),
+  // The relay reports not ready when the oldest publishable event is older than this.
+  READY_MAX_LAG_SECONDS: positiveInt('READY_MAX_LAG_SECONDS', 60, 86_400),
+  // Comma-separated bearer tokens for the write endpoints; unset = no authentication.
+  API_KEYS: z
+    .string()
+    .transform((s) =>
+      s
+        .split(',')
+        .map((k) => k.trim())
+        .filter(Boolean),
+    )
+    .pipe(
+      z
+        .array(z.string().min(16, 'each API key must be at least 16 characters'))
+        .min(1, 'API_KEYS must list at least one key'),
+    )
+    .optional(),
+  MAX_BODY_BYTES: positiveInt('MAX_BODY_BYTES', 64 * 1024, 10 * 1024 * 1024),
+  REQUEST_TIMEOUT_MS: positiveInt('REQUEST_TIMEOUT_MS', 10_000, 600_000),
+  // Requests per minute per client (API key, else address); 0 turns the limit off.
+  RATE_LIMIT_PER_MINUTE: z.coerce
+    .number({ error: 'RATE_LIMIT_PER_MINUTE must be a number' })
+    .int('RATE_LIMIT_PER_MINUTE must be a whole number')
+    .min(0, 'RATE_LIMIT_PER_MINUTE must be 0 (off) or more')
+    .max(1_000_000, 'RATE_LIMIT_PER_MINUTE must be at most 1000000')
+    .default(6000),
   IDEMPOTENCY_KEY_TTL_HOURS: positiveInt('IDEMPOTENCY_KEY_TTL_HOURS', 24, 24 * 365),
   // The example consumer (npm run consume).
   CONSUMER_GROUP_ID: z.string().min(1).default('inventory'),
@@ -92,6 +142,19 @@ function toConfig(env: z.output<typeof schema>) {
       eventSchemaBaseUrl: env.EVENT_SCHEMA_BASE_URL,
     },
     idempotencyTtlMs: env.IDEMPOTENCY_KEY_TTL_HOURS * 3600_000,
+    http: {
+      apiKeys: env.API_KEYS ?? [],
+      maxBodyBytes: env.MAX_BODY_BYTES,
+      requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
+      rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
+    },
+    retention: {
+      maxAgeMs: env.OUTBOX_RETENTION,
+      batchSize: env.RETENTION_BATCH_SIZE,
+      intervalMs: env.RETENTION_INTERVAL_MS,
+    },
+    relayMetricsPort: env.RELAY_METRICS_PORT,
+    readyMaxLagSeconds: env.READY_MAX_LAG_SECONDS,
     consumer: {
       groupId: env.CONSUMER_GROUP_ID,
       commitIntervalMs: env.CONSUMER_COMMIT_INTERVAL_MS,
