@@ -1,13 +1,22 @@
+/**
+ * The HTTP application: middleware in order (request context, body limit, timeout, rate
+ * limit, API key), the routes, the OpenAPI document and docs page, and the one place where
+ * errors become RFC 9457 problem responses.
+ */
 import { OpenAPIHono } from '@hono/zod-openapi'
 import { bodyLimit } from 'hono/body-limit'
 import { HTTPException } from 'hono/http-exception'
+import type { Registry } from 'prom-client'
 import type { Db } from './db/client'
 import { schemaRoutes } from './events/schema-routes'
 import { docsRoutes } from './http/docs'
 import { AppError } from './http/errors'
-import { healthRoute } from './http/health'
+import { rateLimit, requestTimeout, requireApiKey } from './http/guards'
+import { healthRoute, metricsRoute, readyRoute } from './http/health'
 import { internalProblem, problemFor, problemResponse, unavailableProblem } from './http/problem'
+import { type RequestEnv, requestContext } from './http/request-context'
 import type { Logger } from './logger'
+import { createHttpMetrics, createRegistry } from './observability/metrics'
 import type { Clock } from './orders/commands'
 import { ordersRoutes } from './orders/routes'
 
@@ -19,6 +28,13 @@ export type AppDeps = {
   maxBodyBytes?: number
   /** How long an Idempotency-Key is remembered. */
   idempotencyTtlMs?: number
+  /** Bearer tokens accepted on write endpoints; empty = no authentication. */
+  apiKeys?: readonly string[]
+  /** Requests per minute per client; 0 = unlimited. */
+  rateLimitPerMinute?: number
+  requestTimeoutMs?: number
+  /** Where the metrics go; a fresh registry (with process metrics) when not given. */
+  registry?: Registry
 }
 
 // postgres.js / Node errors meaning "the database cannot be reached right now".
@@ -40,9 +56,15 @@ export function createApp({
   clock = () => new Date(),
   maxBodyBytes = 64 * 1024,
   idempotencyTtlMs = 24 * 3600_000,
+  apiKeys = [],
+  rateLimitPerMinute = 0,
+  requestTimeoutMs = 10_000,
+  registry = createRegistry(),
 }: AppDeps) {
-  const app = new OpenAPIHono()
+  const app = new OpenAPIHono<RequestEnv>()
+  const httpMetrics = createHttpMetrics(registry)
 
+  app.use(requestContext(logger, httpMetrics))
   app.use(
     bodyLimit({
       maxSize: maxBodyBytes,
@@ -51,10 +73,29 @@ export function createApp({
       },
     }),
   )
+  app.use(requestTimeout(requestTimeoutMs))
+  // Probes and scrapes are not rate limited: an orchestrator must always get an answer.
+  app.use('/orders/*', rateLimit(rateLimitPerMinute))
+  app.use('/orders', rateLimit(rateLimitPerMinute))
+  app.use('/orders/*', requireApiKey(apiKeys))
+  app.use('/orders', requireApiKey(apiKeys))
 
   app.openapi(healthRoute, (c) => c.json({ status: 'ok' as const }, 200))
+  app.openapi(readyRoute, async (c) => {
+    try {
+      await db.execute('select 1')
+      return c.json({ status: 'ready' as const, reasons: [] }, 200)
+    } catch (err) {
+      const reason = `database unreachable: ${(err as Error).message}`
+      return c.json({ status: 'not ready' as const, reasons: [reason] }, 503)
+    }
+  })
+  app.openapi(metricsRoute, async (c) =>
+    c.text(await registry.metrics(), 200, { 'content-type': registry.contentType }),
+  )
   app.route('/orders', ordersRoutes({ db, clock, idempotencyTtlMs }))
   app.route('/schemas', schemaRoutes())
+
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: {
@@ -64,6 +105,11 @@ export function createApp({
         'Orders with a transactional outbox: every change and its event commit together; a relay publishes the events to Kafka. Errors are RFC 9457 problem+json.',
     },
   })
+  app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'One of API_KEYS. Required on POST routes only when API_KEYS is set.',
+  })
   app.route('/docs', docsRoutes('/openapi.json'))
 
   app.notFound((c) =>
@@ -72,22 +118,30 @@ export function createApp({
 
   // The one place errors become responses.
   app.onError((err, c) => {
-    if (err instanceof AppError)
-      return problemResponse(problemFor(err.code, err.message, err.fieldErrors, err.extensions))
-    if (err instanceof HTTPException && err.status < 500) {
-      return problemResponse({
-        type: 'about:blank',
-        title: err.message || 'Bad request',
-        status: err.status,
-        detail: err.message,
-      })
+    const log = c.get('log') ?? logger
+    if (err instanceof AppError) {
+      return problemResponse(
+        problemFor(err.code, err.message, err.fieldErrors, err.extensions),
+        err.headers,
+      )
+    }
+    if (err instanceof HTTPException) {
+      if (err.res) return err.getResponse() // already a problem response (request timeout)
+      if (err.status < 500) {
+        return problemResponse({
+          type: 'about:blank',
+          title: err.message || 'Bad request',
+          status: err.status,
+          detail: err.message,
+        })
+      }
     }
     const code = (err as { code?: unknown }).code
     if (typeof code === 'string' && unavailableCodes.has(code)) {
-      logger.warn({ err: { message: err.message, code }, path: c.req.path }, 'database unavailable')
+      log.warn({ err: { message: err.message, code }, path: c.req.path }, 'database unavailable')
       return problemResponse(unavailableProblem, { 'retry-after': '1' })
     }
-    logger.error({ err, method: c.req.method, path: c.req.path }, 'request failed')
+    log.error({ err, method: c.req.method, path: c.req.path }, 'request failed')
     return problemResponse(internalProblem)
   })
 

@@ -107,6 +107,16 @@ const schema = z.object({
     .min(0, 'RATE_LIMIT_PER_MINUTE must be 0 (off) or more')
     .max(1_000_000, 'RATE_LIMIT_PER_MINUTE must be at most 1000000')
     .default(6000),
+  // Read by `db:migrate` only: logins for the least-privilege roles (drizzle/0006).
+  DB_API_PASSWORD: z.string().min(8, 'DB_API_PASSWORD must be at least 8 characters').optional(),
+  DB_RELAY_PASSWORD: z
+    .string()
+    .min(8, 'DB_RELAY_PASSWORD must be at least 8 characters')
+    .optional(),
+  DB_CONSUMER_PASSWORD: z
+    .string()
+    .min(8, 'DB_CONSUMER_PASSWORD must be at least 8 characters')
+    .optional(),
   IDEMPOTENCY_KEY_TTL_HOURS: positiveInt('IDEMPOTENCY_KEY_TTL_HOURS', 24, 24 * 365),
   // The example consumer (npm run consume).
   CONSUMER_GROUP_ID: z.string().min(1).default('inventory'),
@@ -154,6 +164,11 @@ function toConfig(env: z.output<typeof schema>) {
       intervalMs: env.RETENTION_INTERVAL_MS,
     },
     relayMetricsPort: env.RELAY_METRICS_PORT,
+    rolePasswords: {
+      api: env.DB_API_PASSWORD,
+      relay: env.DB_RELAY_PASSWORD,
+      consumer: env.DB_CONSUMER_PASSWORD,
+    },
     readyMaxLagSeconds: env.READY_MAX_LAG_SECONDS,
     consumer: {
       groupId: env.CONSUMER_GROUP_ID,

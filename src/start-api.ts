@@ -12,7 +12,15 @@ export async function startApi(
   logger: Logger,
 ): Promise<ApiService> {
   const { db, sql } = createDb(config.databaseUrl, { max: 32, applicationName: 'outbox-api' })
-  const app = createApp({ db, logger, idempotencyTtlMs: config.idempotencyTtlMs })
+  const app = createApp({
+    db,
+    logger,
+    idempotencyTtlMs: config.idempotencyTtlMs,
+    apiKeys: config.http.apiKeys,
+    maxBodyBytes: config.http.maxBodyBytes,
+    requestTimeoutMs: config.http.requestTimeoutMs,
+    rateLimitPerMinute: config.http.rateLimitPerMinute,
+  })
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, port: config.port }, () => resolve(s))
     s.once('error', reject)

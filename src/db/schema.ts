@@ -67,6 +67,10 @@ export const outbox = pgTable(
     sequence: integer('sequence').notNull().default(1),
     /** Version of the event type's data schema (src/events/contract.ts): `ce_dataschema`. */
     schemaVersion: smallint('schema_version').notNull().default(1),
+    /** The HTTP request that caused the event (X-Request-Id), for following one request in logs. */
+    requestId: text('request_id'),
+    /** W3C trace context of that request: sent as the Kafka `traceparent` header. */
+    traceparent: text('traceparent'),
     occurredAt: timestamp('occurred_at', { withTimezone: true, mode: 'date' }).notNull(),
     publishedAt: timestamp('published_at', { withTimezone: true, mode: 'date' }),
     /** Relay partition: a stable hash of the order id (0..RELAY_PARTITIONS-1). */

@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'IDEMPOTENCY_KEY_REUSED'
   | 'UNAUTHORIZED'
   | 'RATE_LIMITED'
+  | 'REQUEST_TIMEOUT'
 
 export type FieldError = { field: string; message: string }
 
@@ -22,6 +23,8 @@ export class AppError extends Error {
     readonly fieldErrors?: FieldError[],
     /** Extra members for the problem body (RFC 9457 extensions), e.g. `currentStatus`. */
     readonly extensions?: Record<string, unknown>,
+    /** Response headers that go with the problem (WWW-Authenticate, Retry-After). */
+    readonly headers?: Record<string, string>,
   ) {
     super(message)
     this.name = 'AppError'

@@ -28,6 +28,7 @@ const byCode: Record<ErrorCode, { status: ContentfulStatusCode; title: string }>
   },
   UNAUTHORIZED: { status: 401, title: 'Unauthorized' },
   RATE_LIMITED: { status: 429, title: 'Too many requests' },
+  REQUEST_TIMEOUT: { status: 503, title: 'Request timed out' },
 }
 
 export const problemStatus = (code: ErrorCode) => byCode[code]

@@ -5,9 +5,9 @@ import { runMain } from './run-main'
 
 runMain(async () => {
   const config = loadConfig(process.env, ['DATABASE_URL'])
-  await migrateDatabase(config.databaseUrl)
+  const logins = await migrateDatabase(config.databaseUrl, config.rolePasswords)
   createLogger(config.logLevel, 'migrate').info(
-    { database: redactUrl(config.databaseUrl) },
+    { database: redactUrl(config.databaseUrl), loginsEnabled: logins },
     'migrated',
   )
   process.exit(0)

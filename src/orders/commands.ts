@@ -8,6 +8,7 @@ import type { Db, Tx } from '../db/client'
 import { orders } from '../db/schema'
 import type { EventData, EventType } from '../events/contract'
 import { AppError } from '../http/errors'
+import type { EventContext } from '../http/request-context'
 import { enqueue } from '../outbox/enqueue'
 import {
   type Order,
@@ -21,7 +22,12 @@ import {
 export type Clock = () => Date
 
 /** Creates the order and its OrderCreated event (version 1). */
-export async function placeOrder(tx: Tx, input: PlaceOrderInput, clock: Clock): Promise<Order> {
+export async function placeOrder(
+  tx: Tx,
+  input: PlaceOrderInput,
+  clock: Clock,
+  context: EventContext = {},
+): Promise<Order> {
   const now = clock()
   const [order] = await tx
     .insert(orders)
@@ -43,6 +49,7 @@ export async function placeOrder(tx: Tx, input: PlaceOrderInput, clock: Clock): 
     sequence: order.version,
     data: toOrderJson(order) as EventData<'OrderCreated'>,
     occurredAt: now,
+    context,
   })
   return order
 }
@@ -60,7 +67,7 @@ export async function transitionOrder(
   id: string,
   transition: Transition,
   clock: Clock,
-  options: { reason?: string } = {},
+  options: { reason?: string; context?: EventContext } = {},
 ): Promise<Order> {
   const rule = transitions[transition]
   const now = clock()
@@ -94,6 +101,7 @@ export async function transitionOrder(
     sequence: order.version,
     data: toOrderJson(order) as EventData<typeof type>,
     occurredAt: now,
+    context: options.context,
   })
   return order
 }

@@ -15,6 +15,7 @@ import {
 } from '../http/idempotency'
 import { jsonBody, validationFailed } from '../http/json-body'
 import { problemResponses, serverProblems } from '../http/openapi-schemas'
+import type { EventContext, RequestEnv } from '../http/request-context'
 import {
   type Clock,
   decodeCursor,
@@ -78,6 +79,9 @@ const IdempotencyHeader = z.object({
         'Makes a retry safe: the same key with the same request returns the original response and writes nothing; with a different request it is 422. Keys expire after IDEMPOTENCY_KEY_TTL_HOURS.',
     }),
 })
+
+// A bearer API key when API_KEYS is set; the empty alternative: none needed otherwise.
+const writeSecurity: Array<Record<string, string[]>> = [{ apiKey: [] }, {}]
 
 const orderResponse = (status: 200 | 201, description: string) => ({
   [status]: {
@@ -167,6 +171,7 @@ const transitionRoute = (transition: Transition) =>
     summary: `${transition[0]?.toUpperCase()}${transition.slice(1)} an order`,
     description: `Allowed from ${transitions[transition].from.join(' or ')}; writes ${transitions[transition].event} with the new version in the same transaction. Any other state is 409 and writes nothing.`,
     middleware: [jsonBody({ optional: true })] as const,
+    security: writeSecurity,
     request: {
       params: OrderIdParam,
       headers: IdempotencyHeader,
@@ -204,7 +209,11 @@ function send(c: Context, response: StoredResponse & { replayed: boolean }) {
 
 export function ordersRoutes({ db, clock, idempotencyTtlMs }: OrdersDeps) {
   const idempotency: IdempotencyOptions = { ttlMs: idempotencyTtlMs, clock }
-  const app = new OpenAPIHono({
+  const contextOf = (c: Context<RequestEnv>): EventContext => ({
+    requestId: c.get('requestId'),
+    traceparent: c.get('traceparent'),
+  })
+  const app = new OpenAPIHono<RequestEnv>({
     defaultHook: (result) => {
       if (!result.success) validationFailed(result.error)
     },
@@ -221,7 +230,7 @@ export function ordersRoutes({ db, clock, idempotencyTtlMs }: OrdersDeps) {
       fingerprint('POST', '/orders', input),
       idempotency,
       async (tx) => {
-        const order = await placeOrder(tx, input, clock)
+        const order = await placeOrder(tx, input, clock, contextOf(c))
         return { status: 201, body: toOrderJson(order), location: `/orders/${order.id}` }
       },
     )
@@ -264,7 +273,10 @@ export function ordersRoutes({ db, clock, idempotencyTtlMs }: OrdersDeps) {
         fingerprint('POST', `/orders/${id}/${transition}`, body),
         idempotency,
         async (tx) => {
-          const order = await transitionOrder(tx, id, transition, clock, body)
+          const order = await transitionOrder(tx, id, transition, clock, {
+            ...body,
+            context: contextOf(c),
+          })
           return { status: 200, body: toOrderJson(order) }
         },
       )

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto'
 import type { Tx } from '../db/client'
 import { outbox } from '../db/schema'
 import { type EventData, type EventType, eventContract, parseEventData } from '../events/contract'
+import type { EventContext } from '../http/request-context'
 
 export type OutboxEvent<T extends EventType> = {
   type: T
@@ -15,6 +16,8 @@ export type OutboxEvent<T extends EventType> = {
   sequence: number
   data: EventData<T>
   occurredAt: Date
+  /** The request that caused it: its id and W3C trace context travel with the event. */
+  context?: EventContext
 }
 
 /**
@@ -32,6 +35,8 @@ export async function enqueue<T extends EventType>(tx: Tx, event: OutboxEvent<T>
     sequence: event.sequence,
     schemaVersion: eventContract[event.type].version,
     occurredAt: event.occurredAt,
+    requestId: event.context?.requestId ?? null,
+    traceparent: event.context?.traceparent ?? null,
   })
   return eventId
 }

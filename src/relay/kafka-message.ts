@@ -33,6 +33,8 @@ export function toKafkaMessage(message: OutboxMessage, attrs: CloudEventAttribut
       ce_sequence: String(message.sequence),
       ce_dataschema: dataSchemaUri(attrs.schemaBaseUrl, message.eventType, message.schemaVersion),
       'content-type': 'application/json',
+      // W3C Trace Context over Kafka headers: consumers continue the request's trace.
+      ...(message.traceparent ? { traceparent: message.traceparent } : {}),
     },
   }
 }

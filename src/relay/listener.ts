@@ -20,7 +20,11 @@ import type { Doorbell } from './doorbell'
 export const OUTBOX_CHANNEL = 'outbox_events'
 const PING_CHANNEL = 'outbox_relay_ping'
 
-export type Listener = { close(): Promise<void> }
+export type Listener = {
+  /** True once a ping made the round trip, until the watchdog finds the listener deaf. */
+  healthy(): boolean
+  close(): Promise<void>
+}
 
 export function startListener(
   url: string,
@@ -86,6 +90,7 @@ export function startListener(
   }, checkEveryMs)
 
   return {
+    healthy: () => healthy,
     async close() {
       clearInterval(timer)
       await running.catch(() => {})

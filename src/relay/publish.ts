@@ -14,6 +14,8 @@ export type OutboxMessage = {
   sequence: number
   /** The data schema version of `eventType` (src/events/contract.ts). */
   schemaVersion: number
+  /** W3C trace context of the request that wrote the event, if it came from one. */
+  traceparent?: string | null
 }
 
 /**

@@ -15,7 +15,7 @@ export async function claimBatch(tx: Q, owned: number[], limit: number): Promise
   const rows = await tx<(Omit<ClaimedMessage, 'id'> & { id: string })[]>`
     select pg_backend_pid() as session, o.id, o.event_id as "eventId", o.event_type as "eventType",
            o.aggregate_id as "aggregateId", o.payload, o.occurred_at as "occurredAt", o.attempts,
-           o.sequence, o.schema_version as "schemaVersion"
+           o.sequence, o.schema_version as "schemaVersion", o.traceparent
       from outbox o
      where o.published_at is null
        and o.dead_at is null

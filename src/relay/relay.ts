@@ -20,6 +20,7 @@
  * without the broker's acknowledgement.
  */
 import type { Logger } from '../logger'
+import { noRelayMetrics, type RelayMetrics } from '../observability/metrics'
 import { enterAwake, leaveAwake } from './awake'
 import { type BackoffOptions, backoffDelay } from './backoff'
 import { describeError } from './classify-error'
@@ -45,12 +46,14 @@ export type RelayOptions = {
   rebalanceEveryMs?: number
   lingerMs?: number
   awakePollMs?: number
+  metrics?: RelayMetrics
 }
 
 const onlyListen = new Set(['listen'] as const)
 
 export async function runRelay(o: RelayOptions): Promise<void> {
   const rebalanceEveryMs = o.rebalanceEveryMs ?? 1000
+  const metrics = o.metrics ?? noRelayMetrics
   let failures = 0
   let nextRebalance = 0
   let nextPoll = 0
@@ -93,6 +96,9 @@ export async function runRelay(o: RelayOptions): Promise<void> {
       }
       const cause = await o.doorbell.wait(Math.min(nextPoll, nextRebalance) - Date.now(), o.signal)
       if (cause === 'notify' || cause === 'listen') nextPoll = 0
+      if (cause === 'notify') metrics.wokeUp('notify')
+      else if (cause === 'listen') metrics.wokeUp('reconnect')
+      else if (cause === 'timeout' && Date.now() >= nextPoll) metrics.wokeUp('poll')
     } catch (err) {
       if (err instanceof SessionChangedError) {
         o.logger.warn('database session replaced; re-acquiring partitions')

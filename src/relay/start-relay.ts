@@ -1,12 +1,22 @@
+import postgres from 'postgres'
 import type { Config } from '../config'
 import type { Logger } from '../logger'
+import { createRegistry, createRelayMetrics, readOutboxStats } from '../observability/metrics'
+import { tracedPublish } from '../observability/tracing'
+import { classifyPublishError } from './classify-error'
 import { Doorbell } from './doorbell'
 import { createKafkaPublisher } from './kafka-publisher'
 import { type Listener, startListener } from './listener'
+import type { Publish } from './publish'
 import { runRelay } from './relay'
+import { relayHttpApp, serveRelayHttp } from './relay-http'
 import { RelaySession } from './session'
 
-export type RelayService = { stop(): Promise<void> }
+export type RelayService = {
+  /** The port of the relay's /metrics, /healthz and /readyz server. */
+  httpPort: number
+  stop(): Promise<void>
+}
 
 /** Wires the relay: its database session, the LISTEN connection, the Kafka producer, the loop. */
 export async function startRelay(
@@ -29,9 +39,40 @@ export async function startRelay(
   const listener: Listener | undefined =
     config.relay.mode === 'poll' ? undefined : startListener(config.databaseUrl, doorbell, log)
 
+  // Metrics and readiness read the outbox on their own small pool, never the claiming session.
+  const statsSql = postgres(config.databaseUrl, {
+    max: 1,
+    connect_timeout: 3,
+    onnotice: () => {},
+    connection: { application_name: 'outbox-relay-stats', statement_timeout: 5000 },
+  })
+  const stats = () => readOutboxStats(statsSql)
+  const ownedPartitions = () => session.owned.length
+  const registry = createRegistry()
+  const metrics = createRelayMetrics(registry, { stats, ownedPartitions })
+  const publish: Publish = async (batch) => {
+    try {
+      await tracedPublish(config.kafka.topic, batch, () => publisher.publish(batch))
+    } catch (err) {
+      metrics.publishFailed(classifyPublishError(err))
+      throw err
+    }
+    metrics.published(batch, Date.now())
+  }
+  const http = await serveRelayHttp(
+    relayHttpApp(registry, {
+      stats,
+      ownedPartitions,
+      listenerHealthy: listener ? () => listener.healthy() : undefined,
+      maxLagSeconds: config.readyMaxLagSeconds,
+    }),
+    config.relayMetricsPort,
+  )
+
   const loop = runRelay({
     session,
-    publish: publisher.publish,
+    publish,
+    metrics,
     doorbell,
     logger: log,
     signal: controller.signal,
@@ -42,11 +83,13 @@ export async function startRelay(
       topic: config.kafka.topic,
       mode: config.relay.mode,
       pollIntervalMs: config.relay.pollIntervalMs,
+      httpPort: http.port,
     },
     'relay started',
   )
 
   return {
+    httpPort: http.port,
     async stop() {
       controller.abort()
       // The loop stops between batches; a batch stuck on the broker is abandoned by closing
@@ -59,6 +102,8 @@ export async function startRelay(
       await listener?.close().catch(() => {})
       await session.close()
       await publisher.disconnect().catch(() => {})
+      await http.close()
+      await statsSql.end({ timeout: 1 }).catch(() => {})
       log.info('relay stopped')
     },
   }

@@ -60,6 +60,7 @@ export function spawnRelayProcess(
     KAFKA_BROKERS: target.brokers,
     KAFKA_TOPIC: target.topic,
     KAFKA_IDEMPOTENT: 'false',
+    RELAY_METRICS_PORT: '0', // several relays at once: any free port
     ...env,
   })
 }

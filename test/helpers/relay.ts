@@ -19,6 +19,7 @@ export function startTestRelay(env: {
       RELAY_BACKOFF_BASE_MS: '50',
       RELAY_BACKOFF_CAP_MS: '500',
       SHUTDOWN_TIMEOUT_MS: '3000',
+      RELAY_METRICS_PORT: '0', // several relays per test run: any free port
       ...rest,
     },
     ['DATABASE_URL', 'KAFKA_BROKERS'],

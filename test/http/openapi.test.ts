@@ -59,7 +59,7 @@ async function call(method: string, path: string, init: RequestInit = {}) {
     Object.keys(documented?.content ?? {}),
     `${method} ${template} ${status} media type`,
   ).toContain(mediaType)
-  const body: unknown = await res.json()
+  const body: unknown = /json$/.test(mediaType) ? await res.json() : await res.text()
   const validate = ajv.getSchema(
     `openapi.json#/${pointer('paths', template, method.toLowerCase(), 'responses', status, 'content', mediaType, 'schema')}`,
   )
@@ -88,6 +88,8 @@ describe('OpenAPI document', () => {
 
   it('real responses, successes and problems, match the document', async () => {
     await call('GET', '/healthz')
+    expect((await call('GET', '/readyz')).body).toEqual({ status: 'ready', reasons: [] })
+    expect((await call('GET', '/metrics')).body).toMatch(/^http_request_duration_seconds_bucket\{/m)
     const created = await call('POST', '/orders', json({ item: 'book', quantity: 2 }))
     expect(created.status).toBe(201)
     const id = (created.body as { id: string }).id

@@ -35,11 +35,13 @@ describe('running processes', () => {
     kafka.close()
   })
 
-  it('start:relay publishes, and exits 0 on SIGTERM', async () => {
+  it('start:relay publishes, serves /metrics and /readyz, and exits 0 on SIGTERM', async () => {
+    const metricsPort = await freePort()
     const relay = spawnEntrypoint('src/main/relay.ts', {
       DATABASE_URL: db.url,
       KAFKA_BROKERS: kafka.bootstrap,
       KAFKA_IDEMPOTENT: 'false',
+      RELAY_METRICS_PORT: String(metricsPort),
     })
     await relay.waitForOutput(/relay started/)
     await db.sql`
@@ -48,6 +50,16 @@ describe('running processes', () => {
     await waitFor('the row published', async () => {
       const [row] = await db.sql`select count(*)::int as n from outbox where published_at is null`
       return row?.n === 0
+    })
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text()
+    expect(metrics).toMatch(/^outbox_published_events_total 1$/m)
+    expect(metrics).toMatch(/^outbox_pending_events 0$/m)
+    expect(metrics).toMatch(/^relay_owned_partitions 64$/m)
+    expect(metrics).toMatch(/^process_resident_memory_bytes \d+/m)
+    // Ready once the LISTEN watchdog has confirmed a ping (every 2 s).
+    await waitFor('the relay ready', async () => {
+      const res = await fetch(`http://127.0.0.1:${metricsPort}/readyz`)
+      return res.status === 200
     })
     relay.child.kill('SIGTERM')
     expect(await relay.exited).toBe(0)
@@ -58,7 +70,11 @@ describe('running processes', () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'outbox-start-'))
     await chmod(dataDir, 0o755) // as root, postgres runs as the postgres user and must get in
     const port = await freePort()
-    const app = spawnEntrypoint('src/main/all.ts', { DEV_DATA_DIR: dataDir, PORT: String(port) })
+    const app = spawnEntrypoint('src/main/all.ts', {
+      DEV_DATA_DIR: dataDir,
+      PORT: String(port),
+      RELAY_METRICS_PORT: '0',
+    })
     try {
       await app.waitForOutput(/curl -i -X POST/, 30_000)
       expect(app.output()).toMatch(/in memory only/)

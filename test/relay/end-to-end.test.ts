@@ -68,7 +68,7 @@ describe.each(['adaptive', 'notify', 'poll'] as const)('relay, %s wake-up', (mod
     const order = await placeOrder('book', 2)
     const message = await waitFor('the event on the topic', () => messagesFor(order.id)[0])
     const [row] =
-      await db.sql`select event_id, occurred_at from outbox where aggregate_id = ${order.id}`
+      await db.sql`select event_id, occurred_at, traceparent from outbox where aggregate_id = ${order.id}`
     expect(message?.value).toEqual(order)
     expect(message?.headers).toEqual({
       ce_specversion: '1.0',
@@ -79,8 +79,10 @@ describe.each(['adaptive', 'notify', 'poll'] as const)('relay, %s wake-up', (mod
       ce_time: new Date(row?.occurred_at).toISOString(),
       ce_sequence: '1',
       ce_dataschema: 'http://localhost:3000/schemas/OrderCreated.v1.json',
+      traceparent: row?.traceparent,
       'content-type': 'application/json',
     })
+    expect(row?.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/)
     await waitFor('the row marked published', async () => (await unpublished()) === 0)
   })
 

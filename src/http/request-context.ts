@@ -1,0 +1,74 @@
+/**
+ * Per-request context: a request id (X-Request-Id, taken from the caller when well-formed),
+ * a W3C trace context, a child logger carrying both, and the request-duration metric.
+ * The id and trace context are stored with every outbox row the request writes, so one
+ * request can be followed from the HTTP log line to the Kafka message (`traceparent` header).
+ */
+import { randomBytes, randomUUID } from 'node:crypto'
+import { trace } from '@opentelemetry/api'
+import type { MiddlewareHandler } from 'hono'
+import { routePath } from 'hono/route'
+import type { Logger } from '../logger'
+import type { HttpMetrics } from '../observability/metrics'
+
+export type RequestVars = { requestId: string; traceparent: string; log: Logger }
+export type RequestEnv = { Variables: RequestVars }
+
+/** What a change records about the request that caused it (outbox columns). */
+export type EventContext = { requestId?: string; traceparent?: string }
+
+const requestIdPattern = /^[\w.:-]{1,128}$/
+const traceparentPattern = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/
+
+/**
+ * This request's traceparent. With an OpenTelemetry SDK installed, the active span's context;
+ * otherwise the caller's trace id with a new span id for this request (the no-op API creates
+ * no spans), or a new trace when the caller sent none or a malformed one.
+ */
+export function traceparentFor(incoming: string | undefined): string {
+  const active = trace.getActiveSpan()?.spanContext()
+  if (active && trace.isSpanContextValid(active)) {
+    return `00-${active.traceId}-${active.spanId}-${active.traceFlags.toString(16).padStart(2, '0')}`
+  }
+  const spanId = randomBytes(8).toString('hex')
+  const match = incoming ? traceparentPattern.exec(incoming) : null
+  if (match?.[1] && !/^0+$/.test(match[1]) && !/^0+$/.test(match[2] ?? '')) {
+    return `00-${match[1]}-${spanId}-${match[3]}`
+  }
+  return `00-${randomBytes(16).toString('hex')}-${spanId}-01`
+}
+
+export function requestContext(
+  logger: Logger,
+  metrics: HttpMetrics,
+): MiddlewareHandler<RequestEnv> {
+  return async (c, next) => {
+    const started = performance.now()
+    const given = c.req.header('x-request-id')
+    const requestId = given && requestIdPattern.test(given) ? given : randomUUID()
+    const traceparent = traceparentFor(c.req.header('traceparent'))
+    const log = logger.child({ requestId })
+    c.set('requestId', requestId)
+    c.set('traceparent', traceparent)
+    c.set('log', log)
+    c.header('X-Request-Id', requestId)
+    await next()
+    const seconds = (performance.now() - started) / 1000
+    const matched = routePath(c, -1)
+    // Unmatched paths share one label: random URLs must not create new time series.
+    const route = c.res.status === 404 && matched.endsWith('*') ? 'unmatched' : matched
+    metrics.requestDuration.observe(
+      { route, method: c.req.method, status: String(c.res.status) },
+      seconds,
+    )
+    log.info(
+      {
+        method: c.req.method,
+        path: c.req.path,
+        status: c.res.status,
+        ms: Math.round(seconds * 1000),
+      },
+      'request',
+    )
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * Prometheus metrics (prom-client). Each process has its own registry with the default
+ * process metrics; the API adds request durations, the relay the outbox and wake-up metrics.
+ * The names are the contract the Grafana dashboard (observability/) is built on.
+ */
+
+import type postgres from 'postgres'
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
+import type { FailureClass } from '../relay/classify-error'
+
+export function createRegistry(): Registry {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry })
+  return registry
+}
+
+export type HttpMetrics = ReturnType<typeof createHttpMetrics>
+
+export function createHttpMetrics(registry: Registry) {
+  return {
+    requestDuration: new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'HTTP request duration, by route pattern, method and status.',
+      labelNames: ['route', 'method', 'status'] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+  }
+}
+
+export type WakeCause = 'notify' | 'poll' | 'reconnect'
+
+/** What the relay loop and publisher report. A no-op implementation is used in unit tests. */
+export type RelayMetrics = {
+  published(batch: ReadonlyArray<{ occurredAt: Date }>, ackedAt: number): void
+  publishFailed(kind: FailureClass): void
+  wokeUp(cause: WakeCause): void
+}
+
+export const noRelayMetrics: RelayMetrics = {
+  published: () => {},
+  publishFailed: () => {},
+  wokeUp: () => {},
+}
+
+export type OutboxStats = {
+  pending: number
+  dead: number
+  /** Age of the oldest unpublished, not dead event, in seconds (0 when none). */
+  oldestPendingAgeSeconds: number
+}
+
+/** One index-assisted pass over the unpublished rows (the partial index on published_at). */
+export async function readOutboxStats(sql: postgres.Sql): Promise<OutboxStats> {
+  const [row] = await sql<{ pending: number; dead: number; age: number | null }[]>`
+    select count(*) filter (where dead_at is null)::int as pending,
+           count(*) filter (where dead_at is not null)::int as dead,
+           extract(epoch from now() - min(occurred_at) filter (where dead_at is null))::float8 as age
+      from outbox
+     where published_at is null`
+  return {
+    pending: row?.pending ?? 0,
+    dead: row?.dead ?? 0,
+    oldestPendingAgeSeconds: Math.max(0, row?.age ?? 0),
+  }
+}
+
+export function createRelayMetrics(
+  registry: Registry,
+  sources: { stats: () => Promise<OutboxStats>; ownedPartitions: () => number },
+): RelayMetrics {
+  // The three outbox gauges come from one query per scrape, shared between them.
+  let pendingScrape: Promise<OutboxStats> | undefined
+  const stats = () => {
+    pendingScrape ??= sources.stats().finally(() => {
+      pendingScrape = undefined
+    })
+    return pendingScrape
+  }
+  const statGauge = (name: string, help: string, pick: (s: OutboxStats) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      async collect() {
+        this.set(pick(await stats()))
+      },
+    })
+  statGauge(
+    'outbox_pending_events',
+    'Events not yet published (dead ones excluded).',
+    (s) => s.pending,
+  )
+  statGauge(
+    'outbox_oldest_pending_age_seconds',
+    'Age of the oldest event not yet published (dead ones excluded).',
+    (s) => s.oldestPendingAgeSeconds,
+  )
+  statGauge('outbox_dead_events', 'Dead-lettered events waiting for an operator.', (s) => s.dead)
+  new Gauge({
+    name: 'relay_owned_partitions',
+    help: 'Outbox partitions this relay owns (of 64).',
+    registers: [registry],
+    collect() {
+      this.set(sources.ownedPartitions())
+    },
+  })
+  const publishedTotal = new Counter({
+    name: 'outbox_published_events_total',
+    help: 'Events acknowledged by the broker (a redelivery after a crash counts again).',
+    registers: [registry],
+  })
+  const errors = new Counter({
+    name: 'outbox_publish_errors_total',
+    help: 'Failed publish attempts, by class: unavailable, retriable, permanent.',
+    labelNames: ['class'] as const,
+    registers: [registry],
+  })
+  const latency = new Histogram({
+    name: 'outbox_publish_latency_seconds',
+    help: "From the event's occurred_at (its transaction's clock, just before commit) to the broker's acknowledgement.",
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers: [registry],
+  })
+  const wakeups = new Counter({
+    name: 'relay_wakeups_total',
+    help: 'Relay wake-ups by cause: notify (a writer rang), poll (the timer), reconnect (LISTEN re-established).',
+    labelNames: ['cause'] as const,
+    registers: [registry],
+  })
+  for (const kind of ['unavailable', 'retriable', 'permanent'] as const)
+    errors.inc({ class: kind }, 0)
+  for (const cause of ['notify', 'poll', 'reconnect'] as const) wakeups.inc({ cause }, 0)
+  return {
+    published(batch, ackedAt) {
+      publishedTotal.inc(batch.length)
+      for (const m of batch) latency.observe(Math.max(0, (ackedAt - m.occurredAt.getTime()) / 1000))
+    },
+    publishFailed: (kind) => errors.inc({ class: kind }),
+    wokeUp: (cause) => wakeups.inc({ cause }),
+  }
+}

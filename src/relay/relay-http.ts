@@ -1,0 +1,65 @@
+/**
+ * The relay's own small HTTP server (RELAY_METRICS_PORT): /metrics for Prometheus, /healthz
+ * (alive), /readyz (can do its job: database reachable, LISTEN healthy, publishing keeps up).
+ */
+import { serve } from '@hono/node-server'
+import { Hono } from 'hono'
+import type { Registry } from 'prom-client'
+import type { OutboxStats } from '../observability/metrics'
+
+export type Readiness = {
+  stats: () => Promise<OutboxStats>
+  /** undefined when the relay does not listen (poll mode). */
+  listenerHealthy?: () => boolean
+  ownedPartitions: () => number
+  maxLagSeconds: number
+}
+
+export async function checkRelayReadiness(r: Readiness) {
+  const reasons: string[] = []
+  const checks: Record<string, unknown> = {}
+  try {
+    const stats = await r.stats()
+    checks.oldestPendingAgeSeconds = Math.round(stats.oldestPendingAgeSeconds * 1000) / 1000
+    checks.pending = stats.pending
+    if (stats.oldestPendingAgeSeconds > r.maxLagSeconds) {
+      reasons.push(
+        `oldest pending event is ${Math.round(stats.oldestPendingAgeSeconds)} s old (limit READY_MAX_LAG_SECONDS=${r.maxLagSeconds})`,
+      )
+    }
+  } catch (err) {
+    reasons.push(`database unreachable: ${(err as Error).message}`)
+  }
+  if (r.listenerHealthy) {
+    checks.listener = r.listenerHealthy() ? 'healthy' : 'not healthy'
+    if (!r.listenerHealthy()) reasons.push('LISTEN connection not (yet) confirmed by a ping')
+  } else checks.listener = 'not used (poll mode)'
+  const owned = r.ownedPartitions()
+  // Owning nothing is fine: other relays own every partition and this one stands by.
+  checks.partitions = owned > 0 ? `owns ${owned}` : 'standing by'
+  return { ready: reasons.length === 0, reasons, checks }
+}
+
+export function relayHttpApp(registry: Registry, readiness: Readiness) {
+  return new Hono()
+    .get('/healthz', (c) => c.json({ status: 'ok' }))
+    .get('/readyz', async (c) => {
+      const { ready, reasons, checks } = await checkRelayReadiness(readiness)
+      return c.json({ status: ready ? 'ready' : 'not ready', reasons, checks }, ready ? 200 : 503)
+    })
+    .get('/metrics', async (c) =>
+      c.body(await registry.metrics(), 200, { 'content-type': registry.contentType }),
+    )
+}
+
+export async function serveRelayHttp(app: Hono, port: number) {
+  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, port }, () => resolve(s))
+    s.once('error', reject)
+  })
+  const address = server.address()
+  return {
+    port: typeof address === 'object' && address ? address.port : port,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  }
+}
