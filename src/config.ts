@@ -126,6 +126,9 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 })
 
+/** Every setting's name (.env.example documents each; a test keeps the two in step). */
+export const settingNames = Object.keys(schema.shape)
+
 export type Config = ReturnType<typeof toConfig>
 export type RequiredSetting = 'DATABASE_URL' | 'KAFKA_BROKERS'
 

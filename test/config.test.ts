@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { ConfigError, loadConfig } from '../src/config'
+import { ConfigError, loadConfig, settingNames } from '../src/config'
 
 describe('loadConfig', () => {
   it('applies the documented defaults', () => {
@@ -34,5 +35,22 @@ describe('loadConfig', () => {
 
   it('treats empty strings as unset', () => {
     expect(loadConfig({ PORT: '' }).port).toBe(3000)
+  })
+
+  it('.env.example documents every setting, and its values are all valid', () => {
+    const text = readFileSync(new URL('../.env.example', import.meta.url), 'utf8')
+    const entries = text
+      .split('\n')
+      .filter((line) => /^[A-Z_]+=/.test(line))
+      .map((line) => line.split('=', 2) as [string, string])
+    expect(entries.map(([k]) => k).sort()).toEqual([...settingNames].sort())
+    // Loading the example as it stands must pass validation (defaults shown are real).
+    expect(() => loadConfig(Object.fromEntries(entries))).not.toThrow()
+  })
+
+  it('reads durations like 7d, 12h and 30m, and rejects other units', () => {
+    expect(loadConfig({ OUTBOX_RETENTION: '12h' }).retention.maxAgeMs).toBe(12 * 3600_000)
+    expect(loadConfig({}).retention.maxAgeMs).toBe(7 * 86_400_000)
+    expect(() => loadConfig({ OUTBOX_RETENTION: '2 weeks' })).toThrow(/OUTBOX_RETENTION/)
   })
 })
