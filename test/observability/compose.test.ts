@@ -1,0 +1,84 @@
+/**
+ * compose.yaml beyond what dclint checks, since no Docker engine runs here: start-up order
+ * (every condition can be met, nothing starts before the schema and the topic exist) and
+ * database logins (each process connects as its own role, with the password migrate set).
+ */
+import { describe, expect, it } from 'vitest'
+import { roles } from '../../src/db/roles'
+import { readCompose } from './stack-files'
+
+const { services } = readCompose()
+
+describe('compose start-up order', () => {
+  it('every dependency exists and its condition can be met', () => {
+    const problems: string[] = []
+    for (const [name, s] of Object.entries(services)) {
+      for (const [dep, { condition }] of Object.entries(s.depends_on)) {
+        const target = services[dep]
+        if (!target) problems.push(`${name} depends on missing ${dep}`)
+        else if (condition === 'service_healthy' && !target.healthcheck)
+          problems.push(`${name} waits for ${dep} to be healthy, but it has no healthcheck`)
+        else if (condition === 'service_completed_successfully' && target.restart !== 'no')
+          problems.push(`${name} waits for ${dep} to complete, but it is not a one-shot`)
+        else if (target.profiles.some((p) => !s.profiles.includes(p)))
+          problems.push(`${name} depends on ${dep}, which only runs in a profile`)
+      }
+    }
+    expect(problems).toEqual([])
+  })
+
+  it.each([
+    ['api', { migrate: 'service_completed_successfully' }],
+    [
+      'relay',
+      {
+        migrate: 'service_completed_successfully',
+        redpanda: 'service_healthy',
+        topic: 'service_completed_successfully',
+      },
+    ],
+    [
+      'consumer',
+      {
+        migrate: 'service_completed_successfully',
+        redpanda: 'service_healthy',
+        topic: 'service_completed_successfully',
+      },
+    ],
+    ['migrate', { postgres: 'service_healthy' }],
+    ['topic', { redpanda: 'service_healthy' }],
+  ])('%s starts after its dependencies are ready', (name, expected) => {
+    const dependsOn = services[name]?.depends_on ?? {}
+    const conditions = Object.fromEntries(
+      Object.entries(dependsOn).map(([dep, { condition }]) => [dep, condition]),
+    )
+    expect(conditions).toEqual(expected)
+  })
+})
+
+describe('compose database logins', () => {
+  const migrate = services.migrate
+  const url = (service: string) => new URL(services[service]?.environment.DATABASE_URL ?? '')
+
+  it('migrate connects as the database owner', () => {
+    expect(url('migrate').username).toBe(services.postgres?.environment.POSTGRES_USER)
+    expect(url('migrate').password).toBe(services.postgres?.environment.POSTGRES_PASSWORD)
+  })
+
+  it.each([
+    ['api', 'api', 'DB_API_PASSWORD'],
+    ['relay', 'relay', 'DB_RELAY_PASSWORD'],
+    ['consumer', 'consumer', 'DB_CONSUMER_PASSWORD'],
+  ] as const)(
+    '%s connects as its own role with the password migrate set',
+    (name, role, setting) => {
+      const password = migrate?.environment[setting]
+      expect(password?.length ?? 0).toBeGreaterThanOrEqual(8)
+      expect(url(name).username).toBe(roles[role])
+      expect(url(name).password).toBe(password)
+      expect(`${url(name).host}${url(name).pathname}`).toBe(
+        `${url('migrate').host}${url('migrate').pathname}`,
+      )
+    },
+  )
+})

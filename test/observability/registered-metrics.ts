@@ -1,0 +1,33 @@
+/**
+ * The metrics each Prometheus job exposes, read from the code that registers them
+ * (src/observability/metrics.ts), one registry per process as in production: the API's
+ * request histogram, the relay's outbox metrics, and prom-client's default process metrics
+ * in both.
+ */
+import { Histogram, type Registry } from 'prom-client'
+import {
+  createHttpMetrics,
+  createRegistry,
+  createRelayMetrics,
+} from '../../src/observability/metrics'
+import type { MetricShape } from './promql'
+
+function shapes(registry: Registry): MetricShape[] {
+  return registry.getMetricsAsArray().map((m) => ({
+    name: m.name,
+    histogram: m instanceof Histogram,
+    // prom-client keeps labelNames on the metric object but does not type it.
+    labels: 'labelNames' in m && Array.isArray(m.labelNames) ? m.labelNames.map(String) : [],
+  }))
+}
+
+export function metricsByJob(): Record<string, MetricShape[]> {
+  const api = createRegistry()
+  createHttpMetrics(api)
+  const relay = createRegistry()
+  createRelayMetrics(relay, {
+    stats: async () => ({ pending: 0, dead: 0, oldestPendingAgeSeconds: 0 }),
+    ownedPartitions: () => 0,
+  })
+  return { api: shapes(api), relay: shapes(relay) }
+}
