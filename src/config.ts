@@ -106,7 +106,7 @@ const schema = z.object({
     .int('RATE_LIMIT_PER_MINUTE must be a whole number')
     .min(0, 'RATE_LIMIT_PER_MINUTE must be 0 (off) or more')
     .max(1_000_000, 'RATE_LIMIT_PER_MINUTE must be at most 1000000')
-    .default(6000),
+    .default(60_000),
   // Read by `db:migrate` only: logins for the least-privilege roles (drizzle/0006).
   DB_API_PASSWORD: z.string().min(8, 'DB_API_PASSWORD must be at least 8 characters').optional(),
   DB_RELAY_PASSWORD: z

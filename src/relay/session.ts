@@ -76,7 +76,9 @@ export class RelaySession {
     if (this.pid === undefined) await this.join()
     const [row] = await this.sql<{ pid: number; relays: number }[]>`
       select pg_backend_pid() as pid, count(*)::int as relays from pg_locks
-       where locktype = 'advisory' and classid = ${LOCK.member} and objsubid = 2 and granted`
+       where locktype = 'advisory' and classid = ${LOCK.member} and objsubid = 2 and granted
+         -- Advisory locks are per database: relays of other databases on this server are not peers.
+         and database = (select oid from pg_database where datname = current_database())`
     if (!row) throw new Error('pg_locks returned no row')
     this.assertSession(row.pid)
     const share = Math.ceil(RELAY_PARTITIONS / Math.max(row.relays, 1))

@@ -10,6 +10,7 @@ import { type Listener, startListener } from './listener'
 import type { Publish } from './publish'
 import { runRelay } from './relay'
 import { relayHttpApp, serveRelayHttp } from './relay-http'
+import { startRetention } from './retention'
 import { RelaySession } from './session'
 
 export type RelayService = {
@@ -47,6 +48,14 @@ export async function startRelay(
     connection: { application_name: 'outbox-relay-stats', statement_timeout: 5000 },
   })
   const stats = () => readOutboxStats(statsSql)
+  // Retention deletes old published rows on its own connection, never the claiming session.
+  const retentionSql = postgres(config.databaseUrl, {
+    max: 1,
+    connect_timeout: 3,
+    onnotice: () => {},
+    connection: { application_name: 'outbox-relay-retention', statement_timeout: 60_000 },
+  })
+  const retention = startRetention({ sql: retentionSql, ...config.retention, logger: log })
   const ownedPartitions = () => session.owned.length
   const registry = createRegistry()
   const metrics = createRelayMetrics(registry, { stats, ownedPartitions })
@@ -99,6 +108,8 @@ export async function startRelay(
         new Promise<boolean>((r) => setTimeout(() => r(true), config.shutdownTimeoutMs)),
       ])
       if (timedOut) log.warn('batch in hand abandoned at shutdown; it will be published again')
+      await retention.stop()
+      await retentionSql.end({ timeout: 1 }).catch(() => {})
       await listener?.close().catch(() => {})
       await session.close()
       await publisher.disconnect().catch(() => {})

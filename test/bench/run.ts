@@ -16,6 +16,7 @@ import { freePort } from '../../src/dev/free-port'
 import { startMockKafka } from '../../src/dev/mock-kafka'
 import { latencyChart } from './chart'
 import { closedLoop, directWrite, openLoop, type Placed, postOrder } from './load'
+import { benchRetention } from './retention'
 import { createPhaseDatabase, type Phase, peakRssMb, spawnRelay, startPhase } from './stack'
 import { fmt, summarize } from './stats'
 
@@ -115,6 +116,14 @@ async function main() {
     results.throughput = throughput
     summarizeRatios(latency, throughput)
     results.drain = await drain(serverUrl, kafka.bootstrap, kafka)
+    results.retention = await benchRetention({
+      serverUrl,
+      template: TEMPLATE,
+      kafka,
+      seconds: SECONDS,
+      backlog: Number(process.env.BENCH_RETENTION_BACKLOG ?? 300_000),
+      log,
+    })
 
     await mkdir('bench-results', { recursive: true })
     await writeFile('bench-results/results.json', JSON.stringify(results, null, 2))

@@ -81,6 +81,7 @@ export async function startPhase(o: {
   template: string
   kafka: MockKafka
   relayEnv: Record<string, string>
+  apiEnv?: Record<string, string>
   dropTrigger?: boolean
 }): Promise<Phase> {
   const dbUrl = await createPhaseDatabase(o.serverUrl, o.template)
@@ -95,6 +96,8 @@ export async function startPhase(o: {
     DATABASE_URL: dbUrl,
     PORT: String(port),
     LOG_LEVEL: 'warn',
+    RATE_LIMIT_PER_MINUTE: '0', // the load comes from one address
+    ...o.apiEnv,
   })
   const relay = spawnRelay(dbUrl, o.kafka.bootstrap, topic, o.relayEnv)
   await Promise.all([waitForPort(port), waitForRelay(sql)])

@@ -1,0 +1,199 @@
+/**
+ * The operator's view of the outbox and the three things an operator may do to it: list the
+ * dead-lettered events, requeue them, or discard one. Each function runs its own short
+ * statement(s) on the given client and returns data; formatting is src/ops/cli.ts's job.
+ *
+ * Dead-lettered = `dead_at` set and `published_at` null: the relay never claims it again, and
+ * it holds back every later event of its order (ordering first, src/relay/queries.ts).
+ * A requeue and a discard both release that hold, so both send a NOTIFY on the relays' channel
+ * in their transaction: an UPDATE does not fire the outbox's insert trigger, and an asleep
+ * relay would otherwise only notice at its next poll.
+ */
+import type postgres from 'postgres'
+import { RELAY_PARTITIONS } from '../db/schema'
+import { OUTBOX_CHANNEL } from '../relay/listener'
+import { LOCK } from '../relay/session'
+
+export type AdminErrorCode = 'EVENT_NOT_FOUND' | 'EVENT_NOT_DEAD' | 'EVENT_ALREADY_PUBLISHED'
+
+export class OutboxAdminError extends Error {
+  constructor(
+    readonly code: AdminErrorCode,
+    message: string,
+  ) {
+    super(message)
+    this.name = 'OutboxAdminError'
+  }
+}
+
+/** A backend holding relay locks in this database: a live relay (and what it owns). */
+export type PartitionOwner = {
+  pid: number
+  applicationName: string | null
+  /** null for a Unix-socket connection, or when this role may not see other roles' addresses. */
+  clientAddress: string | null
+  backendStart: Date | null
+  /** The partitions it owns (owner lock (780001, p)), ascending. */
+  partitions: number[]
+  /** How many of them it is draining right now (adaptive mode's awake lock (780003, p)). */
+  awake: number
+  /** Holds a membership lock (780002, slot): counted by the other relays when they share. */
+  member: boolean
+}
+
+export type OutboxStatus = {
+  /** Unpublished and not dead: waiting for the relay (or for a retry time). */
+  pending: number
+  dead: number
+  /** Age of the oldest pending event, in seconds; 0 when none. */
+  oldestPendingAgeSeconds: number
+  published: number
+  /** The oldest published row still kept (retention deletes those older than OUTBOX_RETENTION). */
+  oldestPublishedAt: Date | null
+  partitions: number
+  ownedPartitions: number
+  liveRelays: number
+  owners: PartitionOwner[]
+}
+
+/**
+ * Counts, and who owns the partitions. Owners are read from pg_locks (session advisory locks
+ * with two int4 keys appear as classid = key 1, objid = key 2, objsubid = 2), restricted to this
+ * database: advisory locks are per database. `published` counts every kept row: a full scan,
+ * fine for an operator's command, not for a scrape.
+ */
+export async function readStatus(sql: postgres.Sql): Promise<OutboxStatus> {
+  const [counts] = await sql<
+    { pending: string; dead: string; age: number | null; published: string; oldest: Date | null }[]
+  >`
+    select count(*) filter (where published_at is null and dead_at is null) as pending,
+           count(*) filter (where published_at is null and dead_at is not null) as dead,
+           extract(epoch from now() - min(occurred_at)
+                   filter (where published_at is null and dead_at is null))::float8 as age,
+           count(*) filter (where published_at is not null) as published,
+           min(published_at) as oldest
+      from outbox`
+  const owners = await sql<PartitionOwner[]>`
+    select l.pid, a.application_name as "applicationName",
+           host(a.client_addr) as "clientAddress", a.backend_start as "backendStart",
+           coalesce(array_agg(l.objid::int order by l.objid)
+                      filter (where l.classid = ${LOCK.owner}), '{}') as partitions,
+           (count(*) filter (where l.classid = ${LOCK.awake} and l.mode = 'ExclusiveLock'))::int
+             as awake,
+           bool_or(l.classid = ${LOCK.member}) as member
+      from pg_locks l
+      left join pg_stat_activity a on a.pid = l.pid
+     where l.locktype = 'advisory' and l.objsubid = 2 and l.granted
+       and l.database = (select oid from pg_database where datname = current_database())
+       and l.classid in (${LOCK.owner}, ${LOCK.member}, ${LOCK.awake})
+     group by l.pid, a.application_name, a.client_addr, a.backend_start
+    having bool_or(l.classid in (${LOCK.owner}, ${LOCK.member}))
+     order by count(*) filter (where l.classid = ${LOCK.owner}) desc, l.pid`
+  return {
+    pending: Number(counts?.pending ?? 0),
+    dead: Number(counts?.dead ?? 0),
+    oldestPendingAgeSeconds: Math.max(0, counts?.age ?? 0),
+    published: Number(counts?.published ?? 0),
+    oldestPublishedAt: counts?.oldest ?? null,
+    partitions: RELAY_PARTITIONS,
+    ownedPartitions: owners.reduce((n, o) => n + o.partitions.length, 0),
+    liveRelays: owners.filter((o) => o.member).length,
+    owners: [...owners],
+  }
+}
+
+export type DeadEvent = {
+  id: number
+  eventId: string
+  eventType: string
+  orderId: string
+  attempts: number
+  occurredAt: Date
+  deadAt: Date
+  lastError: string | null
+}
+
+/** Dead-lettered events, newest first. */
+export async function listDead(sql: postgres.Sql, limit: number): Promise<DeadEvent[]> {
+  const rows = await sql<(Omit<DeadEvent, 'id'> & { id: string })[]>`
+    select id, event_id as "eventId", event_type as "eventType", aggregate_id as "orderId",
+           attempts, occurred_at as "occurredAt", dead_at as "deadAt", last_error as "lastError"
+      from outbox
+     where published_at is null and dead_at is not null
+     order by dead_at desc, id desc
+     limit ${limit}`
+  return rows.map((r) => ({ ...r, id: Number(r.id) }))
+}
+
+/**
+ * Requeues dead-lettered events: claimable again at once, with a fresh attempt budget.
+ * `last_error` is kept as history (why it died) until the relay overwrites it on a new failure.
+ * Returns the event ids requeued; a single event that cannot be requeued is an error that
+ * says why (unknown, already published or discarded, or not dead).
+ */
+export async function requeueDead(
+  sql: postgres.Sql,
+  target: { eventId: string } | 'all',
+): Promise<string[]> {
+  const requeued = await sql.begin(async (tx) => {
+    const which = target === 'all' ? tx`` : tx`and event_id = ${target.eventId}::uuid`
+    const rows = await tx<{ eventId: string }[]>`
+      update outbox set dead_at = null, attempts = 0, next_attempt_at = null
+       where published_at is null and dead_at is not null ${which}
+      returning event_id as "eventId"`
+    if (rows.length > 0) await tx`select pg_notify(${OUTBOX_CHANNEL}, '')`
+    return rows.map((r) => r.eventId)
+  })
+  if (target !== 'all' && requeued.length === 0) await explainNotDead(sql, target.eventId)
+  return requeued
+}
+
+/**
+ * Marks one dead-lettered event handled without publishing it: consumers never receive it and
+ * will see a gap in that order's versions (`ce_sequence`). `dead_at` stays set and `last_error`
+ * gains a note, so the row still reads as "never delivered"; retention deletes it like any
+ * published row once it is older than OUTBOX_RETENTION.
+ */
+export async function discardDead(
+  sql: postgres.Sql,
+  eventId: string,
+): Promise<{ discardedAt: Date }> {
+  const [row] = await sql.begin(async (tx) => {
+    const rows = await tx<{ discardedAt: Date }[]>`
+      update outbox
+         set published_at = now(), next_attempt_at = null,
+             last_error = 'discarded by operator at ' || now()::text
+                          || coalesce('; was: ' || last_error, '')
+       where event_id = ${eventId}::uuid and published_at is null and dead_at is not null
+      returning published_at as "discardedAt"`
+    if (rows.length > 0) await tx`select pg_notify(${OUTBOX_CHANNEL}, '')`
+    return rows
+  })
+  if (!row) return explainNotDead(sql, eventId)
+  return row
+}
+
+/** Throws the error that says why `eventId` is not a dead-lettered event. */
+async function explainNotDead(sql: postgres.Sql, eventId: string): Promise<never> {
+  const [row] = await sql<{ publishedAt: Date | null; deadAt: Date | null; attempts: number }[]>`
+    select published_at as "publishedAt", dead_at as "deadAt", attempts
+      from outbox where event_id = ${eventId}::uuid`
+  if (!row) {
+    throw new OutboxAdminError(
+      'EVENT_NOT_FOUND',
+      `event ${eventId} not found (never written, or already deleted by retention)`,
+    )
+  }
+  if (row.publishedAt) {
+    const how = row.deadAt ? 'discarded' : 'published'
+    throw new OutboxAdminError(
+      'EVENT_ALREADY_PUBLISHED',
+      `event ${eventId} is not dead: it was ${how} at ${row.publishedAt.toISOString()}`,
+    )
+  }
+  throw new OutboxAdminError(
+    'EVENT_NOT_DEAD',
+    `event ${eventId} is not dead: it is pending (${row.attempts} failed attempt(s) so far) ` +
+      'and the relay will publish it',
+  )
+}

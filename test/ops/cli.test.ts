@@ -1,0 +1,102 @@
+/** The CLI's pure parts: argv parsing and formatting. */
+import { describe, expect, it } from 'vitest'
+import { parseCommand, UsageError } from '../../src/ops/cli'
+import { formatAge, formatDead, formatStatus } from '../../src/ops/format'
+
+const id = '0f8fad5b-d9cb-469f-a165-70867728950e'
+
+describe('parseCommand', () => {
+  it.each([
+    [['status'], { name: 'status', json: false }],
+    [['status', '--json'], { name: 'status', json: true }],
+    [['dead'], { name: 'dead', json: false, limit: 50 }],
+    [['dead', '--limit', '5', '--json'], { name: 'dead', json: true, limit: 5 }],
+    [['dead', '--limit=7'], { name: 'dead', json: false, limit: 7 }],
+    [['retry', id], { name: 'retry', target: { eventId: id } }],
+    [['retry', '--all'], { name: 'retry', target: 'all' }],
+    [['discard', id], { name: 'discard', eventId: id }],
+    [['help'], { name: 'help' }],
+    [['status', '-h'], { name: 'help' }],
+  ])('%j', (argv, command) => {
+    expect(parseCommand(argv)).toEqual(command)
+  })
+
+  it.each([
+    [[], /no command given/],
+    [['purge'], /unknown command 'purge'/],
+    [['status', '--all'], /status does not take --all/],
+    [['status', 'extra'], /status takes no arguments/],
+    [['dead', '--limit', '0'], /--limit must be at least 1/],
+    [['dead', '--limit', 'ten'], /--limit must be a number/],
+    [['dead', '--limit'], /--limit/],
+    [['retry'], /exactly one event id \(or --all\)/],
+    [['retry', id, id], /exactly one event id/],
+    [['retry', '--all', id], /retry --all takes no arguments/],
+    [['retry', '42'], /expected an event id/],
+    [['discard', '--all'], /discard does not take --all/],
+    [['discard'], /discard takes exactly one event id$/],
+    [['status', '--verbose'], /--verbose/],
+  ])('%j is a usage error', (argv, message) => {
+    expect(() => parseCommand(argv)).toThrow(UsageError)
+    expect(() => parseCommand(argv)).toThrow(message)
+  })
+})
+
+describe('formatting', () => {
+  it.each([
+    [0.42, '0.4s'],
+    [42, '42s'],
+    [312, '5m 12s'],
+    [3 * 3600 + 240, '3h 04m'],
+    [2 * 86_400 + 7 * 3600, '2d 07h'],
+  ])('formatAge(%d) = %s', (seconds, text) => {
+    expect(formatAge(seconds)).toBe(text)
+  })
+
+  it('status: unowned partitions are called out', () => {
+    const text = formatStatus({
+      pending: 1,
+      dead: 0,
+      oldestPendingAgeSeconds: 2,
+      published: 0,
+      oldestPublishedAt: null,
+      partitions: 64,
+      ownedPartitions: 40,
+      liveRelays: 1,
+      owners: [
+        {
+          pid: 7,
+          applicationName: 'outbox-relay',
+          clientAddress: null,
+          backendStart: null,
+          partitions: Array.from({ length: 40 }, (_, p) => p),
+          awake: 3,
+          member: true,
+        },
+      ],
+    })
+    expect(text).toMatch(/^7\s+outbox-relay\s+-\s+40\s+3\s+-$/m)
+    expect(text).toContain('24 partition(s) unowned')
+  })
+
+  it('dead: an empty list says so; long errors are cut to one line', () => {
+    expect(formatDead([], 50)).toBe('no dead-lettered events\n')
+    const text = formatDead(
+      [
+        {
+          id: 1,
+          eventId: id,
+          eventType: 'OrderCreated',
+          orderId: id,
+          attempts: 3,
+          occurredAt: new Date(0),
+          deadAt: new Date(0),
+          lastError: `line one\nline two ${'x'.repeat(200)}`,
+        },
+      ],
+      50,
+    )
+    expect(text).toContain('line one line two xxx')
+    expect(text).toMatch(/x…$/m)
+  })
+})
