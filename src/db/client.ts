@@ -6,6 +6,8 @@ export type Db = ReturnType<typeof createDb>['db']
 export type Sql = postgres.Sql
 /** A transaction handle, as passed to `db.transaction(async (tx) => ...)`. */
 export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0]
+/** Either: a statement on `Db` commits on its own; on `Tx`, with the caller's transaction. */
+export type Executor = Db | Tx
 
 export type DbOptions = {
   max?: number

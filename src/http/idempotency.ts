@@ -14,7 +14,7 @@
 import { createHash } from 'node:crypto'
 import { and, eq, gt, lte, sql } from 'drizzle-orm'
 import type { Context } from 'hono'
-import type { Db, Tx } from '../db/client'
+import type { Db, Executor } from '../db/client'
 import { idempotencyKeys } from '../db/schema'
 import { AppError } from './errors'
 
@@ -45,18 +45,19 @@ export function fingerprint(method: string, path: string, input: unknown): strin
 }
 
 /**
- * Runs `work` in a transaction, guarded by `key` when there is one. Returns the response to
- * send and whether it is a replay of a stored one.
+ * Runs `work`, guarded by `key` when there is one: then inside the transaction that stores the
+ * key and the response. Returns the response to send and whether it is a replay.
  */
 export async function runIdempotent(
   db: Db,
   key: string | undefined,
   requestFingerprint: string,
   options: IdempotencyOptions,
-  work: (tx: Tx) => Promise<StoredResponse>,
+  /** Gets the database without a key, the key's transaction with one: it must be atomic itself. */
+  work: (executor: Executor) => Promise<StoredResponse>,
 ): Promise<StoredResponse & { replayed: boolean }> {
   if (key === undefined) {
-    return { ...(await db.transaction(work)), replayed: false }
+    return { ...(await work(db)), replayed: false }
   }
   return db.transaction(async (tx) => {
     const now = options.clock()

@@ -4,12 +4,12 @@
  */
 import { randomUUID } from 'node:crypto'
 import { and, desc, eq, inArray, lt, or, sql } from 'drizzle-orm'
-import type { Db, Tx } from '../db/client'
-import { orders } from '../db/schema'
+import type { Db, Executor, Tx } from '../db/client'
+import { orders, outbox } from '../db/schema'
 import type { EventData, EventType } from '../events/contract'
 import { AppError } from '../http/errors'
 import type { EventContext } from '../http/request-context'
-import { enqueue } from '../outbox/enqueue'
+import { enqueue, outboxRow } from '../outbox/enqueue'
 import {
   type Order,
   type OrderStatus,
@@ -21,29 +21,31 @@ import {
 
 export type Clock = () => Date
 
-/** Creates the order and its OrderCreated event (version 1). */
+/**
+ * Creates the order and its OrderCreated event (version 1) in ONE statement: a data-modifying
+ * CTE inserts the order, the outer insert its event. One statement is one transaction, so
+ * both rows commit or neither does, on `Db` as well as inside a caller's transaction, and it
+ * costs one round trip instead of four (BEGIN, two inserts, COMMIT): the API's hot path.
+ */
 export async function placeOrder(
-  tx: Tx,
+  executor: Executor,
   input: PlaceOrderInput,
   clock: Clock,
   context: EventContext = {},
 ): Promise<Order> {
   const now = clock()
-  const [order] = await tx
-    .insert(orders)
-    .values({
-      id: randomUUID(),
-      item: input.item,
-      quantity: input.quantity,
-      customerId: input.customerId ?? null,
-      status: 'pending',
-      version: 1,
-      createdAt: now,
-      updatedAt: now,
-    })
-    .returning()
-  if (!order) throw new Error('insert into orders returned no row')
-  await enqueue(tx, {
+  const order: Order = {
+    id: randomUUID(),
+    item: input.item,
+    quantity: input.quantity,
+    customerId: input.customerId ?? null,
+    status: 'pending',
+    version: 1,
+    cancellationReason: null,
+    createdAt: now,
+    updatedAt: now,
+  }
+  const event = outboxRow({
     type: 'OrderCreated',
     aggregateId: order.id,
     sequence: order.version,
@@ -51,6 +53,19 @@ export async function placeOrder(
     occurredAt: now,
     context,
   })
+  const at = now.toISOString()
+  await executor.execute(sql`
+    with new_order as (
+      insert into ${orders} (id, item, quantity, customer_id, status, version, created_at, updated_at)
+      values (${order.id}, ${order.item}, ${order.quantity}, ${order.customerId}, 'pending', 1,
+              ${at}::timestamptz, ${at}::timestamptz)
+      returning id)
+    insert into ${outbox} (event_id, event_type, aggregate_id, payload, sequence, schema_version,
+                           occurred_at, request_id, traceparent)
+    select ${event.eventId}, ${event.eventType}, id, ${JSON.stringify(event.payload)}::jsonb,
+           ${event.sequence}, ${event.schemaVersion}, ${at}::timestamptz, ${event.requestId},
+           ${event.traceparent}
+      from new_order`)
   return order
 }
 

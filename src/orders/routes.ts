@@ -229,8 +229,8 @@ export function ordersRoutes({ db, clock, idempotencyTtlMs }: OrdersDeps) {
       key,
       fingerprint('POST', '/orders', input),
       idempotency,
-      async (tx) => {
-        const order = await placeOrder(tx, input, clock, contextOf(c))
+      async (executor) => {
+        const order = await placeOrder(executor, input, clock, contextOf(c))
         return { status: 201, body: toOrderJson(order), location: `/orders/${order.id}` }
       },
     )
@@ -272,11 +272,14 @@ export function ordersRoutes({ db, clock, idempotencyTtlMs }: OrdersDeps) {
         key,
         fingerprint('POST', `/orders/${id}/${transition}`, body),
         idempotency,
-        async (tx) => {
-          const order = await transitionOrder(tx, id, transition, clock, {
-            ...body,
-            context: contextOf(c),
-          })
+        // A transition is several statements: its own transaction (a savepoint under a key).
+        async (executor) => {
+          const order = await executor.transaction((tx) =>
+            transitionOrder(tx, id, transition, clock, {
+              ...body,
+              context: contextOf(c),
+            }),
+          )
           return { status: 200, body: toOrderJson(order) }
         },
       )

@@ -3,8 +3,8 @@
  * changes the business row: the event exists if and only if the change committed.
  */
 import { randomUUID } from 'node:crypto'
-import type { Tx } from '../db/client'
-import { outbox } from '../db/schema'
+import type { Executor } from '../db/client'
+import { type NewOutboxRow, outbox } from '../db/schema'
 import { type EventData, type EventType, eventContract, parseEventData } from '../events/contract'
 import type { EventContext } from '../http/request-context'
 
@@ -21,14 +21,14 @@ export type OutboxEvent<T extends EventType> = {
 }
 
 /**
- * Inserts the event; returns its id (the CloudEvents `id` consumers dedupe on). The data is
- * parsed against the contract first: an event that does not match its schema throws here,
- * inside the transaction, so the change it describes does not commit either.
+ * The outbox row for an event. The data is parsed against the contract first: an event that
+ * does not match its schema throws here, before anything is written.
  */
-export async function enqueue<T extends EventType>(tx: Tx, event: OutboxEvent<T>): Promise<string> {
-  const eventId = randomUUID()
-  await tx.insert(outbox).values({
-    eventId,
+export function outboxRow<T extends EventType>(
+  event: OutboxEvent<T>,
+): NewOutboxRow & { eventId: string } {
+  return {
+    eventId: randomUUID(),
     eventType: event.type,
     aggregateId: event.aggregateId,
     payload: parseEventData(event.type, event.data),
@@ -37,6 +37,18 @@ export async function enqueue<T extends EventType>(tx: Tx, event: OutboxEvent<T>
     occurredAt: event.occurredAt,
     requestId: event.context?.requestId ?? null,
     traceparent: event.context?.traceparent ?? null,
-  })
-  return eventId
+  }
+}
+
+/**
+ * Inserts the event; returns its id (the CloudEvents `id` consumers dedupe on). Call it with
+ * the transaction that makes the change, so the change and its event commit together.
+ */
+export async function enqueue<T extends EventType>(
+  tx: Executor,
+  event: OutboxEvent<T>,
+): Promise<string> {
+  const row = outboxRow(event)
+  await tx.insert(outbox).values(row)
+  return row.eventId
 }
