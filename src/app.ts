@@ -50,6 +50,15 @@ const unavailableCodes = new Set([
   '57P03', // cannot_connect_now (starting up / shutting down)
 ])
 
+/** The driver's error code, also when the ORM wrapped the error (drizzle's `cause`). */
+function driverErrorCode(err: unknown): string | undefined {
+  for (let e = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code
+    if (typeof code === 'string') return code
+  }
+  return undefined
+}
+
 export function createApp({
   db,
   logger,
@@ -136,8 +145,8 @@ export function createApp({
         })
       }
     }
-    const code = (err as { code?: unknown }).code
-    if (typeof code === 'string' && unavailableCodes.has(code)) {
+    const code = driverErrorCode(err)
+    if (code !== undefined && unavailableCodes.has(code)) {
       log.warn({ err: { message: err.message, code }, path: c.req.path }, 'database unavailable')
       return problemResponse(unavailableProblem, { 'retry-after': '1' })
     }

@@ -1,0 +1,127 @@
+/**
+ * `npm run consume` as its own process, SIGKILLed after applying everything but before
+ * committing a single offset: its successor gets every message again, and the inbox turns
+ * each redelivery into a counted no-op.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Kafka, logLevel } from 'kafkajs'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { MockKafka } from '../../src/dev/mock-kafka'
+import { createTestDatabase, type TestDatabase } from '../helpers/database'
+import { startTestKafka } from '../helpers/kafka'
+import { type Spawned, spawnEntrypoint } from '../helpers/process'
+import { waitFor } from '../helpers/wait'
+import { asKafkaMessage, orderHistory } from './events'
+
+const topic = 'orders.events'
+let db: TestDatabase
+let kafka: MockKafka
+let devDataDir: string
+const children: Spawned[] = []
+
+beforeAll(async () => {
+  db = await createTestDatabase()
+  kafka = startTestKafka(topic)
+  devDataDir = await mkdtemp(join(tmpdir(), 'consume-dev-'))
+})
+afterAll(async () => {
+  for (const child of children) child.child.kill('SIGKILL')
+  await rm(devDataDir, { recursive: true, force: true })
+  await db.close()
+  kafka.close()
+})
+
+const client = () => new Kafka({ brokers: kafka.bootstrap.split(','), logLevel: logLevel.NOTHING })
+
+function spawnConsumer(kafkaSettings: Record<string, string>): Spawned {
+  const child = spawnEntrypoint('src/main/consume.ts', {
+    DATABASE_URL: db.url,
+    // Never within this test: every offset is still uncommitted when the process dies.
+    CONSUMER_COMMIT_INTERVAL_MS: '600000',
+    ...kafkaSettings,
+  })
+  children.push(child)
+  return child
+}
+
+async function inboxStats() {
+  const [row] = await db.sql<{ events: number; applied: number; minDeliveries: number }[]>`
+    select count(*)::int as events,
+           (count(*) filter (where outcome = 'applied'))::int as applied,
+           coalesce(min(deliveries), 0)::int as "minDeliveries"
+      from inventory.inbox`
+  return row ?? { events: 0, applied: 0, minDeliveries: 0 }
+}
+const stock = () =>
+  db.sql<{ item: string; reserved: number; shipped: number }[]>`
+    select item, reserved, shipped from inventory.stock order by item`
+
+async function committedOffsets(): Promise<number[]> {
+  const admin = client().admin()
+  await admin.connect()
+  try {
+    const [committed] = await admin.fetchOffsets({ groupId: 'inventory', topics: [topic] })
+    return (committed?.partitions ?? []).map((p) => Number(p.offset))
+  } finally {
+    await admin.disconnect()
+  }
+}
+
+describe('consumer process', () => {
+  it('SIGKILL between effect and offset commit: all redelivered, each applied once', async () => {
+    // 30 orders in three lifecycles: shipped, cancelled, and left confirmed (still reserved).
+    const lifecycles = [
+      ['OrderCreated', 'OrderConfirmed', 'OrderShipped'],
+      ['OrderCreated', 'OrderCancelled'],
+      ['OrderCreated', 'OrderConfirmed'],
+    ] as const
+    const expected = { item: 'widget', reserved: 0, shipped: 0 }
+    const events = Array.from({ length: 30 }, (_, i) => {
+      const quantity = i + 1
+      if (i % 3 === 0) expected.shipped += quantity
+      if (i % 3 === 2) expected.reserved += quantity
+      return orderHistory(lifecycles[i % 3] ?? [], 'widget', quantity)
+    }).flat()
+    const producer = client().producer()
+    await producer.connect()
+    await producer.send({ topic, acks: -1, messages: events.map(asKafkaMessage) })
+    await producer.disconnect()
+
+    const first = spawnConsumer({ KAFKA_BROKERS: kafka.bootstrap, KAFKA_TOPIC: topic })
+    await first.waitForOutput(/consuming orders\.events as group inventory/, 30_000)
+    await waitFor(
+      'every event applied',
+      async () => (await inboxStats()).applied === events.length,
+      30_000,
+    )
+    expect(await stock()).toEqual([expected])
+    first.child.kill('SIGKILL')
+    await first.exited
+    // Applied, yet not one offset committed (-1 on all three partitions): the successor
+    // starts from the beginning.
+    expect(await committedOffsets()).toEqual([-1, -1, -1])
+
+    // The restart finds the broker the way `npm run consume` does beside `npm start`: no
+    // KAFKA_BROKERS, the broker and topic recorded in .data/dev-kafka.json. It joins once the
+    // broker has given up on the dead member (about two session timeouts).
+    await writeFile(
+      join(devDataDir, 'dev-kafka.json'),
+      JSON.stringify({ brokers: kafka.bootstrap.split(','), topic }),
+    )
+    const second = spawnConsumer({ DEV_DATA_DIR: devDataDir })
+    await waitFor(
+      'every event delivered a second time',
+      async () => (await inboxStats()).minDeliveries >= 2,
+      60_000,
+    )
+    expect(await inboxStats()).toMatchObject({ events: events.length, applied: events.length })
+    expect(await stock()).toEqual([expected])
+
+    // A graceful stop commits what it consumed.
+    second.child.kill('SIGTERM')
+    expect(await second.exited).toBe(0)
+    expect((await committedOffsets()).reduce((sum, offset) => sum + offset, 0)).toBe(events.length)
+  }, 120_000)
+})
