@@ -11,7 +11,7 @@ import type { Db } from './db/client'
 import { schemaRoutes } from './events/schema-routes'
 import { docsRoutes } from './http/docs'
 import { AppError } from './http/errors'
-import { rateLimit, requestTimeout, requireApiKey } from './http/guards'
+import { ApiKeys, rateLimit, requestTimeout, requireApiKey } from './http/guards'
 import { healthRoute, metricsRoute, readyRoute } from './http/health'
 import { internalProblem, problemFor, problemResponse, unavailableProblem } from './http/problem'
 import { type RequestEnv, requestContext } from './http/request-context'
@@ -84,10 +84,10 @@ export function createApp({
   )
   app.use(requestTimeout(requestTimeoutMs))
   // Probes and scrapes are not rate limited: an orchestrator must always get an answer.
-  app.use('/orders/*', rateLimit(rateLimitPerMinute))
-  app.use('/orders', rateLimit(rateLimitPerMinute))
-  app.use('/orders/*', requireApiKey(apiKeys))
-  app.use('/orders', requireApiKey(apiKeys))
+  // ('/orders/*' matches '/orders' too.)
+  const keys = new ApiKeys(apiKeys)
+  app.use('/orders/*', rateLimit(rateLimitPerMinute, keys))
+  app.use('/orders/*', requireApiKey(keys))
 
   app.openapi(healthRoute, (c) => c.json({ status: 'ok' as const }, 200))
   app.openapi(readyRoute, async (c) => {
@@ -95,8 +95,9 @@ export function createApp({
       await db.execute('select 1')
       return c.json({ status: 'ready' as const, reasons: [] }, 200)
     } catch (err) {
-      const reason = `database unreachable: ${(err as Error).message}`
-      return c.json({ status: 'not ready' as const, reasons: [reason] }, 503)
+      // The driver's message can name hosts and roles: it goes to the log, not to the caller.
+      c.get('log').warn({ err: (err as Error).message }, 'not ready: database unreachable')
+      return c.json({ status: 'not ready' as const, reasons: ['database unreachable'] }, 503)
     }
   })
   app.openapi(metricsRoute, async (c) =>

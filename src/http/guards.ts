@@ -9,6 +9,7 @@ import { AppError } from './errors'
 import { problemFor, problemResponse } from './problem'
 
 const digest = (s: string) => createHash('sha256').update(s).digest()
+const readOnly = new Set(['GET', 'HEAD', 'OPTIONS'])
 
 function bearerToken(c: Context): string | undefined {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '')
@@ -16,22 +17,43 @@ function bearerToken(c: Context): string | undefined {
 }
 
 /**
- * Write endpoints (POST) need `Authorization: Bearer <key>` with one of `keys`; reads stay open.
- * No keys configured = no authentication. Keys are compared as SHA-256 digests with
- * timingSafeEqual, against every key, so the time taken says nothing about which bytes matched.
+ * The configured API keys. Keys are compared as SHA-256 digests with timingSafeEqual, against
+ * every key, so the time taken says nothing about which bytes matched.
  */
-export function requireApiKey(keys: readonly string[]): MiddlewareHandler {
-  const digests = keys.map(digest)
-  return async (c, next) => {
-    if (digests.length === 0 || c.req.method !== 'POST') return next()
+export class ApiKeys {
+  readonly #digests: Buffer[]
+  constructor(keys: readonly string[]) {
+    this.#digests = keys.map(digest)
+  }
+  get enabled(): boolean {
+    return this.#digests.length > 0
+  }
+  /** The accepted key's id (a digest prefix, safe to log and to key on), or undefined. */
+  accept(c: Context): string | undefined {
     const token = bearerToken(c)
-    const given = digest(token ?? '')
+    if (!token) return undefined
+    const given = digest(token)
     let ok = false
-    for (const d of digests) ok = timingSafeEqual(d, given) || ok
-    if (!token || !ok) {
+    for (const d of this.#digests) ok = timingSafeEqual(d, given) || ok
+    return ok ? given.toString('base64url').slice(0, 16) : undefined
+  }
+}
+
+/**
+ * Everything but reads needs `Authorization: Bearer <key>` with one of the keys, when any are
+ * configured. The accepted key's id is kept in the context (`apiKeyId`): idempotency keys are
+ * scoped by it, so one client's key can never replay another client's response.
+ */
+export function requireApiKey(
+  keys: ApiKeys,
+): MiddlewareHandler<{ Variables: { apiKeyId?: string } }> {
+  return async (c, next) => {
+    if (!keys.enabled || readOnly.has(c.req.method)) return next()
+    const id = keys.accept(c)
+    if (!id) {
       throw new AppError(
         'UNAUTHORIZED',
-        token
+        bearerToken(c)
           ? 'The API key is not valid.'
           : 'This endpoint needs Authorization: Bearer <API key>.',
         undefined,
@@ -39,28 +61,36 @@ export function requireApiKey(keys: readonly string[]): MiddlewareHandler {
         { 'www-authenticate': 'Bearer' },
       )
     }
+    c.set('apiKeyId', id)
     return next()
   }
 }
 
-function clientKey(c: Context): string {
-  const token = bearerToken(c)
-  if (token) return `key:${digest(token).toString('base64url')}`
-  try {
-    return `addr:${getConnInfo(c).remote.address ?? 'unknown'}`
-  } catch {
-    return 'addr:unknown' // not behind @hono/node-server (e.g. app.request in tests)
+/**
+ * Who a request counts against: a valid API key, else the remote address. An unknown token
+ * does not get a bucket of its own (or sending random tokens would lift the limit, and key
+ * guessing would never be throttled).
+ */
+function clientKey(keys: ApiKeys) {
+  return (c: Context): string => {
+    const id = keys.enabled ? keys.accept(c) : undefined
+    if (id) return `key:${id}`
+    try {
+      return `addr:${getConnInfo(c).remote.address ?? 'unknown'}`
+    } catch {
+      return 'addr:unknown' // not behind @hono/node-server (e.g. app.request in tests)
+    }
   }
 }
 
-/** A fixed window per client (API key, else remote address), in this process's memory. */
-export function rateLimit(perMinute: number): MiddlewareHandler {
+/** A fixed window per client, in this process's memory. */
+export function rateLimit(perMinute: number, keys: ApiKeys): MiddlewareHandler {
   if (perMinute === 0) return (_c, next) => next()
   return rateLimiter({
     windowMs: 60_000,
     limit: perMinute,
     standardHeaders: 'draft-6',
-    keyGenerator: clientKey,
+    keyGenerator: clientKey(keys),
     handler: (c) => {
       const reset = c.res.headers.get('ratelimit-reset') ?? '60'
       throw new AppError(
@@ -81,17 +111,10 @@ export function rateLimit(perMinute: number): MiddlewareHandler {
  */
 export function requestTimeout(ms: number): MiddlewareHandler {
   return timeout(ms, () => {
-    const problem = {
-      ...problemFor('REQUEST_TIMEOUT', `No answer within ${ms} ms.`),
-    }
-    return new HTTPException(503, {
-      res: problemResponse(
-        {
-          ...problem,
-          detail: `No answer within ${ms} ms. The change may or may not have been saved: retry with the same Idempotency-Key to find out safely.`,
-        },
-        { 'retry-after': '1' },
-      ),
-    })
+    const problem = problemFor(
+      'REQUEST_TIMEOUT',
+      `No answer within ${ms} ms. The change may or may not have been saved: retry with the same Idempotency-Key to find out safely.`,
+    )
+    return new HTTPException(503, { res: problemResponse(problem, { 'retry-after': '1' }) })
   })
 }

@@ -13,7 +13,6 @@
  */
 import { createHash } from 'node:crypto'
 import { and, eq, gt, lte, sql } from 'drizzle-orm'
-import type { Context } from 'hono'
 import type { Db, Executor } from '../db/client'
 import { idempotencyKeys } from '../db/schema'
 import { AppError } from './errors'
@@ -21,26 +20,19 @@ import { AppError } from './errors'
 export type StoredResponse = { status: 200 | 201; body: unknown; location?: string }
 export type IdempotencyOptions = { ttlMs: number; clock: () => Date }
 
-const validKey = /^[\x21-\x7e]{1,255}$/
-
-/** The request's Idempotency-Key, validated; undefined when the header is absent. */
-export function idempotencyKeyOf(c: Context): string | undefined {
-  const key = c.req.header('idempotency-key')
-  if (key === undefined) return undefined
-  if (!validKey.test(key)) {
-    throw new AppError(
-      'VALIDATION_FAILED',
-      'Idempotency-Key must be 1 to 255 visible ASCII characters',
-      [{ field: 'Idempotency-Key', message: 'must be 1 to 255 visible ASCII characters' }],
-    )
-  }
-  return key
-}
-
-/** What makes two requests "the same request": method, path and the validated body. */
-export function fingerprint(method: string, path: string, input: unknown): string {
+/**
+ * What makes two requests "the same request": the client (its API key, when keys are
+ * configured), method, path and the validated body. A key reused by another client is a
+ * different request (422), never a replay of someone else's response.
+ */
+export function fingerprint(
+  client: string | undefined,
+  method: string,
+  path: string,
+  input: unknown,
+): string {
   return createHash('sha256')
-    .update(`${method} ${path}\n${JSON.stringify(input ?? null)}`)
+    .update(`${client ?? ''} ${method} ${path}\n${JSON.stringify(input ?? null)}`)
     .digest('base64url')
 }
 

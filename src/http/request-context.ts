@@ -11,7 +11,13 @@ import { routePath } from 'hono/route'
 import type { Logger } from '../logger'
 import type { HttpMetrics } from '../observability/metrics'
 
-export type RequestVars = { requestId: string; traceparent: string; log: Logger }
+export type RequestVars = {
+  requestId: string
+  traceparent: string
+  log: Logger
+  /** Set by requireApiKey when API keys are configured and the request's key was accepted. */
+  apiKeyId?: string
+}
 export type RequestEnv = { Variables: RequestVars }
 
 /** What a change records about the request that caused it (outbox columns). */

@@ -50,12 +50,17 @@ export type OutboxStats = {
   oldestPendingAgeSeconds: number
 }
 
-/** One index-assisted pass over the unpublished rows (the partial index on published_at). */
+/**
+ * Counts walk the unpublished rows (the partial index): proportional to the backlog, fine for a
+ * scrape every few seconds, not for a readiness probe. The oldest is the lowest unpublished id
+ * (ids follow commit order closely), found at the front of the same index.
+ */
 export async function readOutboxStats(sql: postgres.Sql): Promise<OutboxStats> {
   const [row] = await sql<{ pending: number; dead: number; age: number | null }[]>`
     select count(*) filter (where dead_at is null)::int as pending,
            count(*) filter (where dead_at is not null)::int as dead,
-           extract(epoch from now() - min(occurred_at) filter (where dead_at is null))::float8 as age
+           (select extract(epoch from now() - occurred_at)::float8 from outbox
+             where published_at is null and dead_at is null order by id limit 1) as age
       from outbox
      where published_at is null`
   return {
@@ -63,6 +68,24 @@ export async function readOutboxStats(sql: postgres.Sql): Promise<OutboxStats> {
     dead: row?.dead ?? 0,
     oldestPendingAgeSeconds: Math.max(0, row?.age ?? 0),
   }
+}
+
+/**
+ * Age in seconds of the oldest event this relay should be publishing now (its partitions, not
+ * dead, not waiting for a retry); 0 when there is none. One row from the front of the index.
+ */
+export async function oldestPublishableAge(
+  sql: postgres.Sql,
+  owned: readonly number[],
+): Promise<number> {
+  if (owned.length === 0) return 0
+  const [row] = await sql<{ age: number }[]>`
+    select extract(epoch from now() - occurred_at)::float8 as age from outbox
+     where published_at is null and dead_at is null
+       and (next_attempt_at is null or next_attempt_at <= now())
+       and partition = any(${owned as number[]}::int[])
+     order by id limit 1`
+  return Math.max(0, row?.age ?? 0)
 }
 
 export function createRelayMetrics(

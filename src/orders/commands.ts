@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import { and, desc, eq, inArray, lt, or, sql } from 'drizzle-orm'
+import { z } from 'zod'
 import type { Db, Executor, Tx } from '../db/client'
 import { orders, outbox } from '../db/schema'
 import type { EventData, EventType } from '../events/contract'
@@ -141,16 +142,21 @@ export function encodeCursor(order: Pick<Order, 'createdAt' | 'id'>): string {
   )
 }
 
+const CursorShape = z.tuple([
+  z.iso.datetime().refine((at) => {
+    const year = new Date(at).getUTCFullYear()
+    return year >= 1970 && year <= 9999
+  }),
+  z.uuid(),
+])
+
 /** Undefined for anything that is not a cursor this service made. */
 export function decodeCursor(cursor: string): Cursor | undefined {
   try {
-    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
-    if (!Array.isArray(value) || value.length !== 2) return undefined
-    const [at, id] = value
-    const createdAt = new Date(String(at))
-    if (Number.isNaN(createdAt.getTime())) return undefined
-    if (typeof id !== 'string' || !/^[0-9a-f-]{36}$/i.test(id)) return undefined
-    return { createdAt, id }
+    const parsed = CursorShape.safeParse(
+      JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')),
+    )
+    return parsed.success ? { createdAt: new Date(parsed.data[0]), id: parsed.data[1] } : undefined
   } catch {
     return undefined
   }

@@ -5,18 +5,29 @@ import type { EventType } from '../events/contract'
 export const orderStatuses = ['pending', 'confirmed', 'shipped', 'cancelled'] as const
 export type OrderStatus = (typeof orderStatuses)[number]
 
+// Postgres text cannot hold U+0000: refused here as a 400, not by the database as a 500.
+const noNul = (field: string) =>
+  [/^[^\u0000]*$/, `${field} must not contain NUL characters`] as const
+
 export const PlaceOrderInput = z.strictObject({
   item: z
     .string()
     .trim()
     .min(1, 'item must not be blank')
-    .max(200, 'item must be at most 200 characters'),
+    .max(200, 'item must be at most 200 characters')
+    .regex(...noNul('item')),
   quantity: z
     .number()
     .int('quantity must be a whole number')
     .min(1, 'quantity must be at least 1')
     .max(10_000, 'quantity must be at most 10000'),
-  customerId: z.string().trim().min(1).max(200).optional(),
+  customerId: z
+    .string()
+    .trim()
+    .min(1)
+    .max(200)
+    .regex(...noNul('customerId'))
+    .optional(),
 })
 export type PlaceOrderInput = z.infer<typeof PlaceOrderInput>
 
@@ -26,6 +37,7 @@ export const CancelOrderInput = z.strictObject({
     .trim()
     .min(1, 'reason must not be blank')
     .max(500, 'reason must be at most 500 characters')
+    .regex(...noNul('reason'))
     .optional(),
 })
 export type CancelOrderInput = z.infer<typeof CancelOrderInput>

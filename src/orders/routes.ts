@@ -227,7 +227,7 @@ export function ordersRoutes({ db, clock, idempotencyTtlMs }: OrdersDeps) {
     const response = await runIdempotent(
       db,
       key,
-      fingerprint('POST', '/orders', input),
+      fingerprint(c.get('apiKeyId'), 'POST', '/orders', input),
       idempotency,
       async (executor) => {
         const order = await placeOrder(executor, input, clock, contextOf(c))
@@ -270,7 +270,7 @@ export function ordersRoutes({ db, clock, idempotencyTtlMs }: OrdersDeps) {
       const response = await runIdempotent(
         db,
         key,
-        fingerprint('POST', `/orders/${id}/${transition}`, body),
+        fingerprint(c.get('apiKeyId'), 'POST', `/orders/${id}/${transition}`, body),
         idempotency,
         // A transition is several statements: its own transaction (a savepoint under a key).
         async (executor) => {

@@ -5,10 +5,9 @@
 import { serve } from '@hono/node-server'
 import { Hono } from 'hono'
 import type { Registry } from 'prom-client'
-import type { OutboxStats } from '../observability/metrics'
-
 export type Readiness = {
-  stats: () => Promise<OutboxStats>
+  /** Age of the oldest event this relay owns and should be publishing (0 if none). */
+  lagSeconds: () => Promise<number>
   /** undefined when the relay does not listen (poll mode). */
   listenerHealthy?: () => boolean
   ownedPartitions: () => number
@@ -19,12 +18,11 @@ export async function checkRelayReadiness(r: Readiness) {
   const reasons: string[] = []
   const checks: Record<string, unknown> = {}
   try {
-    const stats = await r.stats()
-    checks.oldestPendingAgeSeconds = Math.round(stats.oldestPendingAgeSeconds * 1000) / 1000
-    checks.pending = stats.pending
-    if (stats.oldestPendingAgeSeconds > r.maxLagSeconds) {
+    const lag = await r.lagSeconds()
+    checks.lagSeconds = Math.round(lag * 1000) / 1000
+    if (lag > r.maxLagSeconds) {
       reasons.push(
-        `oldest pending event is ${Math.round(stats.oldestPendingAgeSeconds)} s old (limit READY_MAX_LAG_SECONDS=${r.maxLagSeconds})`,
+        `its oldest publishable event is ${Math.round(lag)} s old (limit READY_MAX_LAG_SECONDS=${r.maxLagSeconds})`,
       )
     }
   } catch (err) {

@@ -1,7 +1,12 @@
 import postgres from 'postgres'
 import type { Config } from '../config'
 import type { Logger } from '../logger'
-import { createRegistry, createRelayMetrics, readOutboxStats } from '../observability/metrics'
+import {
+  createRegistry,
+  createRelayMetrics,
+  oldestPublishableAge,
+  readOutboxStats,
+} from '../observability/metrics'
 import { tracedPublish } from '../observability/tracing'
 import { classifyPublishError } from './classify-error'
 import { Doorbell } from './doorbell'
@@ -36,9 +41,6 @@ export async function startRelay(
   })
   const doorbell = new Doorbell()
   const controller = new AbortController()
-  // In poll mode nobody rings, so there is nothing to listen for.
-  const listener: Listener | undefined =
-    config.relay.mode === 'poll' ? undefined : startListener(config.databaseUrl, doorbell, log)
 
   // Metrics and readiness read the outbox on their own small pool, never the claiming session.
   const statsSql = postgres(config.databaseUrl, {
@@ -47,7 +49,29 @@ export async function startRelay(
     onnotice: () => {},
     connection: { application_name: 'outbox-relay-stats', statement_timeout: 5000 },
   })
-  const stats = () => readOutboxStats(statsSql)
+  const ownedPartitions = () => session.owned.length
+  const registry = createRegistry()
+  const metrics = createRelayMetrics(registry, {
+    stats: () => readOutboxStats(statsSql),
+    ownedPartitions,
+  })
+  let listener: Listener | undefined
+  // First of the parts that can fail to start (a port in use): nothing else runs yet.
+  const http = await serveRelayHttp(
+    relayHttpApp(registry, {
+      lagSeconds: () => oldestPublishableAge(statsSql, session.owned),
+      ownedPartitions,
+      listenerHealthy: config.relay.mode === 'poll' ? undefined : () => !!listener?.healthy(),
+      maxLagSeconds: config.readyMaxLagSeconds,
+    }),
+    config.relayMetricsPort,
+  ).catch(async (err: unknown) => {
+    await Promise.all([statsSql.end({ timeout: 1 }), session.close()]).catch(() => {})
+    throw err
+  })
+
+  // In poll mode nobody rings, so there is nothing to listen for.
+  if (config.relay.mode !== 'poll') listener = startListener(config.databaseUrl, doorbell, log)
   // Retention deletes old published rows on its own connection, never the claiming session.
   const retentionSql = postgres(config.databaseUrl, {
     max: 1,
@@ -56,9 +80,6 @@ export async function startRelay(
     connection: { application_name: 'outbox-relay-retention', statement_timeout: 60_000 },
   })
   const retention = startRetention({ sql: retentionSql, ...config.retention, logger: log })
-  const ownedPartitions = () => session.owned.length
-  const registry = createRegistry()
-  const metrics = createRelayMetrics(registry, { stats, ownedPartitions })
   const publish: Publish = async (batch) => {
     try {
       await tracedPublish(config.kafka.topic, batch, () => publisher.publish(batch))
@@ -68,15 +89,6 @@ export async function startRelay(
     }
     metrics.published(batch, Date.now())
   }
-  const http = await serveRelayHttp(
-    relayHttpApp(registry, {
-      stats,
-      ownedPartitions,
-      listenerHealthy: listener ? () => listener.healthy() : undefined,
-      maxLagSeconds: config.readyMaxLagSeconds,
-    }),
-    config.relayMetricsPort,
-  )
 
   const loop = runRelay({
     session,
@@ -103,13 +115,20 @@ export async function startRelay(
       controller.abort()
       // The loop stops between batches; a batch stuck on the broker is abandoned by closing
       // the session below (its transaction rolls back, nothing is marked).
-      const timedOut = await Promise.race([
-        loop.then(() => false),
-        new Promise<boolean>((r) => setTimeout(() => r(true), config.shutdownTimeoutMs)),
-      ])
-      if (timedOut) log.warn('batch in hand abandoned at shutdown; it will be published again')
-      await retention.stop()
-      await retentionSql.end({ timeout: 1 }).catch(() => {})
+      let timer: NodeJS.Timeout | undefined
+      const within = <T>(work: Promise<T>, ms: number) =>
+        Promise.race([
+          work.then(() => false),
+          new Promise<boolean>((r) => {
+            timer = setTimeout(() => r(true), ms)
+          }),
+        ]).finally(() => clearTimeout(timer))
+      if (await within(loop, config.shutdownTimeoutMs)) {
+        log.warn('batch in hand abandoned at shutdown; it will be published again')
+      }
+      // A retention batch in progress is cut off (closing its connection rolls it back).
+      await within(retention.stop(), 1000)
+      await retentionSql.end({ timeout: 0 }).catch(() => {})
       await listener?.close().catch(() => {})
       await session.close()
       await publisher.disconnect().catch(() => {})

@@ -94,6 +94,7 @@ describe('least-privilege roles', () => {
     expect(await consumer`select reserved from inventory.stock where item = 'pen'`).toEqual([
       { reserved: 1 },
     ])
+    await denied(consumer`delete from inventory.stock`)
     await denied(consumer`select * from orders`)
     await denied(consumer`select * from outbox`)
   })

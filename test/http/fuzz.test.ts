@@ -35,14 +35,29 @@ const path = fc.oneof(
   fc
     .tuple(fc.constantFrom('limit', 'cursor', 'status'), fc.string({ maxLength: 20 }))
     .map(([k, v]) => `/orders?${k}=${encodeURIComponent(v)}`),
+  // Cursors of the right shape with wrong contents: what a tampering client would send.
+  fc
+    .tuple(
+      fc.oneof(fc.date(), fc.string()),
+      fc.oneof(fc.uuid(), fc.string({ minLength: 36, maxLength: 36 }), fc.constant('-'.repeat(36))),
+    )
+    .map(([at, id]) => {
+      const time = at instanceof Date && !Number.isNaN(at.getTime()) ? at.toISOString() : at
+      return `/orders?cursor=${Buffer.from(JSON.stringify([time, id])).toString('base64url')}`
+    }),
   fc.array(segment, { minLength: 1, maxLength: 4 }).map((s) => `/${s.join('/')}`),
 )
 const nearlyAnOrder = fc.record(
   {
-    item: fc.oneof(fc.string({ maxLength: 210 }), fc.integer(), fc.constant(null)),
+    item: fc.oneof(
+      fc.string({ maxLength: 210 }),
+      fc.string({ unit: 'binary', maxLength: 20 }), // any code point, U+0000 included
+      fc.integer(),
+      fc.constant(null),
+    ),
     quantity: fc.oneof(fc.integer({ min: -5, max: 20_000 }), fc.double(), fc.string()),
-    customerId: fc.oneof(fc.string(), fc.constant('')),
-    reason: fc.string({ maxLength: 600 }),
+    customerId: fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.constant('')),
+    reason: fc.oneof(fc.string({ maxLength: 600 }), fc.string({ unit: 'binary' })),
     extra: fc.anything(),
   },
   { requiredKeys: [] },
