@@ -7,7 +7,7 @@ export type OrderStatus = (typeof orderStatuses)[number]
 
 // Postgres text cannot hold U+0000: refused here as a 400, not by the database as a 500.
 const noNul = (field: string) =>
-  [/^[^\u0000]*$/, `${field} must not contain NUL characters`] as const
+  [(s: string) => !s.includes('\u0000'), `${field} must not contain NUL characters`] as const
 
 export const PlaceOrderInput = z.strictObject({
   item: z
@@ -15,7 +15,7 @@ export const PlaceOrderInput = z.strictObject({
     .trim()
     .min(1, 'item must not be blank')
     .max(200, 'item must be at most 200 characters')
-    .regex(...noNul('item')),
+    .refine(...noNul('item')),
   quantity: z
     .number()
     .int('quantity must be a whole number')
@@ -26,7 +26,7 @@ export const PlaceOrderInput = z.strictObject({
     .trim()
     .min(1)
     .max(200)
-    .regex(...noNul('customerId'))
+    .refine(...noNul('customerId'))
     .optional(),
 })
 export type PlaceOrderInput = z.infer<typeof PlaceOrderInput>
@@ -37,7 +37,7 @@ export const CancelOrderInput = z.strictObject({
     .trim()
     .min(1, 'reason must not be blank')
     .max(500, 'reason must be at most 500 characters')
-    .regex(...noNul('reason'))
+    .refine(...noNul('reason'))
     .optional(),
 })
 export type CancelOrderInput = z.infer<typeof CancelOrderInput>
