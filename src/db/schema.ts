@@ -88,10 +88,14 @@ export const outbox = pgTable(
   (t) => [
     // The relay's claim query walks this index: unpublished rows in id order, nothing else.
     index('outbox_unpublished_idx').on(t.id).where(sql`${t.publishedAt} is null`),
-    // "Does this order have an earlier event that is dead or waiting to be retried?"
-    index('outbox_unpublished_by_order_idx')
+    // "Does this order have an earlier event that is dead or waiting to be retried?" Only such
+    // rows are in it (normally none), so the claim's hold-back probe is nearly free and writers
+    // maintain no extra index on the hot path.
+    index('outbox_blocked_by_order_idx')
       .on(t.aggregateId, t.id)
-      .where(sql`${t.publishedAt} is null`),
+      .where(
+        sql`${t.publishedAt} is null and (${t.deadAt} is not null or ${t.nextAttemptAt} is not null)`,
+      ),
   ],
 )
 

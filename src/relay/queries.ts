@@ -24,6 +24,8 @@ export async function claimBatch(tx: Q, owned: number[], limit: number): Promise
        and not exists (
              select 1 from outbox e
               where e.aggregate_id = o.aggregate_id and e.id < o.id and e.published_at is null
+                -- the predicate of outbox_blocked_by_order_idx, so the probe uses that tiny index
+                and (e.dead_at is not null or e.next_attempt_at is not null)
                 and (e.dead_at is not null or e.next_attempt_at > now()))
      order by o.id
      limit ${limit}
