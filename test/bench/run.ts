@@ -126,7 +126,7 @@ async function main() {
     })
 
     await mkdir('bench-results', { recursive: true })
-    await writeFile('bench-results/results.json', JSON.stringify(results, null, 2))
+    await writeFile('bench-results/results.json', `${JSON.stringify(results, null, 2)}\n`)
     const bars = Object.entries(latency).flatMap(([key, v]) => {
       const e = (v as { event: Record<string, number> }).event
       return ['p50', 'p95', 'p99'].map((p) => ({ group: key, series: p, value: e[p] ?? 0 }))
