@@ -1,30 +1,35 @@
 /**
- * `npm run consume`: the example inventory consumer (src/consumer). Needs DATABASE_URL (a
- * running `npm start` records its broker, not its embedded database); uses KAFKA_BROKERS, or
- * the in-process broker and topic that `npm start` recorded in .data/.
+ * `npm run consume`: the example inventory consumer (src/consumer). Uses DATABASE_URL and
+ * KAFKA_BROKERS, or for whichever is unset, what a running `npm start` recorded in .data/.
  */
-import { readFile } from 'node:fs/promises'
 import { type Config, loadConfig } from '../config'
 import { startInventoryConsumer } from '../consumer/consumer'
 import { createDb } from '../db/client'
-import { devKafkaFile } from '../dev/dev-services'
+import { readDevServices } from '../dev/dev-services'
 import { createLogger } from '../logger'
 import { runMain } from './run-main'
 
-async function brokersAndTopic(config: Config) {
-  if (config.kafka.brokers) return { brokers: config.kafka.brokers, topic: config.kafka.topic }
-  const recorded = await readFile(devKafkaFile, 'utf8').catch(() => undefined)
-  if (!recorded) throw new Error('KAFKA_BROKERS is not set and no `npm start` is running here.')
-  return JSON.parse(recorded) as { brokers: string[]; topic: string }
+async function targets(config: Config) {
+  const recorded = config.databaseUrl && config.kafka.brokers ? undefined : await readDevServices()
+  const databaseUrl = config.databaseUrl ?? recorded?.databaseUrl
+  if (!databaseUrl) throw new Error('DATABASE_URL is not set and no `npm start` is running here.')
+  if (config.kafka.brokers) {
+    return { databaseUrl, brokers: config.kafka.brokers, topic: config.kafka.topic }
+  }
+  if (!recorded?.brokers)
+    throw new Error('KAFKA_BROKERS is not set and no `npm start` is running here.')
+  return { databaseUrl, brokers: recorded.brokers, topic: recorded.topic }
 }
 
 runMain(async () => {
-  const config = loadConfig(process.env, ['DATABASE_URL'])
+  const config = loadConfig(process.env)
   const logger = createLogger(config.logLevel, 'consumer')
-  const { db, sql } = createDb(config.databaseUrl, { max: 2, applicationName: 'inventory' })
+  const { databaseUrl, brokers, topic } = await targets(config)
+  const { db, sql } = createDb(databaseUrl, { max: 2, applicationName: 'inventory' })
   const consumer = await startInventoryConsumer({
     db,
-    ...(await brokersAndTopic(config)),
+    brokers,
+    topic,
     groupId: config.consumer.groupId,
     clientId: config.kafka.clientId,
     commitIntervalMs: config.consumer.commitIntervalMs,

@@ -1,6 +1,7 @@
 /** `npm run outbox -- <command>`: one-shot operator commands (src/ops/cli.ts lists them). */
 import postgres from 'postgres'
 import { ConfigError, loadConfig } from '../config'
+import { readDevServices } from '../dev/dev-services'
 import { type Output, parseCommand, runCommand, USAGE, UsageError } from '../ops/cli'
 
 const io: Output = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) }
@@ -11,8 +12,15 @@ async function main(argv: string[]): Promise<number> {
     io.out(USAGE)
     return 0
   }
-  const config = loadConfig(process.env, ['DATABASE_URL'])
-  const sql = postgres(config.databaseUrl, {
+  const config = loadConfig(process.env)
+  // Unset: the embedded database of a `npm start` running here, if there is one.
+  const databaseUrl = config.databaseUrl ?? (await readDevServices())?.databaseUrl
+  if (!databaseUrl) {
+    throw new ConfigError([
+      'DATABASE_URL: required but not set (and no `npm start` is running here)',
+    ])
+  }
+  const sql = postgres(databaseUrl, {
     max: 1,
     connect_timeout: 5,
     onnotice: () => {},

@@ -3,19 +3,18 @@
  * Uses KAFKA_BROKERS, or the in-process broker a running `npm start` recorded in .data/.
  */
 import { randomUUID } from 'node:crypto'
-import { readFile } from 'node:fs/promises'
 import { Kafka, logLevel } from 'kafkajs'
 import { loadConfig } from '../config'
-import { devKafkaFile } from '../dev/dev-services'
+import { readDevServices } from '../dev/dev-services'
 import { runMain } from './run-main'
 
 async function brokersAndTopic() {
   const config = loadConfig()
   if (config.kafka.brokers) return { brokers: config.kafka.brokers, topic: config.kafka.topic }
-  const recorded = await readFile(devKafkaFile, 'utf8').catch(() => undefined)
-  if (!recorded)
+  const recorded = await readDevServices()
+  if (!recorded?.brokers)
     throw new Error('KAFKA_BROKERS is not set and no `npm start` is running here to tail.')
-  return JSON.parse(recorded) as { brokers: string[]; topic: string }
+  return { brokers: recorded.brokers, topic: recorded.topic }
 }
 
 runMain(async () => {

@@ -26,7 +26,7 @@ Commands:
   help                        This text.
 
 <event-id> is the event's uuid (EVENT ID in \`dead\`; the ce_id consumers see).
-Environment: DATABASE_URL (required).
+Environment: DATABASE_URL (else the database of an "npm start" running here).
 Exit status: 0 done; 1 refused (event not found or not dead) or failed (configuration,
 database); 2 usage error.
 `

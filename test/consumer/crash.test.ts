@@ -35,9 +35,12 @@ afterAll(async () => {
 
 const client = () => new Kafka({ brokers: kafka.bootstrap.split(','), logLevel: logLevel.NOTHING })
 
-function spawnConsumer(kafkaSettings: Record<string, string>): Spawned {
+function spawnConsumer(
+  kafkaSettings: Record<string, string>,
+  options: { recorded?: boolean } = {},
+): Spawned {
   const child = spawnEntrypoint('src/main/consume.ts', {
-    DATABASE_URL: db.url,
+    ...(options.recorded ? {} : { DATABASE_URL: db.url }),
     // Never within this test: every offset is still uncommitted when the process dies.
     CONSUMER_COMMIT_INTERVAL_MS: '600000',
     ...kafkaSettings,
@@ -103,14 +106,14 @@ describe('consumer process', () => {
     // starts from the beginning.
     expect(await committedOffsets()).toEqual([-1, -1, -1])
 
-    // The restart finds the broker the way `npm run consume` does beside `npm start`: no
-    // KAFKA_BROKERS, the broker and topic recorded in .data/dev-kafka.json. It joins once the
-    // broker has given up on the dead member (about two session timeouts).
+    // The restart finds its database and broker the way `npm run consume` does beside
+    // `npm start`: no DATABASE_URL, no KAFKA_BROKERS, what .data/dev-services.json records. It
+    // joins once the broker has given up on the dead member (about two session timeouts).
     await writeFile(
-      join(devDataDir, 'dev-kafka.json'),
-      JSON.stringify({ brokers: kafka.bootstrap.split(','), topic }),
+      join(devDataDir, 'dev-services.json'),
+      JSON.stringify({ databaseUrl: db.url, brokers: kafka.bootstrap.split(','), topic }),
     )
-    const second = spawnConsumer({ DEV_DATA_DIR: devDataDir })
+    const second = spawnConsumer({ DEV_DATA_DIR: devDataDir }, { recorded: true })
     await waitFor(
       'every event delivered a second time',
       async () => (await inboxStats()).minDeliveries >= 2,

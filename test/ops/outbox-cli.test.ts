@@ -3,6 +3,7 @@
  * database with dead, pending and published events, then with a real relay (and broker) running.
  */
 import { randomUUID } from 'node:crypto'
+import { tmpdir } from 'node:os'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { MockKafka } from '../../src/dev/mock-kafka'
 import type { RelayService } from '../../src/relay/start-relay'
@@ -135,7 +136,8 @@ describe('without a relay', () => {
       cli(),
       cli('frobnicate'),
       cli('retry', 'not-a-uuid'),
-      runCli(['status'], {}),
+      // No DATABASE_URL, and no `npm start` recorded a database (an empty DEV_DATA_DIR).
+      runCli(['status'], { DEV_DATA_DIR: tmpdir() }),
     ])
     expect(notFound).toMatchObject({ code: 1, stderr: expect.stringMatching(/not found/) })
     expect(pending).toMatchObject({ code: 1, stderr: expect.stringMatching(/is pending/) })
