@@ -5,13 +5,18 @@
  */
 import { z } from 'zod'
 
-const positiveInt = (name: string, def: number, max: number) =>
+/** A whole number in [min, max]; `zeroMeans` names what 0 does when 0 is allowed. */
+const intSetting = (name: string, def: number, max: number, zeroMeans?: string) =>
   z.coerce
     .number({ error: `${name} must be a number` })
     .int(`${name} must be a whole number`)
-    .min(1, `${name} must be at least 1`)
+    .min(
+      zeroMeans ? 0 : 1,
+      zeroMeans ? `${name} must be 0 (${zeroMeans}) or more` : `${name} must be at least 1`,
+    )
     .max(max, `${name} must be at most ${max}`)
     .default(def)
+const positiveInt = (name: string, def: number, max: number) => intSetting(name, def, max)
 
 const durationUnits = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const
 /** "90s", "30m", "12h", "7d" -> milliseconds. */
@@ -75,12 +80,7 @@ const schema = z.object({
   RETENTION_BATCH_SIZE: positiveInt('RETENTION_BATCH_SIZE', 1000, 100_000),
   RETENTION_INTERVAL_MS: positiveInt('RETENTION_INTERVAL_MS', 60_000, 86_400_000),
   // The relay's own HTTP port for /metrics, /healthz and /readyz.
-  RELAY_METRICS_PORT: z.coerce
-    .number({ error: 'RELAY_METRICS_PORT must be a number' })
-    .int('RELAY_METRICS_PORT must be a whole number')
-    .min(0, 'RELAY_METRICS_PORT must be 0 (any free port) or a port number')
-    .max(65535, 'RELAY_METRICS_PORT must be at most 65535')
-    .default(9400),
+  RELAY_METRICS_PORT: intSetting('RELAY_METRICS_PORT', 9400, 65535, 'any free port'),
   // The relay reports not ready when the oldest publishable event is older than this.
   READY_MAX_LAG_SECONDS: positiveInt('READY_MAX_LAG_SECONDS', 60, 86_400),
   // Comma-separated bearer tokens for the write endpoints; unset = no authentication.
@@ -101,12 +101,7 @@ const schema = z.object({
   MAX_BODY_BYTES: positiveInt('MAX_BODY_BYTES', 64 * 1024, 10 * 1024 * 1024),
   REQUEST_TIMEOUT_MS: positiveInt('REQUEST_TIMEOUT_MS', 10_000, 600_000),
   // Requests per minute per client (API key, else address); 0 turns the limit off.
-  RATE_LIMIT_PER_MINUTE: z.coerce
-    .number({ error: 'RATE_LIMIT_PER_MINUTE must be a number' })
-    .int('RATE_LIMIT_PER_MINUTE must be a whole number')
-    .min(0, 'RATE_LIMIT_PER_MINUTE must be 0 (off) or more')
-    .max(1_000_000, 'RATE_LIMIT_PER_MINUTE must be at most 1000000')
-    .default(60_000),
+  RATE_LIMIT_PER_MINUTE: intSetting('RATE_LIMIT_PER_MINUTE', 60_000, 1_000_000, 'off'),
   // Read by `db:migrate` only: logins for the least-privilege roles (drizzle/0006).
   DB_API_PASSWORD: z.string().min(8, 'DB_API_PASSWORD must be at least 8 characters').optional(),
   DB_RELAY_PASSWORD: z

@@ -22,6 +22,8 @@ function bearerToken(c: Context): string | undefined {
  */
 export class ApiKeys {
   readonly #digests: Buffer[]
+  // The rate limiter and the key check both ask about the same request: hash it once.
+  readonly #seen = new WeakMap<Context, string | undefined>()
   constructor(keys: readonly string[]) {
     this.#digests = keys.map(digest)
   }
@@ -30,12 +32,17 @@ export class ApiKeys {
   }
   /** The accepted key's id (a digest prefix, safe to log and to key on), or undefined. */
   accept(c: Context): string | undefined {
+    if (this.#seen.has(c)) return this.#seen.get(c)
     const token = bearerToken(c)
-    if (!token) return undefined
-    const given = digest(token)
-    let ok = false
-    for (const d of this.#digests) ok = timingSafeEqual(d, given) || ok
-    return ok ? given.toString('base64url').slice(0, 16) : undefined
+    let id: string | undefined
+    if (token) {
+      const given = digest(token)
+      let ok = false
+      for (const d of this.#digests) ok = timingSafeEqual(d, given) || ok
+      id = ok ? given.toString('base64url').slice(0, 16) : undefined
+    }
+    this.#seen.set(c, id)
+    return id
   }
 }
 

@@ -29,8 +29,9 @@ export async function checkRelayReadiness(r: Readiness) {
     reasons.push(`database unreachable: ${(err as Error).message}`)
   }
   if (r.listenerHealthy) {
-    checks.listener = r.listenerHealthy() ? 'healthy' : 'not healthy'
-    if (!r.listenerHealthy()) reasons.push('LISTEN connection not (yet) confirmed by a ping')
+    const healthy = r.listenerHealthy()
+    checks.listener = healthy ? 'healthy' : 'not healthy'
+    if (!healthy) reasons.push('LISTEN connection not (yet) confirmed by a ping')
   } else checks.listener = 'not used (poll mode)'
   const owned = r.ownedPartitions()
   // Owning nothing is fine: other relays own every partition and this one stands by.

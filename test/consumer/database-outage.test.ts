@@ -6,14 +6,15 @@
 import { Kafka, logLevel } from 'kafkajs'
 import postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { type InventoryConsumer, startInventoryConsumer } from '../../src/consumer/consumer'
+import type { InventoryConsumer } from '../../src/consumer/consumer'
 import { createDb } from '../../src/db/client'
 import type { MockKafka } from '../../src/dev/mock-kafka'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 import { startTestKafka } from '../helpers/kafka'
 import { waitFor } from '../helpers/wait'
 import { asKafkaMessage, orderHistory } from './events'
-import { type LogLine, memoryLogger } from './memory-logger'
+import type { LogLine } from './memory-logger'
+import { startTestConsumer } from './start-consumer'
 
 const topic = 'orders.events'
 let db: TestDatabase
@@ -29,17 +30,7 @@ beforeAll(async () => {
   // The server's maintenance database: still reachable while the test database refuses logins.
   admin = postgres(inject('postgresUrl'), { max: 1, onnotice: () => {} })
   consumerDb = createDb(db.url, { max: 2, applicationName: 'inventory' })
-  const memory = memoryLogger()
-  log = memory.lines
-  consumer = await startInventoryConsumer({
-    db: consumerDb.db,
-    brokers: kafka.bootstrap.split(','),
-    topic,
-    groupId: 'inventory',
-    clientId: 'inventory-test',
-    commitIntervalMs: 100,
-    logger: memory.logger,
-  })
+  ;({ consumer, log } = await startTestConsumer(consumerDb.db, kafka.bootstrap, topic))
 })
 afterAll(async () => {
   await consumer?.stop()

@@ -5,14 +5,15 @@
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createApp } from '../../src/app'
-import { type InventoryConsumer, startInventoryConsumer } from '../../src/consumer/consumer'
+import type { InventoryConsumer } from '../../src/consumer/consumer'
 import type { MockKafka } from '../../src/dev/mock-kafka'
 import type { RelayService } from '../../src/relay/start-relay'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 import { type Collector, collectMessages, startTestKafka } from '../helpers/kafka'
 import { startTestRelay } from '../helpers/relay'
 import { waitFor } from '../helpers/wait'
-import { type LogLine, memoryLogger } from './memory-logger'
+import type { LogLine } from './memory-logger'
+import { startTestConsumer } from './start-consumer'
 
 const topic = 'orders.events'
 let db: TestDatabase
@@ -28,17 +29,7 @@ beforeAll(async () => {
   kafka = startTestKafka(topic)
   app = createApp({ db: db.db, logger: pino({ level: 'silent' }) })
   relay = await startTestRelay({ databaseUrl: db.url, brokers: kafka.bootstrap, topic })
-  const memory = memoryLogger()
-  log = memory.lines
-  consumer = await startInventoryConsumer({
-    db: db.db,
-    brokers: kafka.bootstrap.split(','),
-    topic,
-    groupId: 'inventory',
-    clientId: 'inventory-test',
-    commitIntervalMs: 100,
-    logger: memory.logger,
-  })
+  ;({ consumer, log } = await startTestConsumer(db.db, kafka.bootstrap, topic))
   // After the consumer, so that both groups' joins (about 3 s on this broker) overlap.
   collector = await collectMessages(kafka.bootstrap, topic)
 })

@@ -9,29 +9,16 @@ import { describe, expect, it } from 'vitest'
 import { spawnEntrypoint } from '../helpers/process'
 
 describe('npm run consume', () => {
-  it('refuses to start without DATABASE_URL when no `npm start` recorded a database', async () => {
+  // An empty DEV_DATA_DIR: no `npm start` recorded a database or a broker.
+  it.each([
+    ['DATABASE_URL', { KAFKA_BROKERS: '127.0.0.1:9' }],
+    ['KAFKA_BROKERS', { DATABASE_URL: 'postgres://nobody@127.0.0.1:9/none' }],
+  ])('refuses to start without %s when no `npm start` recorded one', async (name, env) => {
     const empty = await mkdtemp(join(tmpdir(), 'consume-dev-'))
     try {
-      const child = spawnEntrypoint('src/main/consume.ts', {
-        KAFKA_BROKERS: '127.0.0.1:9',
-        DEV_DATA_DIR: empty,
-      })
+      const child = spawnEntrypoint('src/main/consume.ts', { ...env, DEV_DATA_DIR: empty })
       expect(await child.exited).toBe(1)
-      expect(child.output()).toMatch(/DATABASE_URL is not set and no `npm start` is running here/)
-    } finally {
-      await rm(empty, { recursive: true, force: true })
-    }
-  })
-
-  it('refuses to start without KAFKA_BROKERS when no `npm start` recorded a broker', async () => {
-    const empty = await mkdtemp(join(tmpdir(), 'consume-dev-'))
-    try {
-      const child = spawnEntrypoint('src/main/consume.ts', {
-        DATABASE_URL: 'postgres://nobody@127.0.0.1:9/none',
-        DEV_DATA_DIR: empty,
-      })
-      expect(await child.exited).toBe(1)
-      expect(child.output()).toMatch(/KAFKA_BROKERS is not set and no `npm start` is running here/)
+      expect(child.output()).toContain(`${name} is not set and no \`npm start\` is running here`)
     } finally {
       await rm(empty, { recursive: true, force: true })
     }

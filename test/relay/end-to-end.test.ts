@@ -53,18 +53,21 @@ describe.each(['adaptive', 'notify', 'poll'] as const)('relay, %s wake-up', (mod
     kafka = startTestKafka(topic)
     consumer = await collectMessages(kafka.bootstrap, topic)
   })
+  const startRelay = (settings: Record<string, string> = {}) =>
+    startTestRelay({
+      databaseUrl: db.url,
+      brokers: kafka.bootstrap,
+      topic,
+      RELAY_WAKEUP: mode,
+      ...settings,
+    })
   afterAll(async () => {
     await consumer.stop()
     kafka.close()
   })
 
   it('publishes a POSTed order with key, value and CloudEvents headers, and marks it', async () => {
-    relay = await startTestRelay({
-      databaseUrl: db.url,
-      brokers: kafka.bootstrap,
-      topic,
-      RELAY_WAKEUP: mode,
-    })
+    relay = await startRelay()
     const order = await placeOrder('book', 2)
     const message = await waitFor('the event on the topic', () => messagesFor(order.id)[0])
     const [row] =
@@ -88,13 +91,7 @@ describe.each(['adaptive', 'notify', 'poll'] as const)('relay, %s wake-up', (mod
 
   // In poll mode nothing rings by design: it is the one mode that waits for the timer.
   it.skipIf(mode === 'poll')('wakes on NOTIFY, not on the poll', async () => {
-    relay = await startTestRelay({
-      databaseUrl: db.url,
-      brokers: kafka.bootstrap,
-      topic,
-      RELAY_WAKEUP: mode,
-      RELAY_POLL_INTERVAL_MS: '60000',
-    })
+    relay = await startRelay({ RELAY_POLL_INTERVAL_MS: '60000' })
     await delay(300) // let the start-up drain finish; from here only a NOTIFY can wake it
     const started = Date.now()
     const order = await placeOrder()
@@ -110,25 +107,13 @@ describe.each(['adaptive', 'notify', 'poll'] as const)('relay, %s wake-up', (mod
     expect(orders.every((o) => messagesFor(o.id).length === 0)).toBe(true)
     expect(await unpublished()).toBe(25)
 
-    relay = await startTestRelay({
-      databaseUrl: db.url,
-      brokers: kafka.bootstrap,
-      topic,
-      RELAY_WAKEUP: mode,
-      RELAY_POLL_INTERVAL_MS: '60000',
-      RELAY_BATCH_SIZE: '10', // several batches
-    })
+    relay = await startRelay({ RELAY_POLL_INTERVAL_MS: '60000', RELAY_BATCH_SIZE: '10' }) // several batches
     await waitFor('all 25 events', () => orders.every((o) => messagesFor(o.id).length > 0))
     await waitFor('all rows marked', async () => (await unpublished()) === 0)
   })
 
   it('keeps accepting orders while every broker is down, and delivers them all after', async () => {
-    relay = await startTestRelay({
-      databaseUrl: db.url,
-      brokers: kafka.bootstrap,
-      topic,
-      RELAY_WAKEUP: mode,
-    })
+    relay = await startRelay()
     kafka.setAllBrokersDown()
     const orders: Array<{ id: string }> = []
     try {
