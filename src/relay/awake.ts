@@ -49,15 +49,18 @@ export async function leaveAwake(
   if (session.awake.length === 0) return true
   const held = session.awake
   session.awake = []
-  await session.sql`select pg_advisory_unlock(${LOCK.awake}, p) from unnest(${held}::int[]) p`
-  // A snapshot lists as in progress only xids below its xmax, and xmax is one past the latest
-  // *completed* xid: a writer whose xid is newer than every finished transaction would be
-  // missing from the list (the adaptive-wakeup test caught exactly that). Committing an xid of
-  // our own first, assigned after the release and so newer than any skipping writer's, pushes
-  // xmax past all of them.
-  await session.sql`select pg_current_xact_id()`
-  const rows = await session.sql<{ xid: string }[]>`
-    select pg_snapshot_xip(pg_current_snapshot())::text as xid`
+  // The three statements are pipelined (one round trip) and still run one after the other, each
+  // committing before the next starts.
+  const [, , rows] = await Promise.all([
+    session.sql`select pg_advisory_unlock(${LOCK.awake}, p) from unnest(${held}::int[]) p`,
+    // A snapshot lists as in progress only xids below its xmax, and xmax is one past the latest
+    // *completed* xid: a writer whose xid is newer than every finished transaction would be
+    // missing from the list (the adaptive-wakeup test caught exactly that). Committing an xid of
+    // our own first, assigned after the release and so newer than any skipping writer's, pushes
+    // xmax past all of them.
+    session.sql`select pg_current_xact_id()`,
+    session.sql<{ xid: string }[]>`select pg_snapshot_xip(pg_current_snapshot())::text as xid`,
+  ])
   let pending = rows.map((r) => r.xid)
   const giveUpAt = Date.now() + maxWaitMs
   for (let pause = 1; pending.length > 0 && !signal.aborted; pause = Math.min(pause * 2, 50)) {

@@ -1,21 +1,40 @@
 /**
- * One claim-publish-mark cycle, in one transaction on the relay's session:
- *  1. claim the oldest publishable rows of the owned partitions, FOR UPDATE SKIP LOCKED;
+ * Draining: claim, publish, mark, until a claim comes back short.
+ *
+ *  1. claim the oldest publishable rows of the owned partitions (queries.ts: claimBatch);
  *  2. publish them and wait for the broker's acknowledgement (acks = all);
- *  3. mark them published and commit.
+ *  3. mark them published.
+ * No transaction spans the publish. Only the owner of a partition claims its rows (the
+ * partition locks of session.ts), so row locks would add nothing but two round trips per batch.
+ * Each statement commits on its own; a mark is written only after the acknowledgement, so it
+ * is always true.
+ *
+ * Under a backlog the steps overlap (postgres.js pipelines queries on the relay's one
+ * connection, and they run in the order sent): while batch N is in flight to the broker, batch
+ * N+1 is claimed, leaving out N's ids; once N is acknowledged, N's mark (and the claim of N+2)
+ * run in the database while N+1 is in flight. Batch N+1 is published only after N was
+ * acknowledged, and thrown away unpublished if N failed, so a later event never overtakes an
+ * earlier one. The broker's time is then the only time on the critical path.
+ *
  * On failure nothing is marked published. The failure is classified (classify-error.ts):
- *  - unavailable / retriable: the batch's attempts, last_error and next_attempt_at are recorded
- *    and committed; unavailable is rethrown so the relay backs off as a whole;
+ *  - unavailable / retriable: the batch's attempts, last_error and next_attempt_at are recorded;
+ *    unavailable is rethrown so the relay backs off as a whole;
  *  - permanent: the batch is published again one event at a time to find the culprit, which is
  *    dead-lettered; its order's later events are left for the claim query to hold back.
- * If the process dies after the acknowledgement but before the commit, the rows are published
+ * If the process dies after the acknowledgement but before the mark, the rows are published
  * again later: the at-least-once duplicate that consumers dedupe by `ce_id`.
  */
-import type postgres from 'postgres'
 import { type BackoffOptions, backoffDelay } from './backoff'
 import { classifyPublishError, describeError } from './classify-error'
 import type { Publish } from './publish'
-import { type ClaimedMessage, claimBatch, deferEvents, markDead, markPublished } from './queries'
+import {
+  type ClaimedMessage,
+  claimBatch,
+  deferEvents,
+  markDead,
+  markPublished,
+  type Q,
+} from './queries'
 import type { RelaySession } from './session'
 
 export type DrainPolicy = { maxAttempts: number; backoff: BackoffOptions }
@@ -23,7 +42,7 @@ export type DrainPolicy = { maxAttempts: number; backoff: BackoffOptions }
 export type DrainResult = {
   claimed: number
   published: number
-  /** Earliest time (epoch ms) an event deferred by this batch becomes claimable again. */
+  /** Earliest time (epoch ms) an event deferred by this drain becomes claimable again. */
   retryAt?: number
 }
 
@@ -35,39 +54,82 @@ export class BrokerUnavailableError extends Error {
   }
 }
 
-export async function drainBatch(
+/** Claims, publishes and marks until a claim comes back short of `batchSize`, or a batch fails. */
+export async function drain(
   session: RelaySession,
   batchSize: number,
   publish: Publish,
   policy: DrainPolicy,
+  signal?: AbortSignal,
 ): Promise<DrainResult> {
   if (session.owned.length === 0) return { claimed: 0, published: 0 }
-  const outcome = await session.sql.begin(async (tx) => {
-    const batch = await claimBatch(tx, session.owned, batchSize)
-    const first = batch[0]
-    if (!first) return { claimed: 0, published: 0 }
-    session.assertSession(first.session)
-    try {
-      await publish(batch)
-    } catch (err) {
-      const kind = classifyPublishError(err)
-      if (kind === 'permanent') return isolate(tx, batch, publish, policy)
-      const result = await defer(tx, batch, err, policy, kind === 'retriable')
-      // Commit the bookkeeping, then let the relay back off.
-      return kind === 'unavailable' ? { ...result, unavailable: err } : result
+  const sql = session.sql
+  const owned = session.owned
+  const total: DrainResult = { claimed: 0, published: 0 }
+  let batch = await claim(session, owned, batchSize, [])
+  // The previous batch's mark, still running while this batch is published.
+  let marking: Promise<void> = Promise.resolve()
+  try {
+    while (batch.length > 0) {
+      total.claimed += batch.length
+      const ids = batch.map((m) => m.id)
+      // A full batch suggests more: claim the next one while this one is in flight. It is sent
+      // after the previous mark, so it sees that batch published; this one it leaves out.
+      const next =
+        batch.length === batchSize && !signal?.aborted
+          ? claim(session, owned, batchSize, ids)
+          : Promise.resolve([])
+      next.catch(() => {}) // awaited below on every path
+      try {
+        await publish(batch)
+      } catch (err) {
+        await Promise.allSettled([next]) // thrown away: it must not overtake the failed batch
+        await marking
+        const result = await onPublishFailure(sql, batch, err, publish, policy)
+        total.published += result.published
+        total.retryAt = result.retryAt
+        if (result.unavailable) throw new BrokerUnavailableError(err)
+        return total
+      }
+      await marking
+      marking = markPublished(sql, ids)
+      marking.catch(() => {}) // awaited at the next step or on the way out
+      total.published += batch.length
+      batch = await next
     }
-    await markPublished(
-      tx,
-      batch.map((m) => m.id),
-    )
-    return { claimed: batch.length, published: batch.length }
-  })
-  if ('unavailable' in outcome) throw new BrokerUnavailableError(outcome.unavailable)
-  return outcome
+  } finally {
+    await marking
+  }
+  return total
+}
+
+async function claim(
+  session: RelaySession,
+  owned: number[],
+  batchSize: number,
+  inFlight: number[],
+): Promise<ClaimedMessage[]> {
+  const batch = await claimBatch(session.sql, owned, batchSize, inFlight)
+  const first = batch[0]
+  if (first) session.assertSession(first.session)
+  return batch
+}
+
+async function onPublishFailure(
+  sql: Q,
+  batch: ClaimedMessage[],
+  err: unknown,
+  publish: Publish,
+  policy: DrainPolicy,
+): Promise<DrainResult & { unavailable?: boolean }> {
+  const kind = classifyPublishError(err)
+  if (kind === 'permanent') return isolate(sql, batch, publish, policy)
+  const result = await defer(sql, batch, err, policy, kind === 'retriable')
+  return kind === 'unavailable' ? { ...result, unavailable: true } : result
 }
 
 async function defer(
-  tx: postgres.TransactionSql,
+  q: Q,
   batch: ClaimedMessage[],
   err: unknown,
   policy: DrainPolicy,
@@ -76,7 +138,7 @@ async function defer(
   const attempts = Math.max(...batch.map((m) => m.attempts)) + 1
   const delayMs = backoffDelay(attempts, policy.backoff)
   await deferEvents(
-    tx,
+    q,
     batch.map((m) => m.id),
     describeError(err),
     delayMs,
@@ -87,7 +149,7 @@ async function defer(
 
 /** Publishes one event at a time, in order, to pin a permanent failure on the right event. */
 async function isolate(
-  tx: postgres.TransactionSql,
+  q: Q,
   batch: ClaimedMessage[],
   publish: Publish,
   policy: DrainPolicy,
@@ -104,14 +166,14 @@ async function isolate(
       stopped.add(message.aggregateId)
       const kind = classifyPublishError(err)
       if (kind === 'permanent') {
-        await markDead(tx, message.id, `permanent: ${describeError(err)}`)
+        await markDead(q, message.id, `permanent: ${describeError(err)}`)
         continue
       }
-      const result = await defer(tx, [message], err, policy, kind === 'retriable')
+      const result = await defer(q, [message], err, policy, kind === 'retriable')
       retryAt = Math.min(retryAt ?? Number.POSITIVE_INFINITY, result.retryAt ?? 0)
       if (kind === 'unavailable') break // the rest stay unclaimed; the relay backs off
     }
   }
-  await markPublished(tx, published)
+  await markPublished(q, published)
   return { claimed: batch.length, published: published.length, retryAt }
 }

@@ -2,17 +2,27 @@
 import type postgres from 'postgres'
 import type { OutboxMessage } from './publish'
 
-type Q = postgres.TransactionSql | postgres.Sql
+export type Q = postgres.TransactionSql | postgres.Sql
 
 export type ClaimedMessage = OutboxMessage & { attempts: number; session: number }
 
 /**
- * The oldest publishable events of the partitions this relay owns, locked for this transaction.
- * Skipped: dead events, events waiting for their retry time, and any event of an order that has
- * an earlier event dead or waiting (ordering first: a later event never overtakes an earlier one).
+ * The oldest publishable events of the partitions this relay owns, leaving out `inFlight` (the
+ * batch being published while this one is claimed; drain.ts). Skipped: dead events, events
+ * waiting for their retry time, and any event of an order that has an earlier event dead or
+ * waiting (ordering first: a later event never overtakes an earlier one). No row locks: only the
+ * partition's owner claims its rows (session.ts).
  */
-export async function claimBatch(tx: Q, owned: number[], limit: number): Promise<ClaimedMessage[]> {
-  const rows = await tx<(Omit<ClaimedMessage, 'id'> & { id: string })[]>`
+export async function claimBatch(
+  q: Q,
+  owned: number[],
+  limit: number,
+  inFlight: number[] = [],
+): Promise<ClaimedMessage[]> {
+  // In-flight ids are the lowest claimable ids of the previous claim: a row above the highest
+  // needs no look-up in the list.
+  const above = inFlight.length > 0 ? Math.max(...inFlight) : 0
+  const rows = await q<(Omit<ClaimedMessage, 'id'> & { id: string })[]>`
     select pg_backend_pid() as session, o.id, o.event_id as "eventId", o.event_type as "eventType",
            o.aggregate_id as "aggregateId", o.payload, o.occurred_at as "occurredAt", o.attempts,
            o.sequence, o.schema_version as "schemaVersion", o.traceparent
@@ -21,6 +31,7 @@ export async function claimBatch(tx: Q, owned: number[], limit: number): Promise
        and o.dead_at is null
        and o.partition = any(${owned}::int[])
        and (o.next_attempt_at is null or o.next_attempt_at <= now())
+       and (o.id > ${above} or o.id <> all(${inFlight}::bigint[]))
        and not exists (
              select 1 from outbox e
               where e.aggregate_id = o.aggregate_id and e.id < o.id and e.published_at is null
@@ -28,42 +39,43 @@ export async function claimBatch(tx: Q, owned: number[], limit: number): Promise
                 and (e.dead_at is not null or e.next_attempt_at is not null)
                 and (e.dead_at is not null or e.next_attempt_at > now()))
      order by o.id
-     limit ${limit}
-       for update of o skip locked`
+     limit ${limit}`
   return rows.map((r) => ({ ...r, id: Number(r.id) }))
 }
 
-export async function markPublished(tx: Q, ids: number[]): Promise<void> {
+export async function markPublished(q: Q, ids: number[]): Promise<void> {
   if (ids.length === 0) return
-  await tx`update outbox set published_at = now(), next_attempt_at = null
+  await q`update outbox set published_at = now(), next_attempt_at = null
             where id = any(${ids}::bigint[])`
 }
 
 /**
  * Records a failed attempt: not claimed again for `delayMs`. When `countsTowardLimit`, an event
- * reaching `maxAttempts` failed attempts is dead-lettered instead.
+ * reaching `maxAttempts` failed attempts is dead-lettered instead. Published rows are never
+ * touched: a relay that lost its partition mid-publish may report a failure for rows that the
+ * new owner has published since.
  */
 export async function deferEvents(
-  tx: Q,
+  q: Q,
   ids: number[],
   error: string,
   delayMs: number,
   limit: { maxAttempts: number; countsTowardLimit: boolean },
 ): Promise<void> {
   if (ids.length === 0) return
-  await tx`
+  await q`
     update outbox
        set attempts = attempts + 1,
            last_error = ${error},
            next_attempt_at = now() + ${delayMs} * interval '1 millisecond',
            dead_at = case when ${limit.countsTowardLimit} and attempts + 1 >= ${limit.maxAttempts}
                           then now() end
-     where id = any(${ids}::bigint[])`
+     where id = any(${ids}::bigint[]) and published_at is null`
 }
 
-export async function markDead(tx: Q, id: number, reason: string): Promise<void> {
-  await tx`update outbox set attempts = attempts + 1, last_error = ${reason}, dead_at = now()
-            where id = ${id}`
+export async function markDead(q: Q, id: number, reason: string): Promise<void> {
+  await q`update outbox set attempts = attempts + 1, last_error = ${reason}, dead_at = now()
+            where id = ${id} and published_at is null`
 }
 
 /** When the next deferred event of these partitions becomes claimable; undefined if none. */
@@ -73,17 +85,4 @@ export async function earliestRetry(q: Q, owned: number[]): Promise<Date | undef
      where published_at is null and dead_at is null and next_attempt_at is not null
        and partition = any(${owned}::int[])`
   return row?.at ?? undefined
-}
-
-/**
- * Cheap "anything to do?" probe for the awake relay's frequent re-checks: one index probe, no
- * transaction, no locks. Deferred and dead rows do not count (nothing to do for them now).
- */
-export async function hasPublishable(q: Q, owned: number[]): Promise<boolean> {
-  const rows = await q`
-    select 1 from outbox
-     where published_at is null and dead_at is null and partition = any(${owned}::int[])
-       and (next_attempt_at is null or next_attempt_at <= now())
-     limit 1`
-  return rows.length > 0
 }

@@ -25,9 +25,9 @@ import { enterAwake, leaveAwake } from './awake'
 import { type BackoffOptions, backoffDelay } from './backoff'
 import { describeError } from './classify-error'
 import { type Doorbell, sleep } from './doorbell'
-import { type DrainPolicy, drainBatch } from './drain'
+import { type DrainPolicy, drain } from './drain'
 import type { Publish } from './publish'
-import { earliestRetry, hasPublishable } from './queries'
+import { earliestRetry } from './queries'
 import { type RelaySession, SessionChangedError } from './session'
 
 export type WakeupMode = 'adaptive' | 'notify' | 'poll'
@@ -130,26 +130,26 @@ async function cycle(
   let retryAt = Number.POSITIVE_INFINITY
   let total = 0
   const drainAll = async () => {
-    let published = 0
-    while (!o.signal.aborted) {
-      const result = await drainBatch(o.session, o.batchSize, o.publish, policy)
-      published += result.published
-      total += result.published
-      if (result.retryAt !== undefined) retryAt = Math.min(retryAt, result.retryAt)
-      if (result.claimed < o.batchSize) break
-    }
-    return published
+    const result = await drain(o.session, o.batchSize, o.publish, policy, o.signal)
+    total += result.published
+    if (result.retryAt !== undefined) retryAt = Math.min(retryAt, result.retryAt)
+    return result.published
   }
   for (;;) {
-    if (o.mode !== 'notify') await enterAwake(o.session)
     o.doorbell.clear()
-    let published = await drainAll()
+    // Taking the awake locks and the first claim share one round trip (the connection pipelines
+    // them). Order does not matter: a writer that commits before the locks are held rings, and a
+    // ring only costs a wasted wake-up.
+    let published = await settleBoth(
+      o.mode === 'notify' ? Promise.resolve() : enterAwake(o.session),
+      drainAll(),
+    )
     if (o.mode !== 'adaptive') return { retryAt, stillAwake: false, published: total }
     // Linger: stay awake while events keep coming, so a busy stream needs no doorbell at all.
+    // Each re-check is a claim (one indexed query; nothing found, nothing locked).
     for (let quietSince = Date.now(); published > 0 && !o.signal.aborted; ) {
       if (Date.now() - quietSince >= (o.lingerMs ?? 50)) break
       await sleep(o.awakePollMs ?? 2, o.signal)
-      if (!(await hasPublishable(o.session.sql, o.session.owned))) continue
       if ((await drainAll()) > 0) quietSince = Date.now()
     }
     if (!(await leaveAwake(o.session, o.signal))) {
@@ -158,4 +158,15 @@ async function cycle(
     published = await drainAll()
     if (published === 0 || o.signal.aborted) return { retryAt, stillAwake: false, published: total }
   }
+}
+
+/**
+ * Both results, after both have finished: unlike Promise.all, a failure of one never leaves the
+ * other running on (a drain still publishing while the loop starts the next one could reorder).
+ */
+async function settleBoth<T>(a: Promise<unknown>, b: Promise<T>): Promise<T> {
+  const [ra, rb] = await Promise.allSettled([a, b])
+  if (ra.status === 'rejected') throw ra.reason
+  if (rb.status === 'rejected') throw rb.reason
+  return rb.value
 }

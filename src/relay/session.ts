@@ -1,9 +1,10 @@
 /**
  * A relay's database session: one dedicated connection that holds the relay's advisory locks
- * AND runs its claim-publish-mark transactions. Because both live on one session, a relay that
- * has lost its session has lost its partitions too, and the transaction that would have marked
- * its batch is gone with it: it can never mark anything published for a partition it no longer
- * owns.
+ * AND runs its claims and marks. Because both live on one session, a relay that has lost its
+ * session has lost its partitions too, and finds out at its next claim (below) before it
+ * publishes anything more. A mark that lands after the loss is still true (it follows the
+ * broker's acknowledgement); the new owner may publish the same rows once more, the
+ * at-least-once duplicate consumers dedupe.
  *
  * postgres.js reconnects a dropped connection silently on the next query. The new session holds
  * no locks, so every claim also reads pg_backend_pid(): a changed pid means "start over":

@@ -1,7 +1,7 @@
 /** The inventory consumer in the test process, logging into memory for assertions. */
 import { startInventoryConsumer } from '../../src/consumer/consumer'
 import type { Db } from '../../src/db/client'
-import { type LogLine, memoryLogger } from './memory-logger'
+import { memoryLogger } from './memory-logger'
 
 export async function startTestConsumer(db: Db, bootstrap: string, topic: string) {
   const memory = memoryLogger()

@@ -103,4 +103,23 @@ describe('runRelay', () => {
     await relay.stop()
     expect(calls).toBe(2)
   })
+
+  it('drops the batch claimed while an earlier one was in flight when that one fails', async () => {
+    // One order, batches of 10: while batch 2 is in flight (slowly), batch 3 is claimed. Batch 2
+    // fails once; batch 3 must not be published before batch 2 is.
+    await insertEvents(35)
+    const delivered: number[] = []
+    let calls = 0
+    const relay = run(async (batch) => {
+      calls += 1
+      await delay(30)
+      if (calls === 2) throw new Error('broker unreachable')
+      delivered.push(...batch.map((m) => m.id))
+    })
+    await waitFor('all marked', async () => (await unpublished()) === 0)
+    await relay.stop()
+    const firsts = delivered.filter((id, i) => delivered.indexOf(id) === i)
+    expect(firsts).toHaveLength(35)
+    expect(firsts).toEqual([...firsts].sort((a, b) => a - b))
+  })
 })
