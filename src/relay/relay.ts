@@ -16,8 +16,8 @@
  * Modes differ only in who rings: `adaptive` writers NOTIFY only while the relay sleeps,
  * `notify` writers always NOTIFY, `poll` writers never do. A notification is only a latency
  * hint: the poll timer alone delivers everything. Shutdown is checked between batches; a batch
- * in hand is finished or abandoned (its transaction rolls back): nothing is marked published
- * without the broker's acknowledgement.
+ * in hand is finished or abandoned (left unmarked, published again later): nothing is marked
+ * published without the broker's acknowledgement.
  */
 import type { Logger } from '../logger'
 import { noRelayMetrics, type RelayMetrics } from '../observability/metrics'

@@ -114,7 +114,7 @@ export async function startRelay(
     async stop() {
       controller.abort()
       // The loop stops between batches; a batch stuck on the broker is abandoned by closing
-      // the session below (its transaction rolls back, nothing is marked).
+      // the session below (it stays unmarked and is published again later).
       let timer: NodeJS.Timeout | undefined
       const within = <T>(work: Promise<T>, ms: number) =>
         Promise.race([
