@@ -4,11 +4,11 @@
  * errors become RFC 9457 problem responses.
  */
 import { OpenAPIHono } from '@hono/zod-openapi'
-import { bodyLimit } from 'hono/body-limit'
 import { HTTPException } from 'hono/http-exception'
 import type { Registry } from 'prom-client'
 import type { Db } from './db/client'
 import { schemaRoutes } from './events/schema-routes'
+import { bodyLimit } from './http/body-limit'
 import { docsRoutes } from './http/docs'
 import { AppError } from './http/errors'
 import { ApiKeys, rateLimit, requestTimeout, requireApiKey } from './http/guards'
@@ -75,11 +75,8 @@ export function createApp({
 
   app.use(requestContext(logger, httpMetrics))
   app.use(
-    bodyLimit({
-      maxSize: maxBodyBytes,
-      onError: () => {
-        throw new AppError('PAYLOAD_TOO_LARGE', `The body must be at most ${maxBodyBytes} bytes`)
-      },
+    bodyLimit(maxBodyBytes, () => {
+      throw new AppError('PAYLOAD_TOO_LARGE', `The body must be at most ${maxBodyBytes} bytes`)
     }),
   )
   app.use(requestTimeout(requestTimeoutMs))

@@ -25,12 +25,14 @@ export type IdempotencyOptions = { ttlMs: number; clock: () => Date }
  * configured), method, path and the validated body. A key reused by another client is a
  * different request (422), never a replay of someone else's response.
  */
-export function fingerprint(
-  client: string | undefined,
-  method: string,
-  path: string,
-  input: unknown,
-): string {
+export type RequestIdentity = {
+  client: string | undefined
+  method: string
+  path: string
+  input: unknown
+}
+
+export function fingerprint({ client, method, path, input }: RequestIdentity): string {
   return createHash('sha256')
     .update(`${client ?? ''} ${method} ${path}\n${JSON.stringify(input ?? null)}`)
     .digest('base64url')
@@ -38,12 +40,13 @@ export function fingerprint(
 
 /**
  * Runs `work`, guarded by `key` when there is one: then inside the transaction that stores the
- * key and the response. Returns the response to send and whether it is a replay.
+ * key and the response. Returns the response to send and whether it is a replay. Without a key
+ * nothing is hashed or stored: the common case costs nothing here.
  */
 export async function runIdempotent(
   db: Db,
   key: string | undefined,
-  requestFingerprint: string,
+  request: RequestIdentity,
   options: IdempotencyOptions,
   /** Gets the database without a key, the key's transaction with one: it must be atomic itself. */
   work: (executor: Executor) => Promise<StoredResponse>,
@@ -51,6 +54,7 @@ export async function runIdempotent(
   if (key === undefined) {
     return { ...(await work(db)), replayed: false }
   }
+  const requestFingerprint = fingerprint(request)
   return db.transaction(async (tx) => {
     const now = options.clock()
     const expiresAt = new Date(now.getTime() + options.ttlMs)

@@ -4,7 +4,7 @@
  * The id and trace context are stored with every outbox row the request writes, so one
  * request can be followed from the HTTP log line to the Kafka message (`traceparent` header).
  */
-import { randomBytes, randomUUID } from 'node:crypto'
+import { randomFillSync, randomUUID } from 'node:crypto'
 import { trace } from '@opentelemetry/api'
 import type { MiddlewareHandler } from 'hono'
 import { routePath } from 'hono/route'
@@ -26,6 +26,20 @@ export type EventContext = { requestId?: string; traceparent?: string }
 const requestIdPattern = /^[\w.:-]{1,128}$/
 const traceparentPattern = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/
 
+// Random ids from a pooled buffer, refilled every 256 trace contexts: `randomBytes` per id
+// (two per request) cost ~5 µs a request, more than the rest of this middleware together.
+// The bytes are the same CSPRNG's; node's randomUUID pools the same way.
+const pool = Buffer.alloc(24 * 256)
+let used = pool.length
+function randomHex(bytes: number): string {
+  if (used + bytes > pool.length) {
+    randomFillSync(pool)
+    used = 0
+  }
+  used += bytes
+  return pool.toString('hex', used - bytes, used)
+}
+
 /**
  * This request's traceparent. With an OpenTelemetry SDK installed, the active span's context;
  * otherwise the caller's trace id with a new span id for this request (the no-op API creates
@@ -36,12 +50,12 @@ export function traceparentFor(incoming: string | undefined): string {
   if (active && trace.isSpanContextValid(active)) {
     return `00-${active.traceId}-${active.spanId}-${active.traceFlags.toString(16).padStart(2, '0')}`
   }
-  const spanId = randomBytes(8).toString('hex')
+  const spanId = randomHex(8)
   const match = incoming ? traceparentPattern.exec(incoming) : null
   if (match?.[1] && !/^0+$/.test(match[1]) && !/^0+$/.test(match[2] ?? '')) {
     return `00-${match[1]}-${spanId}-${match[3]}`
   }
-  return `00-${randomBytes(16).toString('hex')}-${spanId}-01`
+  return `00-${randomHex(16)}-${spanId}-01`
 }
 
 export function requestContext(

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto'
 import { and, desc, eq, inArray, lt, or, sql } from 'drizzle-orm'
 import { z } from 'zod'
-import type { Db, Executor, Tx } from '../db/client'
+import { type Db, type Executor, preparedStatement, type Tx } from '../db/client'
 import { orders, outbox } from '../db/schema'
 import type { EventData, EventType } from '../events/contract'
 import { AppError } from '../http/errors'
@@ -21,6 +21,22 @@ import {
 } from './order'
 
 export type Clock = () => Date
+
+// See placeOrder. Built once, prepared once per connection (see preparedStatement).
+const insertOrderAndEvent = preparedStatement(sql`
+  with new_order as (
+    insert into ${orders} (id, item, quantity, customer_id, status, version, created_at, updated_at)
+    values (${sql.placeholder('id')}, ${sql.placeholder('item')}, ${sql.placeholder('quantity')},
+            ${sql.placeholder('customerId')}, 'pending', 1, ${sql.placeholder('at')}::timestamptz,
+            ${sql.placeholder('at')}::timestamptz)
+    returning id)
+  insert into ${outbox} (event_id, event_type, aggregate_id, payload, sequence, schema_version,
+                         occurred_at, request_id, traceparent)
+  select ${sql.placeholder('eventId')}, ${sql.placeholder('eventType')}, id,
+         ${sql.placeholder('payload')}::jsonb, ${sql.placeholder('sequence')},
+         ${sql.placeholder('schemaVersion')}, ${sql.placeholder('at')}::timestamptz,
+         ${sql.placeholder('requestId')}, ${sql.placeholder('traceparent')}
+    from new_order`)
 
 /**
  * Creates the order and its OrderCreated event (version 1) in ONE statement: a data-modifying
@@ -54,19 +70,20 @@ export async function placeOrder(
     occurredAt: now,
     context,
   })
-  const at = now.toISOString()
-  await executor.execute(sql`
-    with new_order as (
-      insert into ${orders} (id, item, quantity, customer_id, status, version, created_at, updated_at)
-      values (${order.id}, ${order.item}, ${order.quantity}, ${order.customerId}, 'pending', 1,
-              ${at}::timestamptz, ${at}::timestamptz)
-      returning id)
-    insert into ${outbox} (event_id, event_type, aggregate_id, payload, sequence, schema_version,
-                           occurred_at, request_id, traceparent)
-    select ${event.eventId}, ${event.eventType}, id, ${JSON.stringify(event.payload)}::jsonb,
-           ${event.sequence}, ${event.schemaVersion}, ${at}::timestamptz, ${event.requestId},
-           ${event.traceparent}
-      from new_order`)
+  await insertOrderAndEvent(executor, {
+    id: order.id,
+    item: order.item,
+    quantity: order.quantity,
+    customerId: order.customerId,
+    at: now.toISOString(),
+    eventId: event.eventId,
+    eventType: event.eventType,
+    payload: JSON.stringify(event.payload),
+    sequence: event.sequence,
+    schemaVersion: event.schemaVersion,
+    requestId: event.requestId,
+    traceparent: event.traceparent,
+  })
   return order
 }
 

@@ -7,12 +7,7 @@ import type { Context } from 'hono'
 import { z } from 'zod'
 import type { Db } from '../db/client'
 import { AppError } from '../http/errors'
-import {
-  fingerprint,
-  type IdempotencyOptions,
-  runIdempotent,
-  type StoredResponse,
-} from '../http/idempotency'
+import { type IdempotencyOptions, runIdempotent, type StoredResponse } from '../http/idempotency'
 import { jsonBody, validationFailed } from '../http/json-body'
 import { problemResponses, serverProblems } from '../http/openapi-schemas'
 import type { EventContext, RequestEnv } from '../http/request-context'
@@ -227,7 +222,7 @@ export function ordersRoutes({ db, clock, idempotencyTtlMs }: OrdersDeps) {
     const response = await runIdempotent(
       db,
       key,
-      fingerprint(c.get('apiKeyId'), 'POST', '/orders', input),
+      { client: c.get('apiKeyId'), method: 'POST', path: '/orders', input },
       idempotency,
       async (executor) => {
         const order = await placeOrder(executor, input, clock, contextOf(c))
@@ -270,7 +265,12 @@ export function ordersRoutes({ db, clock, idempotencyTtlMs }: OrdersDeps) {
       const response = await runIdempotent(
         db,
         key,
-        fingerprint(c.get('apiKeyId'), 'POST', `/orders/${id}/${transition}`, body),
+        {
+          client: c.get('apiKeyId'),
+          method: 'POST',
+          path: `/orders/${id}/${transition}`,
+          input: body,
+        },
         idempotency,
         // A transition is several statements: its own transaction (a savepoint under a key).
         async (executor) => {
