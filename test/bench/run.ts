@@ -76,7 +76,8 @@ async function main() {
         dropTrigger: mode === 'no-trigger',
       })
       try {
-        for (let i = 0; i < 200; i++) await postOrder(phase.apiUrl) // warm-up
+        // Warm-up: JIT, and the API's connection pool opened (it opens connections on demand).
+        await closedLoop(32, 2, () => postOrder(phase.apiUrl))
         if (mode !== 'no-trigger') {
           for (const rate of [100, 1000]) {
             const sent = await openLoop(phase.apiUrl, rate, SECONDS)
