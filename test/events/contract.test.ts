@@ -1,22 +1,13 @@
 /** The event contract: committed JSON Schemas match the zod code; nothing mistyped is written. */
 import { Ajv2020 } from 'ajv/dist/2020'
 import addFormats from 'ajv-formats'
-import { pino } from 'pino'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createApp } from '../../src/app'
+import { describe, expect, it } from 'vitest'
 import { type EventType, eventContract, schemaFileName } from '../../src/events/contract'
 import { generatedSchemas, readCommittedSchemas } from '../../src/events/schema-files'
 import { enqueue } from '../../src/outbox/enqueue'
-import { createTestDatabase, type TestDatabase } from '../helpers/database'
+import { useTestApp } from '../helpers/app'
 
-let db: TestDatabase
-let app: ReturnType<typeof createApp>
-
-beforeAll(async () => {
-  db = await createTestDatabase()
-  app = createApp({ db: db.db, logger: pino({ level: 'silent' }) })
-})
-afterAll(() => db.close())
+const t = useTestApp()
 
 const parsed = (files: Map<string, string>) =>
   Object.fromEntries([...files].map(([name, text]) => [name, JSON.parse(text)]))
@@ -42,7 +33,7 @@ describe('event JSON Schemas', () => {
     for (const type of Object.keys(eventContract) as EventType[]) {
       const name = schemaFileName(type, eventContract[type].version)
       for (const path of [`/schemas/${name}`, `/schemas/${type}.json`]) {
-        const res = await app.request(path)
+        const res = await t.app.request(path)
         expect(res.status, path).toBe(200)
         expect(res.headers.get('content-type')).toBe('application/schema+json')
         expect(await res.text()).toBe(committed.get(name))
@@ -55,7 +46,7 @@ describe('event JSON Schemas', () => {
     addFormats(ajv)
     for (const text of readCommittedSchemas().values()) ajv.addSchema(JSON.parse(text))
     const post = (path: string, body?: unknown) =>
-      app.request(path, {
+      t.app.request(path, {
         method: 'POST',
         ...(body
           ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }
@@ -68,7 +59,7 @@ describe('event JSON Schemas', () => {
     await post(`/orders/${a.id}/ship`)
     const b = (await (await post('/orders', { item: 'pen', quantity: 1 })).json()) as { id: string }
     await post(`/orders/${b.id}/cancel`, { reason: 'duplicate' })
-    const rows = await db.sql<
+    const rows = await t.db.sql<
       { event_type: EventType; schema_version: number; payload: unknown }[]
     >`
       select event_type, schema_version, payload from outbox order by id`
@@ -83,8 +74,8 @@ describe('event JSON Schemas', () => {
 
 describe('enqueue', () => {
   it('refuses data that does not match its type, and the transaction writes nothing', async () => {
-    const before = await db.counts()
-    const attempt = db.db.transaction(async (tx) => {
+    const before = await t.db.counts()
+    const attempt = t.db.db.transaction(async (tx) => {
       await tx.execute(
         "insert into orders (id, item, quantity, status, created_at, updated_at) values ('0b9b1f5e-3f8e-4c59-8d2b-0d1f2a3b4c5d', 'x', 1, 'pending', now(), now())",
       )
@@ -98,6 +89,6 @@ describe('enqueue', () => {
       })
     })
     await expect(attempt).rejects.toThrow(/status/)
-    expect(await db.counts()).toEqual(before)
+    expect(await t.db.counts()).toEqual(before)
   })
 })

@@ -1,24 +1,15 @@
-import { pino } from 'pino'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createApp } from '../../src/app'
-import { createTestDatabase, type TestDatabase } from '../helpers/database'
+import { describe, expect, it } from 'vitest'
+import { useTestApp } from '../helpers/app'
 
-let db: TestDatabase
-let app: ReturnType<typeof createApp>
-
-beforeAll(async () => {
-  db = await createTestDatabase()
-  app = createApp({ db: db.db, logger: pino({ level: 'silent' }) })
-})
-afterAll(() => db.close())
+const t = useTestApp()
 
 const json = { 'content-type': 'application/json' }
 const post = (body: string, headers: Record<string, string> = json) =>
-  app.request('/orders', { method: 'POST', body, headers })
+  t.app.request('/orders', { method: 'POST', body, headers })
 
 describe('POST /orders', () => {
   it('creates the order and its OrderCreated outbox row in one go', async () => {
-    const before = await db.counts()
+    const before = await t.db.counts()
     const res = await post(JSON.stringify({ item: 'book', quantity: 2, customerId: 'c-1' }))
     expect(res.status).toBe(201)
     const order = (await res.json()) as { id: string }
@@ -34,12 +25,12 @@ describe('POST /orders', () => {
       updatedAt: expect.any(String),
     })
     expect(res.headers.get('location')).toBe(`/orders/${order.id}`)
-    expect(await db.counts()).toEqual({
+    expect(await t.db.counts()).toEqual({
       ...before,
       orders: before.orders + 1,
       outbox: before.outbox + 1,
     })
-    const [row] = await db.sql`select * from outbox where aggregate_id = ${order.id}`
+    const [row] = await t.db.sql`select * from outbox where aggregate_id = ${order.id}`
     expect(row).toMatchObject({
       event_type: 'OrderCreated',
       published_at: null,
@@ -48,7 +39,7 @@ describe('POST /orders', () => {
       schema_version: 1,
     })
 
-    const got = await app.request(`/orders/${order.id}`)
+    const got = await t.app.request(`/orders/${order.id}`)
     expect(got.status).toBe(200)
     expect(await got.json()).toEqual(order)
   })
@@ -100,7 +91,7 @@ describe('POST /orders', () => {
   it.each(bad)(
     'rejects %s with a problem response and writes nothing',
     async (_, body, headers, status, detail) => {
-      const before = await db.counts()
+      const before = await t.db.counts()
       const res = await post(body, headers)
       expect(res.status).toBe(status)
       expect(res.headers.get('content-type')).toBe('application/problem+json')
@@ -110,38 +101,39 @@ describe('POST /orders', () => {
       if (status === 400 && problem.type === '/problems/validation-failed') {
         expect(problem.errors.length).toBeGreaterThan(0)
       }
-      expect(await db.counts()).toEqual(before)
+      expect(await t.db.counts()).toEqual(before)
     },
   )
 
   it('answers 5xx and leaves no order when the outbox insert fails in the same transaction', async () => {
     // Test-only constraint: the outbox refuses OrderCreated rows, so the second insert of the
     // transaction fails after the order row was already inserted.
-    await db.sql`alter table outbox add constraint test_refuse_created check (event_type <> 'OrderCreated') not valid`
+    await t.db
+      .sql`alter table outbox add constraint test_refuse_created check (event_type <> 'OrderCreated') not valid`
     try {
-      const before = await db.counts()
+      const before = await t.db.counts()
       const res = await post(JSON.stringify({ item: 'atomic', quantity: 1 }))
       expect(res.status).toBe(500)
       expect(res.headers.get('content-type')).toBe('application/problem+json')
       expect(await res.json()).toMatchObject({ status: 500, type: '/problems/internal-error' })
-      expect(await db.counts()).toEqual(before)
-      expect(await db.sql`select 1 from orders where item = 'atomic'`).toHaveLength(0)
+      expect(await t.db.counts()).toEqual(before)
+      expect(await t.db.sql`select 1 from orders where item = 'atomic'`).toHaveLength(0)
     } finally {
-      await db.sql`alter table outbox drop constraint test_refuse_created`
+      await t.db.sql`alter table outbox drop constraint test_refuse_created`
     }
   })
 })
 
 describe('GET /orders/:id', () => {
   it('is 404 problem+json for an unknown id', async () => {
-    const res = await app.request('/orders/00000000-0000-4000-8000-000000000000')
+    const res = await t.app.request('/orders/00000000-0000-4000-8000-000000000000')
     expect(res.status).toBe(404)
     expect(res.headers.get('content-type')).toBe('application/problem+json')
     expect(await res.json()).toMatchObject({ status: 404, type: '/problems/order-not-found' })
   })
 
   it('is 400 problem+json when the id is not a uuid', async () => {
-    const res = await app.request('/orders/not-a-uuid')
+    const res = await t.app.request('/orders/not-a-uuid')
     expect(res.status).toBe(400)
     expect(await res.json()).toMatchObject({ status: 400, errors: [{ field: 'id' }] })
   })
@@ -149,11 +141,11 @@ describe('GET /orders/:id', () => {
 
 describe('everything else', () => {
   it('GET /healthz is 200', async () => {
-    expect((await app.request('/healthz')).status).toBe(200)
+    expect((await t.app.request('/healthz')).status).toBe(200)
   })
 
   it('unknown routes are 404 problem+json', async () => {
-    const res = await app.request('/nope')
+    const res = await t.app.request('/nope')
     expect(res.status).toBe(404)
     expect(res.headers.get('content-type')).toBe('application/problem+json')
   })

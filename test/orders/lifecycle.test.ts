@@ -1,22 +1,13 @@
 /** Transitions: each writes the order and its event together; illegal ones are 409 and write nothing. */
-import { pino } from 'pino'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createApp } from '../../src/app'
-import { createTestDatabase, type TestDatabase } from '../helpers/database'
+import { describe, expect, it } from 'vitest'
+import { useTestApp } from '../helpers/app'
 
-let db: TestDatabase
-let app: ReturnType<typeof createApp>
-
-beforeAll(async () => {
-  db = await createTestDatabase()
-  app = createApp({ db: db.db, logger: pino({ level: 'silent' }) })
-})
-afterAll(() => db.close())
+const t = useTestApp()
 
 type OrderJson = { id: string; status: string; version: number; cancellationReason: string | null }
 
 async function createOrder(): Promise<OrderJson> {
-  const res = await app.request('/orders', {
+  const res = await t.app.request('/orders', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ item: 'lamp', quantity: 3 }),
@@ -26,7 +17,7 @@ async function createOrder(): Promise<OrderJson> {
 }
 
 const act = (id: string, action: string, body?: unknown) =>
-  app.request(`/orders/${id}/${action}`, {
+  t.app.request(`/orders/${id}/${action}`, {
     method: 'POST',
     ...(body === undefined
       ? {}
@@ -34,7 +25,7 @@ const act = (id: string, action: string, body?: unknown) =>
   })
 
 const events = (orderId: string) =>
-  db.sql<{ event_type: string; sequence: number; payload: OrderJson }[]>`
+  t.db.sql<{ event_type: string; sequence: number; payload: OrderJson }[]>`
     select event_type, sequence, payload from outbox where aggregate_id = ${orderId} order by id`
 
 describe('order lifecycle', () => {
@@ -57,7 +48,7 @@ describe('order lifecycle', () => {
       ['OrderShipped', 3, 3, 'shipped'],
     ])
     expect(rows[2]?.payload).toEqual(last)
-    expect(await (await app.request(`/orders/${order.id}`)).json()).toEqual(last)
+    expect(await (await t.app.request(`/orders/${order.id}`)).json()).toEqual(last)
   })
 
   it('cancel takes an optional reason, from pending or from confirmed', async () => {
@@ -97,28 +88,28 @@ describe('order lifecycle', () => {
     async (_, path, action, state) => {
       const order = await createOrder()
       for (const step of path) expect((await act(order.id, step)).status).toBe(200)
-      const before = await db.counts()
-      const [{ version } = { version: 0 }] =
-        await db.sql`select version from orders where id = ${order.id}`
+      const before = await t.db.counts()
+      const [{ version } = { version: 0 }] = await t.db
+        .sql`select version from orders where id = ${order.id}`
       const res = await act(order.id, action)
       expect(res.status).toBe(409)
       expect(res.headers.get('content-type')).toBe('application/problem+json')
       const problem = (await res.json()) as { detail: string; currentStatus: string }
       expect(problem.currentStatus).toBe(state)
       expect(problem.detail).toContain(`is ${state}`)
-      expect(await db.counts()).toEqual(before)
-      const [after] = await db.sql`select status, version from orders where id = ${order.id}`
+      expect(await t.db.counts()).toEqual(before)
+      const [after] = await t.db.sql`select status, version from orders where id = ${order.id}`
       expect(after).toEqual({ status: state, version })
     },
   )
 
   it('404 for an unknown order, 400 for a bad id or a bad cancel body, 415 for a non-JSON body', async () => {
-    const before = await db.counts()
+    const before = await t.db.counts()
     const unknown = await act('0b9b1f5e-3f8e-4c59-8d2b-0d1f2a3b4c5d', 'confirm')
     expect(unknown.status).toBe(404)
     expect((await act('nope', 'confirm')).status).toBe(400)
     const order = await createOrder()
-    const afterCreate = await db.counts()
+    const afterCreate = await t.db.counts()
     expect(afterCreate.orders).toBe(before.orders + 1)
     const blank = await act(order.id, 'cancel', { reason: '   ' })
     expect(blank.status).toBe(400)
@@ -126,13 +117,13 @@ describe('order lifecycle', () => {
       { field: 'reason', message: 'reason must not be blank' },
     ])
     expect((await act(order.id, 'cancel', { reason: 'x', extra: 1 })).status).toBe(400)
-    const text = await app.request(`/orders/${order.id}/cancel`, {
+    const text = await t.app.request(`/orders/${order.id}/cancel`, {
       method: 'POST',
       headers: { 'content-type': 'text/plain' },
       body: 'please',
     })
     expect(text.status).toBe(415)
-    expect(await db.counts()).toEqual(afterCreate)
+    expect(await t.db.counts()).toEqual(afterCreate)
   })
 
   it('concurrent conflicting transitions on one order: exactly one wins', async () => {
