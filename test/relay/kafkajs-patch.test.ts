@@ -94,16 +94,13 @@ function referenceMurmur2(data: Buffer): number {
     h = int(h ^ k)
   }
   const tail = length & ~3
-  switch (length % 4) {
-    // biome-ignore lint/suspicious/noFallthroughSwitchClause: Java's murmur2 falls through
-    case 3:
-      h = int(h ^ (BigInt(data[tail + 2] ?? 0) << 16n))
-    // biome-ignore lint/suspicious/noFallthroughSwitchClause: as above
-    case 2:
-      h = int(h ^ (BigInt(data[tail + 1] ?? 0) << 8n))
-    case 1:
-      h = int(h ^ BigInt(data[tail] ?? 0))
-      h = int(h * m)
+  // Java's switch falls through from case 3 to case 1.
+  const rest = length % 4
+  if (rest >= 3) h = int(h ^ (BigInt(data[tail + 2] ?? 0) << 16n))
+  if (rest >= 2) h = int(h ^ (BigInt(data[tail + 1] ?? 0) << 8n))
+  if (rest >= 1) {
+    h = int(h ^ BigInt(data[tail] ?? 0))
+    h = int(h * m)
   }
   h = int(h ^ ushr(h, 13n))
   h = int(h * m)
