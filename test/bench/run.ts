@@ -3,8 +3,9 @@
  * Starts an embedded Postgres (fsync on) and the in-process broker unless DATABASE_URL /
  * KAFKA_BROKERS are given... (a given broker must already have the topics; see README).
  * BENCH_SECONDS (default 10) sets each measurement's length; BENCH_BACKLOG (default 1,000,000)
- * the drain scenario's size. Prints tables, writes bench-results/results.json and
- * bench-results/latency.svg.
+ * the drain scenario's size. BENCH_SCENARIOS (default `modes,drain,retention`) picks parts:
+ * `modes` is latency, scale and write throughput per wake-up mode. Prints tables, writes
+ * bench-results/results.json and (with `modes`) bench-results/latency.svg.
  */
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { cpus, tmpdir, totalmem } from 'node:os'
@@ -22,6 +23,12 @@ import { fmt, summarize } from './stats'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
 const BACKLOG = Number(process.env.BENCH_BACKLOG ?? 1_000_000)
+const SCENARIOS = new Set((process.env.BENCH_SCENARIOS ?? 'modes,drain,retention').split(','))
+for (const s of SCENARIOS) {
+  if (!['modes', 'drain', 'retention'].includes(s)) {
+    throw new Error(`BENCH_SCENARIOS: unknown "${s}" (known: modes, drain, retention)`)
+  }
+}
 const MODES = ['adaptive', 'notify', 'poll'] as const
 const TEMPLATE = 'bench_template'
 const results: Record<string, unknown> = {}
@@ -66,7 +73,7 @@ async function main() {
     const latency: Record<string, unknown> = {}
     const throughput: Record<string, unknown> = {}
     const scale: Record<string, unknown> = {}
-    for (const mode of [...MODES, 'no-trigger'] as const) {
+    for (const mode of SCENARIOS.has('modes') ? ([...MODES, 'no-trigger'] as const) : []) {
       const phase = await startPhase({
         name: mode,
         serverUrl,
@@ -112,22 +119,30 @@ async function main() {
         await phase.stop()
       }
     }
-    results.latency = latency
-    results.scale = scale
-    results.throughput = throughput
-    summarizeRatios(latency, throughput)
-    results.drain = await drain(serverUrl, kafka.bootstrap, kafka)
-    results.retention = await benchRetention({
-      serverUrl,
-      template: TEMPLATE,
-      kafka,
-      seconds: SECONDS,
-      backlog: Number(process.env.BENCH_RETENTION_BACKLOG ?? 300_000),
-      log,
-    })
+    if (SCENARIOS.has('modes')) {
+      results.latency = latency
+      results.scale = scale
+      results.throughput = throughput
+      summarizeRatios(latency, throughput)
+    }
+    if (SCENARIOS.has('drain')) results.drain = await drain(serverUrl, kafka.bootstrap, kafka)
+    if (SCENARIOS.has('retention')) {
+      results.retention = await benchRetention({
+        serverUrl,
+        template: TEMPLATE,
+        kafka,
+        seconds: SECONDS,
+        backlog: Number(process.env.BENCH_RETENTION_BACKLOG ?? 300_000),
+        log,
+      })
+    }
 
     await mkdir('bench-results', { recursive: true })
     await writeFile('bench-results/results.json', `${JSON.stringify(results, null, 2)}\n`)
+    if (!SCENARIOS.has('modes')) {
+      log('\nwrote bench-results/results.json')
+      return
+    }
     const bars = Object.entries(latency).flatMap(([key, v]) => {
       const e = (v as { event: Record<string, number> }).event
       return ['p50', 'p95', 'p99'].map((p) => ({ group: key, series: p, value: e[p] ?? 0 }))
