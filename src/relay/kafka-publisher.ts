@@ -2,7 +2,9 @@
  * The Kafka side of the relay: a kafkajs producer behind the `Publish` port.
  * acks = all, one request in flight (so a retried request can never overtake a later one and
  * reorder an order's events), idempotent on real clusters (configurable: the development
- * broker cannot do it).
+ * broker cannot do it). kafkajs's produce encoding is patched for speed on install
+ * (patches/kafkajs+2.2.4.patch: about 1.7 times the drain; the same bytes, pinned by
+ * test/relay/kafkajs-patch.test.ts).
  */
 import { Kafka, logLevel, type Producer } from 'kafkajs'
 import type { Logger } from '../logger'
