@@ -72,7 +72,6 @@ async function main() {
     await migrateDatabase(pg.url(TEMPLATE))
 
     const latency: Record<string, unknown> = {}
-    const throughput: Record<string, unknown> = {}
     const scale: Record<string, unknown> = {}
     for (const mode of SCENARIOS.has('modes') ? MODES : []) {
       const phase = await startPhase({
@@ -111,11 +110,11 @@ async function main() {
         await phase.stop()
       }
     }
-    if (SCENARIOS.has('write')) Object.assign(throughput, await writeThroughput(serverUrl, kafka))
     if (SCENARIOS.has('modes')) {
       results.latency = latency
       results.scale = scale
     }
+    const throughput = SCENARIOS.has('write') ? await writeThroughput(serverUrl, kafka) : {}
     if (SCENARIOS.has('write')) results.throughput = throughput
     summarizeRatios(latency, throughput)
     if (SCENARIOS.has('drain')) results.drain = await drain(serverUrl, kafka.bootstrap, kafka)
@@ -180,32 +179,35 @@ async function writeThroughput(serverUrl: string, kafka: ReturnType<typeof start
     }
     for (const phase of phases) await closedLoop(32, 2, () => postOrder(phase.apiUrl))
     const slices = 5
-    const totals = kinds.map(() => ({ http: [0, 0], direct: [0, 0] }))
-    const timed = async <T>(total: number[], run: () => Promise<{ results: T[] }>) => {
+    type Tally = { orders: number; seconds: number }
+    const tallies = kinds.map(() => ({
+      http: { orders: 0, seconds: 0 } as Tally,
+      direct: { orders: 0, seconds: 0 } as Tally,
+    }))
+    const timed = async (tally: Tally, run: () => Promise<{ results: unknown[] }>) => {
       const started = performance.now()
-      const { results } = await run()
-      total[0] = (total[0] ?? 0) + results.length
-      total[1] = (total[1] ?? 0) + (performance.now() - started) / 1000
+      tally.orders += (await run()).results.length
+      tally.seconds += (performance.now() - started) / 1000
     }
     for (let round = 0; round < slices; round++) {
       for (let i = 0; i < kinds.length; i++) {
         const k = (i + round) % kinds.length
         const phase = phases[k] as Phase
-        const total = totals[k] as { http: number[]; direct: number[] }
-        await timed(total.http, () =>
+        const tally = tallies[k] as { http: Tally; direct: Tally }
+        await timed(tally.http, () =>
           closedLoop(32, SECONDS / slices, () => postOrder(phase.apiUrl)),
         )
-        await timed(total.direct, () => closedLoop(32, SECONDS / slices, directWrite(phase.sql)))
+        await timed(tally.direct, () => closedLoop(32, SECONDS / slices, directWrite(phase.sql)))
         await settled(phase.sql, 3000)
       }
     }
+    const rate = (t: Tally) => t.orders / t.seconds
     const out: Record<string, { httpPerSecond: number; directPerSecond: number }> = {}
     kinds.forEach((kind, k) => {
-      const t = totals[k] as { http: number[]; direct: number[] }
-      const perSecond = ([n, secs]: number[]) => (n ?? 0) / (secs || 1)
-      out[kind] = { httpPerSecond: perSecond(t.http), directPerSecond: perSecond(t.direct) }
+      const tally = tallies[k] as { http: Tally; direct: Tally }
+      out[kind] = { httpPerSecond: rate(tally.http), directPerSecond: rate(tally.direct) }
       log(
-        `write   ${kind.padEnd(10)} 32 writers  HTTP ${perSecond(t.http).toFixed(0).padStart(6)}/s  direct SQL ${perSecond(t.direct).toFixed(0).padStart(6)}/s  (${slices} alternating slices)`,
+        `write   ${kind.padEnd(10)} 32 writers  HTTP ${rate(tally.http).toFixed(0).padStart(6)}/s  direct SQL ${rate(tally.direct).toFixed(0).padStart(6)}/s  (${slices} alternating slices)`,
       )
     })
     return out
