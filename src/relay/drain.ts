@@ -1,5 +1,5 @@
 /**
- * Draining: claim, publish, mark, until a claim comes back short.
+ * Draining: claim, publish, mark, until a claim comes back empty.
  *
  *  1. claim the oldest publishable rows of the owned partitions (queries.ts: claimBatch);
  *  2. publish them and wait for the broker's acknowledgement (acks = all);
@@ -42,6 +42,8 @@ export type DrainPolicy = { maxAttempts: number; backoff: BackoffOptions }
 export type DrainResult = {
   claimed: number
   published: number
+  /** It stopped at `until` (or on abort) with work in hand: more is likely waiting. */
+  cutShort?: boolean
   /** Earliest time (epoch ms) an event deferred by this drain becomes claimable again. */
   retryAt?: number
 }
@@ -54,18 +56,24 @@ export class BrokerUnavailableError extends Error {
   }
 }
 
-/** Claims, publishes and marks until a claim comes back short of `batchSize`, or a batch fails. */
+/**
+ * Claims, publishes and marks until a claim comes back empty, or a batch fails. No new batch is
+ * claimed after `until` (epoch ms) or an abort: the relay loop has other work due (a rebalance
+ * that hands partitions to a newly started relay must not wait for the end of a busy stream).
+ */
 export async function drain(
   session: RelaySession,
   batchSize: number,
   publish: Publish,
   policy: DrainPolicy,
   signal?: AbortSignal,
+  until = Number.POSITIVE_INFINITY,
 ): Promise<DrainResult> {
   if (session.owned.length === 0) return { claimed: 0, published: 0 }
   const sql = session.sql
   const owned = session.owned
   const total: DrainResult = { claimed: 0, published: 0 }
+  const goOn = () => !signal?.aborted && Date.now() < until
   let batch = await claim(session, owned, batchSize, [])
   // The previous batch's mark, still running while this batch is published.
   let marking: Promise<void> = Promise.resolve()
@@ -75,11 +83,9 @@ export async function drain(
       const ids = batch.map((m) => m.id)
       // A full batch suggests more: claim the next one while this one is in flight. It is sent
       // after the previous mark, so it sees that batch published; this one it leaves out.
-      const next =
-        batch.length === batchSize && !signal?.aborted
-          ? claim(session, owned, batchSize, ids)
-          : Promise.resolve([])
-      next.catch(() => {}) // awaited below on every path
+      let next =
+        batch.length === batchSize && goOn() ? claim(session, owned, batchSize, ids) : undefined
+      next?.catch(() => {}) // awaited below on every path
       try {
         await publish(batch)
       } catch (err) {
@@ -92,9 +98,19 @@ export async function drain(
         return total
       }
       await marking
+      // A short batch: look again at once for what arrived while it was in flight. The claim
+      // leaves this batch out and goes out just ahead of its mark, in the same write: its rows
+      // come back without waiting for the mark's commit, and the mark still lands before the
+      // claim after next (stopping at the short batch instead would cost a round trip more per
+      // batch at a steady trickle, where every batch is short).
+      if (next === undefined && goOn()) next = claim(session, owned, batchSize, ids)
       marking = markPublished(sql, ids)
       marking.catch(() => {}) // awaited at the next step or on the way out
       total.published += batch.length
+      if (next === undefined) {
+        total.cutShort = true
+        break
+      }
       batch = await next
     }
   } finally {

@@ -4,10 +4,11 @@
  *   loop until aborted:
  *     rebalance partitions if due (about every second)
  *     AWAKE:  adaptive/poll mode: hold the awake locks of owned partitions (writers stop ringing)
- *             drain: claim-publish-mark batches until one comes back short
- *             adaptive: after publishing anything, linger awake, re-checking at once after a
- *             drain that found something and every AWAKE_POLL_MS otherwise, until LINGER_MS
- *             pass with nothing new (avoids flapping under load)
+ *             drain: claim-publish-mark batches until a claim comes back empty
+ *             adaptive: after publishing anything, linger awake, re-checking at once for
+ *             SPIN_MS, then every AWAKE_POLL_MS, until LINGER_MS pass with nothing new
+ *             (avoids flapping under load);
+ *             at the next rebalance tick, return still awake and come straight back after it
  *     ASLEEP: adaptive: release the awake locks, wait out writers in flight, drain once more
  *             (awake.ts argues why no row is stranded); if that found work, go back to AWAKE
  *             wait for the first of: doorbell (NOTIFY, re-LISTEN), poll timer, retry time,
@@ -45,7 +46,11 @@ export type RelayOptions = {
   backoff: BackoffOptions
   signal: AbortSignal
   rebalanceEveryMs?: number
+  /** Adaptive: how long to stay awake after the last event (default LINGER_MS). */
   lingerMs?: number
+  /** Adaptive: re-claim at once for this long after an event (default SPIN_MS)... */
+  spinMs?: number
+  /** ...then every this many ms until `lingerMs` (default AWAKE_POLL_MS). */
   awakePollMs?: number
   metrics?: RelayMetrics
 }
@@ -75,13 +80,14 @@ export async function runRelay(o: RelayOptions): Promise<void> {
       }
       let published = 0
       if (due) {
-        const { retryAt, stillAwake, ...result } = await cycle(o)
+        const { retryAt, stillAwake, more, ...result } = await cycle(o, nextRebalance)
         published = result.published
         // Still awake (could not go to sleep yet): writers are not ringing, so poll briskly.
         const pollMs = stillAwake
           ? Math.min(o.pollIntervalMs, STILL_AWAKE_POLL_MS)
           : o.pollIntervalMs
-        nextPoll = Math.min(Date.now() + pollMs, retryAt)
+        // Cut short for the rebalance while events kept coming: back at once after it.
+        nextPoll = more ? 0 : Math.min(Date.now() + pollMs, retryAt)
         if (retryAt !== Number.POSITIVE_INFINITY) checkRetries = true
       }
       if (checkRetries) {
@@ -119,23 +125,43 @@ export async function runRelay(o: RelayOptions): Promise<void> {
 }
 
 const STILL_AWAKE_POLL_MS = 100
+const LINGER_MS = 50
+const SPIN_MS = 2
+const AWAKE_POLL_MS = 2
+
+type CycleResult = {
+  /** Earliest retry time of an event deferred on the way (infinity if none). */
+  retryAt: number
+  /** Could not go to sleep: a long transaction kept it awake (adaptive). */
+  stillAwake: boolean
+  /** Stopped at `until` while events kept coming: go on right after the rebalance. */
+  more: boolean
+  published: number
+}
 
 /**
- * AWAKE then (adaptive) the way back to sleep. Returns the earliest retry time seen, and
- * whether the relay is still awake because a long transaction kept it from going to sleep.
+ * AWAKE then (adaptive) the way back to sleep. Under a steady stream or a backlog it returns at
+ * `until`, still awake, so the loop can rebalance: a relay started meanwhile gets its share
+ * while the stream goes on (test/relay/relay-loop.test.ts).
  */
-async function cycle(
-  o: RelayOptions,
-): Promise<{ retryAt: number; stillAwake: boolean; published: number }> {
+async function cycle(o: RelayOptions, until: number): Promise<CycleResult> {
   const policy: DrainPolicy = { maxAttempts: o.maxAttempts, backoff: o.backoff }
   let retryAt = Number.POSITIVE_INFINITY
   let total = 0
+  let cutShort = false
   const drainAll = async () => {
-    const result = await drain(o.session, o.batchSize, o.publish, policy, o.signal)
+    const result = await drain(o.session, o.batchSize, o.publish, policy, o.signal, until)
     total += result.published
+    cutShort = result.cutShort === true
     if (result.retryAt !== undefined) retryAt = Math.min(retryAt, result.retryAt)
     return result.published
   }
+  const result = (stillAwake: boolean, more = false): CycleResult => ({
+    retryAt,
+    stillAwake,
+    more: more && !o.signal.aborted,
+    published: total,
+  })
   for (;;) {
     o.doorbell.clear()
     // Taking the awake locks and the first claim share one round trip (the connection pipelines
@@ -145,24 +171,26 @@ async function cycle(
       o.mode === 'notify' ? Promise.resolve() : enterAwake(o.session),
       drainAll(),
     )
-    if (o.mode !== 'adaptive') return { retryAt, stillAwake: false, published: total }
+    if (o.mode !== 'adaptive') return result(false, cutShort)
     // Linger: stay awake while events keep coming, so a busy stream needs no doorbell at all.
-    // Each re-check is a claim (one indexed query; nothing found, nothing locked).
-    // Right after a drain that found something, claim again at once: more has likely arrived
-    // while it was publishing, and a pause would only add to those events' wait (measured at
-    // 1,000 orders/s: median 2.6-3.5 ms without a pause, 4.1-5.2 ms with 1-2 ms pauses; the
-    // price is more, smaller claims while busy).
-    for (let quietSince = Date.now(), last = published; published > 0 && !o.signal.aborted; ) {
-      if (Date.now() - quietSince >= (o.lingerMs ?? 50)) break
-      if (last === 0) await sleep(o.awakePollMs ?? 2, o.signal)
-      last = await drainAll()
-      if (last > 0) quietSince = Date.now()
+    // A drain already claims again at once after every batch, until a claim finds nothing
+    // (drain.ts); each re-check here is one more claim (one indexed query; nothing found,
+    // nothing locked). For SPIN_MS after the last event they follow each other at once: in a
+    // stream the next event is likely that close, and a pause would add to its wait. Then they
+    // come every AWAKE_POLL_MS. Measured at 1,000 orders/s, three rounds side by side: median
+    // 1.9-2.2 ms with the spin, 2.9 ms with the pause alone; the price is relay and Postgres
+    // CPU (relay 43% instead of 33% of a core), and at 100 orders/s a few empty claims per
+    // event (relay 27-30% instead of 19-20%).
+    for (let quietSince = performance.now(); published > 0 && !o.signal.aborted; ) {
+      if (cutShort || Date.now() >= until) return result(true, true)
+      const quietMs = performance.now() - quietSince
+      if (quietMs >= (o.lingerMs ?? LINGER_MS)) break
+      if (quietMs >= (o.spinMs ?? SPIN_MS)) await sleep(o.awakePollMs ?? AWAKE_POLL_MS, o.signal)
+      if ((await drainAll()) > 0) quietSince = performance.now()
     }
-    if (!(await leaveAwake(o.session, o.signal))) {
-      return { retryAt, stillAwake: true, published: total }
-    }
+    if (!(await leaveAwake(o.session, o.signal))) return result(true)
     published = await drainAll()
-    if (published === 0 || o.signal.aborted) return { retryAt, stillAwake: false, published: total }
+    if (published === 0 || o.signal.aborted) return result(false)
   }
 }
 

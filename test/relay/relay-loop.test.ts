@@ -28,7 +28,12 @@ async function insertEvents(n: number, aggregateId = '11111111-1111-4111-8111-11
 
 function run(
   publish: Publish,
-  overrides: { batchSize?: number; pollIntervalMs?: number; mode?: WakeupMode } = {},
+  overrides: {
+    batchSize?: number
+    pollIntervalMs?: number
+    mode?: WakeupMode
+    rebalanceEveryMs?: number
+  } = {},
 ) {
   const controller = new AbortController()
   const session = new RelaySession(db.url, 'test-relay')
@@ -43,8 +48,10 @@ function run(
     pollIntervalMs: overrides.pollIntervalMs ?? 50,
     backoff: { baseMs: 20, capMs: 200 },
     signal: controller.signal,
+    rebalanceEveryMs: overrides.rebalanceEveryMs,
   })
   return {
+    session,
     stop: async () => {
       controller.abort()
       await done
@@ -122,4 +129,67 @@ describe('runRelay', () => {
     expect(firsts).toHaveLength(35)
     expect(firsts).toEqual([...firsts].sort((a, b) => a - b))
   })
+
+  // A relay busy without a break (a long backlog, or a stream whose every claim finds
+  // something) must still rebalance on time: a relay started to share the load gets its half
+  // while the stream goes on, not when it ends.
+  it.each([
+    { stream: 'a backlog', mode: 'poll' as const },
+    { stream: 'a backlog', mode: 'adaptive' as const },
+    { stream: 'a steady trickle', mode: 'adaptive' as const },
+  ])(
+    'hands partitions to a relay started while it drains $stream ($mode)',
+    async ({ stream, mode }) => {
+      const backlog = stream === 'a backlog'
+      if (backlog) await insertSpread(20_000) // at 10 events per 5 ms, 10 s of work
+      const writing = new AbortController()
+      const writer = backlog ? Promise.resolve() : trickle(writing.signal)
+      let published = 0
+      const busy = run(
+        async (batch) => {
+          if (backlog) await delay(5)
+          published += batch.length
+        },
+        { mode, rebalanceEveryMs: 200 },
+      )
+      const newcomer = new RelaySession(db.url, 'test-relay-newcomer')
+      try {
+        await waitFor('the first relay at work', () => published > 0)
+        await waitFor(
+          'the newcomer owns its half',
+          async () => {
+            await newcomer.rebalance()
+            return newcomer.owned.length === 32
+          },
+          3000,
+          100,
+        )
+        const before = published
+        await waitFor('the stream still flowing', () => published > before + 5)
+        expect(busy.session.owned).toHaveLength(32)
+        expect(new Set([...busy.session.owned, ...newcomer.owned]).size).toBe(64)
+      } finally {
+        writing.abort()
+        await writer
+        await busy.stop()
+        await newcomer.close()
+      }
+    },
+  )
 })
+
+/** `n` events of distinct orders: spread over all partitions. */
+async function insertSpread(n: number) {
+  await db.sql`
+    insert into outbox (event_id, event_type, aggregate_id, payload, occurred_at)
+    select gen_random_uuid(), 'OrderCreated', gen_random_uuid(), jsonb_build_object('n', i), now()
+    from generate_series(1, ${n}) as i`
+}
+
+/** An event every ~3 ms (each of its own order) until aborted. */
+async function trickle(signal: AbortSignal) {
+  while (!signal.aborted) {
+    await insertSpread(1)
+    await delay(3)
+  }
+}
