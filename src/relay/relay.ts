@@ -177,10 +177,10 @@ async function cycle(o: RelayOptions, until: number): Promise<CycleResult> {
     // (drain.ts); each re-check here is one more claim (one indexed query; nothing found,
     // nothing locked). For SPIN_MS after the last event they follow each other at once: in a
     // stream the next event is likely that close, and a pause would add to its wait. Then they
-    // come every AWAKE_POLL_MS. Measured at 1,000 orders/s, three rounds side by side: median
-    // 1.9-2.2 ms with the spin, 2.9 ms with the pause alone; the price is relay and Postgres
-    // CPU (relay 43% instead of 33% of a core), and at 100 orders/s a few empty claims per
-    // event (relay 27-30% instead of 19-20%).
+    // come every AWAKE_POLL_MS. Measured at 1,000 orders/s, three rounds side by side: event
+    // median 2.1-2.4 ms with the spin, 2.9 ms with the pause alone; the price is relay and
+    // Postgres CPU (relay ~40% instead of 33% of a core), and at 100 orders/s a few empty
+    // claims per event (relay 27-30% instead of 19-20%).
     for (let quietSince = performance.now(); published > 0 && !o.signal.aborted; ) {
       if (cutShort || Date.now() >= until) return result(true, true)
       const quietMs = performance.now() - quietSince
