@@ -24,6 +24,12 @@
  *
  * If that last drain finds something, the relay stays awake. Correctness never depends on this
  * argument alone: the fallback poll still runs.
+ *
+ * A partition can change hands while its relay is awake (a rebalance under load gives it away,
+ * awake lock and all). Its writers that skipped got their xids before that release, so before
+ * the new owner could take the partition; the new owner drains it at once, and before it ever
+ * sleeps it runs steps 2-5 itself, whose snapshot comes after that release too. So the same
+ * argument covers the writers that skipped because of the previous owner.
  */
 import { LOCK, type RelaySession } from './session'
 
