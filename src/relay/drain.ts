@@ -26,6 +26,8 @@
  */
 import { type BackoffOptions, backoffDelay } from './backoff'
 import { classifyPublishError, describeError } from './classify-error'
+import { sleep } from './doorbell'
+import type { Pacer } from './pace'
 import type { Publish } from './publish'
 import {
   type ClaimedMessage,
@@ -37,7 +39,12 @@ import {
 } from './queries'
 import type { RelaySession } from './session'
 
-export type DrainPolicy = { maxAttempts: number; backoff: BackoffOptions }
+export type DrainPolicy = {
+  maxAttempts: number
+  backoff: BackoffOptions
+  /** Paces the claim after a short batch under load (pace.ts); none: always eager. */
+  pacer?: Pacer
+}
 
 export type DrainResult = {
   claimed: number
@@ -74,7 +81,7 @@ export async function drain(
   const owned = session.owned
   const total: DrainResult = { claimed: 0, published: 0 }
   const goOn = () => !signal?.aborted && Date.now() < until
-  let batch = await claim(session, owned, batchSize, [])
+  let { batch, sentAt } = await claim(session, owned, batchSize, [])
   // The previous batch's mark, still running while this batch is published.
   let marking: Promise<void> = Promise.resolve()
   try {
@@ -83,7 +90,7 @@ export async function drain(
       const ids = batch.map((m) => m.id)
       // A full batch suggests more: claim the next one while this one is in flight. It is sent
       // after the previous mark, so it sees that batch published; this one it leaves out.
-      let next =
+      let next: Promise<Claimed> | undefined =
         batch.length === batchSize && goOn() ? claim(session, owned, batchSize, ids) : undefined
       next?.catch(() => {}) // awaited below on every path
       try {
@@ -97,6 +104,7 @@ export async function drain(
         if (result.unavailable) throw new BrokerUnavailableError(err)
         return total
       }
+      policy.pacer?.record(batch.length, sentAt, performance.now())
       await marking
       marking = markPublished(sql, ids)
       marking.catch(() => {}) // awaited at the next step or on the way out
@@ -107,13 +115,18 @@ export async function drain(
       // cost a round trip more per batch at a steady trickle, where every batch is short.
       // Sending the claim ahead of the mark returned it sooner, but under 64 writers the
       // smaller batches that followed let the relay fall behind: event p99 38-227 ms against
-      // 29-57 ms, measured side by side.)
-      if (next === undefined && goOn()) next = claim(session, owned, batchSize, [])
+      // 29-57 ms, measured side by side.) Under load the pacer has it wait a little first, so
+      // the next batch is a fuller one (pace.ts).
+      if (next === undefined && goOn()) {
+        const wait = policy.pacer?.waitMs ?? 0
+        if (wait > 0) await sleep(wait, signal)
+        if (goOn()) next = claim(session, owned, batchSize, [])
+      }
       if (next === undefined) {
         total.cutShort = true
         break
       }
-      batch = await next
+      ;({ batch, sentAt } = await next)
     }
   } finally {
     await marking
@@ -121,16 +134,19 @@ export async function drain(
   return total
 }
 
+type Claimed = { batch: ClaimedMessage[]; sentAt: number }
+
 async function claim(
   session: RelaySession,
   owned: number[],
   batchSize: number,
   inFlight: number[],
-): Promise<ClaimedMessage[]> {
+): Promise<Claimed> {
+  const sentAt = performance.now()
   const batch = await claimBatch(session.sql, owned, batchSize, inFlight)
   const first = batch[0]
   if (first) session.assertSession(first.session)
-  return batch
+  return { batch, sentAt }
 }
 
 async function onPublishFailure(

@@ -4,7 +4,8 @@
  *   loop until aborted:
  *     rebalance partitions if due (about every second)
  *     AWAKE:  adaptive/poll mode: hold the awake locks of owned partitions (writers stop ringing)
- *             drain: claim-publish-mark batches until a claim comes back empty
+ *             drain: claim-publish-mark batches until a claim comes back empty; under load
+ *             (many events per round trip) wait PACE a little before each claim (pace.ts)
  *             adaptive: after publishing anything, linger awake, re-checking at once for
  *             SPIN_MS, then every AWAKE_POLL_MS, until LINGER_MS pass with nothing new
  *             (avoids flapping under load);
@@ -28,6 +29,7 @@ import { type BackoffOptions, backoffDelay } from './backoff'
 import { describeError } from './classify-error'
 import { type Doorbell, sleep } from './doorbell'
 import { type DrainPolicy, drain } from './drain'
+import { type PaceOptions, Pacer } from './pace'
 import type { Publish } from './publish'
 import { earliestRetry } from './queries'
 import { type RelaySession, SessionChangedError } from './session'
@@ -52,6 +54,8 @@ export type RelayOptions = {
   spinMs?: number
   /** ...then every this many ms until `lingerMs` (default AWAKE_POLL_MS). */
   awakePollMs?: number
+  /** Under load, wait a little after a short batch so the next is fuller (pace.ts). */
+  pace?: Partial<PaceOptions>
   metrics?: RelayMetrics
 }
 
@@ -60,6 +64,7 @@ const onlyListen = new Set(['listen'] as const)
 export async function runRelay(o: RelayOptions): Promise<void> {
   const rebalanceEveryMs = o.rebalanceEveryMs ?? 1000
   const metrics = o.metrics ?? noRelayMetrics
+  const pacer = new Pacer(o.pace)
   let failures = 0
   let nextRebalance = 0
   let nextPoll = 0
@@ -80,7 +85,7 @@ export async function runRelay(o: RelayOptions): Promise<void> {
       }
       let published = 0
       if (due) {
-        const { retryAt, stillAwake, more, ...result } = await cycle(o, nextRebalance)
+        const { retryAt, stillAwake, more, ...result } = await cycle(o, nextRebalance, pacer)
         published = result.published
         // Still awake (could not go to sleep yet): writers are not ringing, so poll briskly.
         const pollMs = stillAwake
@@ -144,8 +149,8 @@ type CycleResult = {
  * `until`, still awake, so the loop can rebalance: a relay started meanwhile gets its share
  * while the stream goes on (test/relay/relay-loop.test.ts).
  */
-async function cycle(o: RelayOptions, until: number): Promise<CycleResult> {
-  const policy: DrainPolicy = { maxAttempts: o.maxAttempts, backoff: o.backoff }
+async function cycle(o: RelayOptions, until: number, pacer: Pacer): Promise<CycleResult> {
+  const policy: DrainPolicy = { maxAttempts: o.maxAttempts, backoff: o.backoff, pacer }
   let retryAt = Number.POSITIVE_INFINITY
   let total = 0
   let cutShort = false
