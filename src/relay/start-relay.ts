@@ -104,6 +104,7 @@ export async function startRelay(
       topic: config.kafka.topic,
       mode: config.relay.mode,
       pollIntervalMs: config.relay.pollIntervalMs,
+      paceMs: config.relay.pace.waitMs,
       httpPort: http.port,
     },
     'relay started',

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { Pacer } from '../../src/relay/pace'
+import { PACE_DEFAULTS, Pacer } from '../../src/relay/pace'
+
+const W = PACE_DEFAULTS.waitMs
 
 /**
  * A relay draining a steady stream, on a simulated clock: each claim brings what arrived since
@@ -36,21 +38,21 @@ describe('Pacer', () => {
   it('paces a stream that brings many events per round trip, and stays paced although its own waits change the batches', () => {
     const pacer = new Pacer()
     const { waits, sizes } = drainStream(pacer, { perMs: 4, roundTripMs: 2.5, batches: 2000 })
-    const firstPaced = waits.indexOf(5)
+    const firstPaced = waits.indexOf(W)
     expect(firstPaced).toBeGreaterThan(0)
     expect(firstPaced).toBeLessThan(50)
-    // From then on every claim waits, and gathers three times the events.
-    expect(new Set(waits.slice(firstPaced))).toEqual(new Set([5]))
+    // From then on every claim waits, and gathers what arrives during the wait too.
+    expect(new Set(waits.slice(firstPaced))).toEqual(new Set([W]))
     expect(sizes[0]).toBe(10)
-    expect(sizes.at(-1)).toBe(30)
+    expect(sizes.at(-1)).toBe(Math.round(4 * (2.5 + W)))
   })
 
   it('claims eagerly again once the stream slows, although paced batches are bigger than eager ones', () => {
     const pacer = new Pacer()
     const { clock } = drainStream(pacer, { perMs: 4, roundTripMs: 2.5, batches: 500 })
-    expect(pacer.waitMs).toBe(5)
-    // 1 event/ms, paced: 7.5 events per batch (more than the 6 that start pacing), but only
-    // 2.5 arrive per round trip.
+    expect(pacer.waitMs).toBe(W)
+    // 1 event/ms, paced: 2.5 + W events per batch (more than the 6 that start pacing), but
+    // only 2.5 arrive per round trip.
     const { waits, sizes } = drainStream(pacer, { perMs: 1, roundTripMs: 2.5, batches: 500, clock })
     expect(sizes[1]).toBeGreaterThan(6)
     const firstEager = waits.indexOf(0)
@@ -66,7 +68,7 @@ describe('Pacer', () => {
     drainStream(pacer, { perMs: 20, roundTripMs: 2, batches: 5, clock })
     expect(pacer.waitMs).toBe(0)
     drainStream(pacer, { perMs: 20, roundTripMs: 2, batches: 5, clock })
-    expect(pacer.waitMs).toBe(5) // ten in a row do: that is a stream, not a burst
+    expect(pacer.waitMs).toBe(W) // ten in a row do: that is a stream, not a burst
   })
 
   it('counts events per round trip, not per wall-clock gap: a stall that piles up events is not load', () => {
@@ -89,7 +91,7 @@ describe('Pacer', () => {
       pacer.record(1000, clock.now, clock.now + 20)
       clock.now += 10
     }
-    expect(pacer.waitMs).toBe(5)
+    expect(pacer.waitMs).toBe(W)
     const { waits } = drainStream(pacer, { perMs: 0.5, roundTripMs: 2, batches: 200, clock })
     expect(waits.indexOf(0)).toBeLessThan(60)
     expect(waits.at(-1)).toBe(0)
