@@ -11,6 +11,7 @@
 -- PL/pgSQL probe, 188 us with no trigger at all.
 DROP TRIGGER outbox_notify ON outbox;
 --> statement-breakpoint
+-- The function is back to its body of 0001: it only rings; the WHEN clause decides whether.
 CREATE OR REPLACE FUNCTION outbox_notify() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN

@@ -75,7 +75,7 @@ export class Pacer {
     return this.paced ? this.o.waitMs : 0
   }
 
-  /** The average behind the decision (events per round trip), for logs and tests. */
+  /** The average behind the decision (events per round trip); read by the tests. */
   get eventsPerRoundTrip(): number {
     return this.perRoundTrip
   }

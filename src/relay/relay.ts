@@ -5,7 +5,8 @@
  *     rebalance partitions if due (about every second)
  *     AWAKE:  adaptive/poll mode: hold the awake locks of owned partitions (writers stop ringing)
  *             drain: claim-publish-mark batches until a claim comes back empty; under load
- *             (many events per round trip) wait PACE a little before each claim (pace.ts)
+ *             (many events per round trip) wait RELAY_PACE_MS before the claim that follows
+ *             a short batch (pace.ts)
  *             adaptive: after publishing anything, linger awake, re-checking at once for
  *             SPIN_MS, then every AWAKE_POLL_MS, until LINGER_MS pass with nothing new
  *             (avoids flapping under load);
