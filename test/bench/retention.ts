@@ -58,6 +58,7 @@ export async function benchRetention(o: RetentionBenchOptions) {
     kafka: o.kafka,
     // Once the relay runs retention itself, keep it out of this measurement.
     relayEnv: { RELAY_WAKEUP: 'adaptive', RETENTION_INTERVAL_MS: String(DAY) },
+    consume: false,
   })
   const retentionSql = postgres(phase.dbUrl, {
     max: 1,

@@ -174,6 +174,7 @@ async function writeThroughput(serverUrl: string, kafka: ReturnType<typeof start
           kafka,
           relayEnv: { RELAY_WAKEUP: kind === 'no-trigger' ? 'poll' : kind },
           dropTrigger: kind === 'no-trigger',
+          consume: false,
         }),
       )
     }
