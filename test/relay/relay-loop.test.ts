@@ -5,6 +5,7 @@
 import { pino } from 'pino'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { Doorbell } from '../../src/relay/doorbell'
+import type { PaceOptions } from '../../src/relay/pace'
 import type { OutboxMessage, Publish } from '../../src/relay/publish'
 import { runRelay, type WakeupMode } from '../../src/relay/relay'
 import { RelaySession } from '../../src/relay/session'
@@ -33,6 +34,7 @@ function run(
     pollIntervalMs?: number
     mode?: WakeupMode
     rebalanceEveryMs?: number
+    pace?: Partial<PaceOptions>
   } = {},
 ) {
   const controller = new AbortController()
@@ -49,6 +51,7 @@ function run(
     backoff: { baseMs: 20, capMs: 200 },
     signal: controller.signal,
     rebalanceEveryMs: overrides.rebalanceEveryMs,
+    pace: overrides.pace,
   })
   return {
     session,
@@ -75,6 +78,48 @@ describe('runRelay', () => {
     expect(ids).toEqual([...ids].sort((a, b) => a - b))
     expect(new Set(ids).size).toBe(35)
     expect(batches.map((b) => b.length)).toEqual([10, 10, 10, 5])
+  })
+
+  // Paced from the first batch on (paceAt 0, never eager again): after every short batch the
+  // relay waits before claiming again (drain.ts, pace.ts).
+  const alwaysPaced = (waitMs: number) => ({ waitMs, paceAt: 0, eagerBelow: 0 })
+
+  it('while pacing, publishes a stream in order and marks every batch', async () => {
+    const batches: number[][] = []
+    const relay = run(
+      async (batch) => {
+        batches.push(batch.map((m) => m.id))
+      },
+      { pace: alwaysPaced(20) },
+    )
+    for (let i = 0; i < 10; i++) {
+      await insertEvents(3)
+      await delay(5)
+    }
+    await waitFor('all marked', async () => (await unpublished()) === 0)
+    await relay.stop()
+    const ids = batches.flat()
+    expect(new Set(ids).size).toBe(30)
+    expect(ids).toEqual([...ids].sort((a, b) => a - b))
+    // The waits gather events: fewer batches than the 10 inserts.
+    expect(batches.length).toBeLessThan(10)
+  })
+
+  it('while pacing, a stop during the wait is prompt and leaves the batch marked', async () => {
+    await insertEvents(5)
+    let published = 0
+    const relay = run(
+      async (batch) => {
+        published += batch.length
+      },
+      { pace: alwaysPaced(60_000) },
+    )
+    await waitFor('published', async () => published === 5)
+    await delay(50) // inside the minute-long wait
+    const stopAt = performance.now()
+    await relay.stop()
+    expect(performance.now() - stopAt).toBeLessThan(5_000)
+    expect(await unpublished()).toBe(0)
   })
 
   it('marks nothing while publishing fails, backs off instead of spinning, then delivers', async () => {
