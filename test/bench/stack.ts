@@ -109,6 +109,7 @@ export async function startPhase(o: {
   const consumer =
     o.consume === false ? undefined : await startConsumer(o.kafka.bootstrap, topic, arrivals)
   const port = await freePort()
+  const apiUrl = `http://127.0.0.1:${port}`
   const api = spawnEntrypoint('src/main/api.ts', {
     DATABASE_URL: dbUrl,
     PORT: String(port),
@@ -123,12 +124,12 @@ export async function startPhase(o: {
     dbUrl,
     sql,
     topic,
-    apiUrl: `http://127.0.0.1:${port}`,
+    apiUrl,
     arrivals,
     api,
     relay,
     async stop() {
-      await closeClient(`http://127.0.0.1:${port}`)
+      await closeClient(apiUrl)
       api.child.kill('SIGTERM')
       relay.child.kill('SIGTERM')
       await Promise.all([api.exited, relay.exited])
