@@ -2,7 +2,9 @@
 import { randomUUID } from 'node:crypto'
 import type postgres from 'postgres'
 import { Pool } from 'undici'
+import { nowMs } from './clock'
 
+/** Times from nowMs() (clock.ts), comparable with the consumer's arrival times. */
 export type Placed = { id: string; sentAt: number; respondedAt: number }
 
 const body = JSON.stringify({ item: 'bench', quantity: 1 })
@@ -30,7 +32,7 @@ export async function closeClient(baseUrl: string): Promise<void> {
 }
 
 export async function postOrder(baseUrl: string): Promise<Placed> {
-  const sentAt = performance.now()
+  const sentAt = nowMs()
   const res = await poolFor(baseUrl).request({
     path: '/orders',
     method: 'POST',
@@ -38,7 +40,7 @@ export async function postOrder(baseUrl: string): Promise<Placed> {
     body,
   })
   const text = await res.body.text()
-  const respondedAt = performance.now()
+  const respondedAt = nowMs()
   const json = JSON.parse(text) as { id?: string }
   if (res.statusCode !== 201 || !json.id) throw new Error(`POST /orders answered ${res.statusCode}`)
   return { id: json.id, sentAt, respondedAt }

@@ -1,11 +1,12 @@
 /** The system under test for one benchmark phase: its own database, topic, API and relay. */
 import { randomUUID } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
-import { Kafka, logLevel } from 'kafkajs'
+import { Worker } from 'node:worker_threads'
 import postgres from 'postgres'
 import { freePort } from '../../src/dev/free-port'
 import type { MockKafka } from '../../src/dev/mock-kafka'
 import { type Spawned, spawnEntrypoint, spawnRelayProcess } from '../helpers/process'
+import type { ConsumerWorkerData, FromConsumer } from './consumer-worker'
 import { closeClient } from './load'
 
 export type Arrivals = Map<string, number>
@@ -30,36 +31,61 @@ export async function createPhaseDatabase(serverUrl: string, template: string): 
   return serverUrl.replace(/\/[^/]*$/, `/${name}`)
 }
 
-export async function startConsumer(brokers: string, topic: string, arrivals: Arrivals) {
-  const consumer = new Kafka({ brokers: brokers.split(','), logLevel: logLevel.NOTHING }).consumer({
-    groupId: `bench-${randomUUID()}`,
-    // The development broker (librdkafka's mock) answers a fetch that finds nothing only after
-    // the whole max wait, and does not cut the wait short when a message arrives meanwhile
-    // (rd_kafka_mock_handle_Fetch): each millisecond of max wait adds up to a millisecond to the
-    // latency measured here. 1 ms keeps that small, at ~1,000 fetches/s from this process.
-    maxWaitTimeInMs: Number(process.env.BENCH_CONSUMER_WAIT_MS ?? 1),
+/**
+ * Starts the arrivals consumer in a worker thread (consumer-worker.ts, fetch-loop.ts) and
+ * resolves once it reads the topic. Arrivals are timed with nowMs() (clock.ts), as the load
+ * generator times responses. It asks for the topic's `partitions` partitions on the first of
+ * `brokers` (the benchmark's broker has one), and pauses BENCH_CONSUMER_PAUSE_MS (default 0.25)
+ * after each fetch that found nothing.
+ */
+export async function startConsumer(
+  brokers: string,
+  topic: string,
+  partitions: number,
+  arrivals: Arrivals,
+): Promise<{ disconnect(): Promise<void> }> {
+  const data: ConsumerWorkerData = {
+    broker: brokers.split(',')[0] ?? brokers,
+    topic,
+    partitions,
+    pauseMs: Number(process.env.BENCH_CONSUMER_PAUSE_MS ?? 0.25),
+  }
+  // tsx does not reach into worker threads by itself: load the worker through its API.
+  const file = new URL('./consumer-worker.ts', import.meta.url).href
+  const worker = new Worker(
+    `import('tsx/esm/api').then(({ tsImport }) => tsImport(${JSON.stringify(file)}, ${JSON.stringify(import.meta.url)}))`,
+    { eval: true, workerData: data },
+  )
+  // A failure after start-up is printed at once (arrivals would just stop) and thrown at stop.
+  let failure: Error | undefined
+  let finished: () => void = () => {}
+  const done = new Promise<void>((r) => {
+    finished = r
   })
-  await consumer.connect()
-  await consumer.subscribe({ topic, fromBeginning: true })
-  let joined: () => void = () => {}
-  const ready = new Promise<void>((r) => {
-    joined = r
+  await new Promise<void>((resolve, reject) => {
+    const fail = (err: Error) => {
+      failure = err
+      console.error(`bench consumer failed: ${err.message}`)
+      reject(err)
+      finished()
+    }
+    worker.on('error', fail)
+    worker.on('message', (m: FromConsumer) => {
+      if (m.type === 'arrived') {
+        for (const key of m.keys) if (!arrivals.has(key)) arrivals.set(key, m.at)
+      } else if (m.type === 'ready') resolve()
+      else if (m.type === 'stopped') finished()
+      else fail(new Error(m.message))
+    })
   })
-  consumer.on(consumer.events.GROUP_JOIN, () => joined())
-  await consumer.run({
-    // It only timestamps arrivals: committing offsets after every batch (kafkajs's default)
-    // would put a round trip between one fetch and the next.
-    autoCommit: false,
-    eachBatch: async ({ batch }) => {
-      const now = performance.now()
-      for (const m of batch.messages) {
-        const key = m.key?.toString()
-        if (key && !arrivals.has(key)) arrivals.set(key, now)
-      }
+  return {
+    async disconnect() {
+      worker.postMessage({ type: 'stop' })
+      await done
+      await worker.terminate()
+      if (failure) throw failure
     },
-  })
-  await ready
-  return consumer
+  }
 }
 
 export function spawnRelay(
@@ -104,10 +130,13 @@ export async function startPhase(o: {
   const sql = postgres(dbUrl, { max: 40, onnotice: () => {} })
   if (o.dropTrigger) await sql`drop trigger outbox_notify on outbox`
   const topic = `bench.${o.name}`
-  o.kafka.createTopic(topic, 6)
+  const partitions = 6
+  o.kafka.createTopic(topic, partitions)
   const arrivals: Arrivals = new Map()
   const consumer =
-    o.consume === false ? undefined : await startConsumer(o.kafka.bootstrap, topic, arrivals)
+    o.consume === false
+      ? undefined
+      : await startConsumer(o.kafka.bootstrap, topic, partitions, arrivals)
   const port = await freePort()
   const apiUrl = `http://127.0.0.1:${port}`
   const api = spawnEntrypoint('src/main/api.ts', {
