@@ -93,3 +93,93 @@ describe('adaptive wake-up, busy-to-idle transition', () => {
     }
   })
 })
+
+/**
+ * How often writers ring, by stream density. Sparse (an event every 30 ms): the relay sleeps
+ * between events, so nearly every writer rings, and the doorbell brings each event out at once.
+ * Dense (inserts back to back): the relay stays awake and writers stop ringing.
+ */
+describe('adaptive wake-up, by stream density', () => {
+  async function startRelay() {
+    const published = new Map<string, number>()
+    const doorbell = new Doorbell()
+    const logger = pino({ level: 'silent' })
+    const listener = startListener(db.url, doorbell, logger)
+    const session = new RelaySession(db.url, 'test-adaptive-density')
+    const controller = new AbortController()
+    let rings = 0
+    const counting = await db.sql.listen('outbox_events', () => {
+      rings++
+    })
+    await delay(300) // LISTEN in place
+    const loop = runRelay({
+      session,
+      publish: async (batch) => {
+        for (const m of batch) published.set(m.eventId, Date.now())
+      },
+      doorbell,
+      logger,
+      mode: 'adaptive',
+      batchSize: 100,
+      pollIntervalMs: 60_000,
+      maxAttempts: 5,
+      backoff: { baseMs: 50, capMs: 500 },
+      signal: controller.signal,
+    })
+    await delay(300) // partitions taken, first (empty) drain done
+    const insert = async () => {
+      const [row] = await db.sql<{ event_id: string }[]>`
+        insert into outbox (event_id, event_type, aggregate_id, payload, occurred_at)
+        values (gen_random_uuid(), 'OrderCreated', gen_random_uuid(), '{}', clock_timestamp())
+        returning event_id`
+      return { eventId: row?.event_id ?? '', at: Date.now() }
+    }
+    return {
+      published,
+      insert,
+      rings: () => rings,
+      async stop() {
+        controller.abort()
+        await loop
+        await counting.unlisten()
+        await listener.close()
+        await session.close()
+      },
+    }
+  }
+
+  it('sleeps between the events of a sparse stream and wakes for each at once', async () => {
+    const relay = await startRelay()
+    try {
+      const sent: { eventId: string; at: number }[] = []
+      for (let i = 0; i < 30; i++) {
+        sent.push(await relay.insert())
+        await delay(30)
+      }
+      await waitFor('all published', () => relay.published.size === sent.length, 5000)
+      const slowest = Math.max(...sent.map((s) => (relay.published.get(s.eventId) ?? 0) - s.at))
+      console.info(
+        `sparse stream: ${relay.rings()} rings for ${sent.length} events, slowest ${slowest} ms`,
+      )
+      // Lingering (50 ms, longer than the gaps) would silence nearly every ring.
+      expect(relay.rings()).toBeGreaterThanOrEqual(20)
+      expect(slowest).toBeLessThan(200) // the poll is at 60 s
+    } finally {
+      await relay.stop()
+    }
+  })
+
+  it('stays awake through a dense stream, where writers stop ringing', async () => {
+    const relay = await startRelay()
+    try {
+      const sent: { eventId: string; at: number }[] = []
+      for (const until = Date.now() + 500; Date.now() < until; ) sent.push(await relay.insert())
+      await waitFor('all published', () => relay.published.size === sent.length, 5000)
+      console.info(`dense stream: ${relay.rings()} rings for ${sent.length} events`)
+      expect(sent.length).toBeGreaterThan(50)
+      expect(relay.rings()).toBeLessThan(sent.length / 4)
+    } finally {
+      await relay.stop()
+    }
+  })
+})
