@@ -150,7 +150,7 @@ const SPARSE_GAP_MS = 5
  * Each sample counts for at most 4 x SPARSE_GAP_MS, so after an idle spell a few close events
  * are enough to call the stream dense again.
  */
-export class Rhythm {
+class Rhythm {
   private last: number | undefined
   private gap = Number.POSITIVE_INFINITY
 
@@ -223,8 +223,7 @@ async function cycle(
     // stream the next event is likely that close, and a pause would add to its wait. Then they
     // come every AWAKE_POLL_MS. Measured at 1,000 orders/s, three rounds side by side: event
     // median 2.1-2.4 ms with the spin, 2.9 ms with the pause alone; the price is relay and
-    // Postgres CPU (relay ~40% instead of 33% of a core), and at 100 orders/s a few empty
-    // claims per event (relay 27-30% instead of 19-20%).
+    // Postgres CPU (relay ~40% instead of 33% of a core).
     //
     // A sparse stream (events further apart than SPARSE_GAP_MS on average, e.g. 100 orders/s)
     // is not worth the linger: each event would wait for the next re-check, half of

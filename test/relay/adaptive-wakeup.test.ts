@@ -8,7 +8,6 @@ import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Doorbell } from '../../src/relay/doorbell'
 import { startListener } from '../../src/relay/listener'
-import type { Publish } from '../../src/relay/publish'
 import { runRelay } from '../../src/relay/relay'
 import { RelaySession } from '../../src/relay/session'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
@@ -31,32 +30,64 @@ const insertOne = (sql: TestDatabase['sql']) =>
     await tx`select pg_sleep(${Math.random() * 0.03})`
   })
 
+/**
+ * An adaptive relay (poll at 60 s) publishing to a map of event id -> time, with the writers'
+ * rings counted on a LISTEN of our own.
+ */
+async function startRelay(options: { lingerMs?: number } = {}) {
+  const published = new Map<string, number>()
+  const doorbell = new Doorbell()
+  const logger = pino({ level: 'silent' })
+  const listener = startListener(db.url, doorbell, logger)
+  const session = new RelaySession(db.url, 'test-adaptive')
+  const controller = new AbortController()
+  let rings = 0
+  const counting = await db.sql.listen('outbox_events', () => {
+    rings++
+  })
+  await delay(300) // LISTEN in place
+  const loop = runRelay({
+    session,
+    publish: async (batch) => {
+      for (const m of batch) published.set(m.eventId, Date.now())
+    },
+    doorbell,
+    logger,
+    mode: 'adaptive',
+    batchSize: 100,
+    pollIntervalMs: 60_000,
+    maxAttempts: 5,
+    backoff: { baseMs: 50, capMs: 500 },
+    signal: controller.signal,
+    lingerMs: options.lingerMs,
+  })
+  await delay(300) // partitions taken, first (empty) drain done
+  const insert = async () => {
+    const [row] = await db.sql<{ event_id: string }[]>`
+      insert into outbox (event_id, event_type, aggregate_id, payload, occurred_at)
+      values (gen_random_uuid(), 'OrderCreated', gen_random_uuid(), '{}', clock_timestamp())
+      returning event_id`
+    return { eventId: row?.event_id ?? '', at: Date.now() }
+  }
+  return {
+    published,
+    insert,
+    rings: () => rings,
+    async stop() {
+      controller.abort()
+      await loop
+      await counting.unlisten()
+      await listener.close()
+      await session.close()
+    },
+  }
+}
+
 describe('adaptive wake-up, busy-to-idle transition', () => {
   it('never leaves an event for the fallback poll', async () => {
     const lingerMs = 20
-    const published = new Map<string, number>()
-    const publish: Publish = async (batch) => {
-      for (const m of batch) published.set(m.eventId, Date.now())
-    }
-    const doorbell = new Doorbell()
-    const logger = pino({ level: 'silent' })
-    const listener = startListener(db.url, doorbell, logger)
-    const session = new RelaySession(db.url, 'test-adaptive')
-    const controller = new AbortController()
-    await delay(300) // LISTEN in place
-    const loop = runRelay({
-      session,
-      publish,
-      doorbell,
-      logger,
-      mode: 'adaptive',
-      batchSize: 100,
-      pollIntervalMs: 60_000,
-      maxAttempts: 5,
-      backoff: { baseMs: 50, capMs: 500 },
-      signal: controller.signal,
-      lingerMs,
-    })
+    const relay = await startRelay({ lingerMs })
+    const published = relay.published
     try {
       let inserted = 0
       for (let round = 0; round < 200; round++) {
@@ -86,10 +117,7 @@ describe('adaptive wake-up, busy-to-idle transition', () => {
       expect(slowest).toBeGreaterThan(0)
       expect(rows).toHaveLength(inserted)
     } finally {
-      controller.abort()
-      await loop
-      await listener.close()
-      await session.close()
+      await relay.stop()
     }
   })
 })
@@ -100,54 +128,6 @@ describe('adaptive wake-up, busy-to-idle transition', () => {
  * Dense (inserts back to back): the relay stays awake and writers stop ringing.
  */
 describe('adaptive wake-up, by stream density', () => {
-  async function startRelay() {
-    const published = new Map<string, number>()
-    const doorbell = new Doorbell()
-    const logger = pino({ level: 'silent' })
-    const listener = startListener(db.url, doorbell, logger)
-    const session = new RelaySession(db.url, 'test-adaptive-density')
-    const controller = new AbortController()
-    let rings = 0
-    const counting = await db.sql.listen('outbox_events', () => {
-      rings++
-    })
-    await delay(300) // LISTEN in place
-    const loop = runRelay({
-      session,
-      publish: async (batch) => {
-        for (const m of batch) published.set(m.eventId, Date.now())
-      },
-      doorbell,
-      logger,
-      mode: 'adaptive',
-      batchSize: 100,
-      pollIntervalMs: 60_000,
-      maxAttempts: 5,
-      backoff: { baseMs: 50, capMs: 500 },
-      signal: controller.signal,
-    })
-    await delay(300) // partitions taken, first (empty) drain done
-    const insert = async () => {
-      const [row] = await db.sql<{ event_id: string }[]>`
-        insert into outbox (event_id, event_type, aggregate_id, payload, occurred_at)
-        values (gen_random_uuid(), 'OrderCreated', gen_random_uuid(), '{}', clock_timestamp())
-        returning event_id`
-      return { eventId: row?.event_id ?? '', at: Date.now() }
-    }
-    return {
-      published,
-      insert,
-      rings: () => rings,
-      async stop() {
-        controller.abort()
-        await loop
-        await counting.unlisten()
-        await listener.close()
-        await session.close()
-      },
-    }
-  }
-
   it('sleeps between the events of a sparse stream and wakes for each at once', async () => {
     const relay = await startRelay()
     try {
