@@ -44,15 +44,20 @@ window.ui = SwaggerUIBundle({ url: spec, dom_id: '#swagger-ui', deepLinking: tru
 `
 
 export function docsRoutes(specUrl: string) {
-  return new Hono()
+  // One static route per file, no `/:asset` parameter: a parameter beside the static
+  // `/init.js` is a shape Hono's RegExpRouter refuses, which would drop the whole app to the
+  // slower TrieRouter (measured on a stubbed database: 5 µs of the HTTP stack's 130 µs per
+  // POST /orders). test/http/openapi.test.ts checks that every route fits RegExpRouter.
+  const app = new Hono()
     .get('/', (c) => c.html(page(specUrl)))
     .get('/init.js', (c) => c.body(init, 200, { 'content-type': 'text/javascript; charset=utf-8' }))
-    .get('/:asset', (c) => {
-      const asset = assets[c.req.param('asset')]
-      if (!asset) return c.notFound()
-      return c.body(read(asset.file), 200, {
+  for (const [name, asset] of Object.entries(assets)) {
+    app.get(`/${name}`, (c) =>
+      c.body(read(asset.file), 200, {
         'content-type': asset.type,
         'cache-control': 'public, max-age=86400',
-      })
-    })
+      }),
+    )
+  }
+  return app
 }

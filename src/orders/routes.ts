@@ -64,16 +64,34 @@ const OrderIdParam = z.object({
     .meta({ param: { name: 'id', in: 'path' }, example: '0b9b1f5e-3f8e-4c59-8d2b-0d1f2a3b4c5d' }),
 })
 
-const IdempotencyHeader = z.object({
-  'idempotency-key': z
-    .string()
-    .regex(/^[\x21-\x7e]{1,255}$/, 'must be 1 to 255 visible ASCII characters')
-    .optional()
-    .meta({
-      description:
-        'Makes a retry safe: the same key with the same request returns the original response and writes nothing; with a different request it is 422. Keys expire after IDEMPOTENCY_KEY_TTL_HOURS.',
-    }),
-})
+const idempotencyKeyPattern = /^[\x21-\x7e]{1,255}$/
+const idempotencyKeyRule = 'must be 1 to 255 visible ASCII characters'
+
+/**
+ * The optional Idempotency-Key header: documented as a plain OpenAPI parameter and checked by
+ * `idempotencyKeyOf`, not declared as a zod `request.headers` schema. That schema's validator
+ * copies every header of the request into an object and runs an async zod parse over it, on
+ * every write: measured on a stubbed database, 26 µs of the HTTP stack's 128 µs per
+ * `POST /orders`, for one optional header.
+ */
+const idempotencyKeyParameter = {
+  name: 'Idempotency-Key',
+  in: 'header' as const,
+  required: false,
+  description:
+    'Makes a retry safe: the same key with the same request returns the original response and writes nothing; with a different request it is 422. Keys expire after IDEMPOTENCY_KEY_TTL_HOURS.',
+  schema: { type: 'string' as const, pattern: idempotencyKeyPattern.source },
+}
+
+/** The request's Idempotency-Key, if any; a malformed one is a 400 naming the header. */
+function idempotencyKeyOf(c: Context): string | undefined {
+  const key = c.req.header('idempotency-key')
+  if (key === undefined || idempotencyKeyPattern.test(key)) return key
+  const field = 'idempotency-key'
+  throw new AppError('VALIDATION_FAILED', `${field}: ${idempotencyKeyRule}`, [
+    { field, message: idempotencyKeyRule },
+  ])
+}
 
 // A bearer API key when API_KEYS is set; the empty alternative: none needed otherwise.
 const writeSecurity: Array<Record<string, string[]>> = [{ apiKey: [] }, {}]
@@ -102,8 +120,8 @@ const placeOrderRoute = createRoute({
   description:
     'Writes the order and its OrderCreated event in one transaction and answers at once; the relay publishes the event to Kafka after commit, so this works while Kafka is down.',
   middleware: [jsonBody()] as const,
+  parameters: [idempotencyKeyParameter],
   request: {
-    headers: IdempotencyHeader,
     body: { required: true, content: { 'application/json': { schema: PlaceOrderInput } } },
   },
   responses: {
@@ -167,9 +185,9 @@ const transitionRoute = (transition: Transition) =>
     description: `Allowed from ${transitions[transition].from.join(' or ')}; writes ${transitions[transition].event} with the new version in the same transaction. Any other state is 409 and writes nothing.`,
     middleware: [jsonBody({ optional: true })] as const,
     security: writeSecurity,
+    parameters: [idempotencyKeyParameter],
     request: {
       params: OrderIdParam,
-      headers: IdempotencyHeader,
       ...(transition === 'cancel'
         ? {
             body: {
@@ -216,7 +234,7 @@ export function ordersRoutes({ db, clock, idempotencyTtlMs }: OrdersDeps) {
 
   app.openapi(placeOrderRoute, async (c) => {
     const input = c.req.valid('json')
-    const key = c.req.valid('header')['idempotency-key']
+    const key = idempotencyKeyOf(c)
     // The order and its event commit together or not at all. Kafka is not involved here:
     // the relay publishes after commit, so this answers even while Kafka is down.
     const response = await runIdempotent(
@@ -260,7 +278,7 @@ export function ordersRoutes({ db, clock, idempotencyTtlMs }: OrdersDeps) {
   for (const transition of Object.keys(transitions) as Transition[]) {
     app.openapi(transitionRoute(transition), async (c) => {
       const { id } = c.req.valid('param')
-      const key = c.req.valid('header')['idempotency-key']
+      const key = idempotencyKeyOf(c)
       const body = (c.req.valid as (t: 'json') => { reason?: string } | undefined)('json') ?? {}
       const response = await runIdempotent(
         db,

@@ -5,6 +5,7 @@
  */
 import { Ajv2020 } from 'ajv/dist/2020'
 import addFormats from 'ajv-formats'
+import { RegExpRouter } from 'hono/router/reg-exp-router'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createApp } from '../../src/app'
@@ -141,5 +142,33 @@ describe('OpenAPI document', () => {
       expect(res.status, asset).toBe(200)
       expect((await res.text()).length).toBeGreaterThan(10)
     }
+  })
+
+  it("every route fits Hono's RegExpRouter (a route it refuses drops the whole app to the slower TrieRouter)", async () => {
+    const router = new RegExpRouter<unknown>()
+    for (const route of app.routes) router.add(route.method, route.path, route.handler)
+    expect(() => router.match('GET', '/healthz')).not.toThrow()
+    // And the app did pick it: SmartRouter names the router it settled on.
+    await app.request('/healthz')
+    expect(app.router.name).toBe('SmartRouter + RegExpRouter')
+  })
+
+  it('the Idempotency-Key header is documented on every write and a malformed one is a 400 naming it', async () => {
+    for (const [path, ops] of Object.entries(doc.paths)) {
+      const op = ops.post as { parameters?: Array<{ name: string; in: string }> } | undefined
+      if (!op) continue
+      expect(op.parameters, `post ${path}`).toContainEqual(
+        expect.objectContaining({ name: 'Idempotency-Key', in: 'header' }),
+      )
+    }
+    const res = await app.request('/orders', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'idempotency-key': 'two words' },
+      body: JSON.stringify({ item: 'book', quantity: 1 }),
+    })
+    expect(res.status).toBe(400)
+    expect(await res.json()).toMatchObject({
+      errors: [{ field: 'idempotency-key', message: 'must be 1 to 255 visible ASCII characters' }],
+    })
   })
 })
