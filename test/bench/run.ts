@@ -179,7 +179,10 @@ async function writeThroughput(serverUrl: string, kafka: ReturnType<typeof start
       )
     }
     for (const phase of phases) await closedLoop(32, 2, () => postOrder(phase.apiUrl))
-    const slices = 5
+    // Ten 2-second slices per mode and path (20 s at the default BENCH_SECONDS): with five, the
+    // ratios to no trigger moved by up to 6 points between full runs of the same code.
+    const slices = 10
+    const sliceSeconds = (2 * SECONDS) / slices
     type Tally = { orders: number; seconds: number }
     const tallies = kinds.map(() => ({
       http: { orders: 0, seconds: 0 } as Tally,
@@ -195,10 +198,8 @@ async function writeThroughput(serverUrl: string, kafka: ReturnType<typeof start
         const k = (i + round) % kinds.length
         const phase = phases[k] as Phase
         const tally = tallies[k] as { http: Tally; direct: Tally }
-        await timed(tally.http, () =>
-          closedLoop(32, SECONDS / slices, () => postOrder(phase.apiUrl)),
-        )
-        await timed(tally.direct, () => closedLoop(32, SECONDS / slices, directWrite(phase.sql)))
+        await timed(tally.http, () => closedLoop(32, sliceSeconds, () => postOrder(phase.apiUrl)))
+        await timed(tally.direct, () => closedLoop(32, sliceSeconds, directWrite(phase.sql)))
         await settled(phase.sql, 3000)
       }
     }
