@@ -104,24 +104,24 @@ export async function drain(
         if (result.unavailable) throw new BrokerUnavailableError(err)
         return total
       }
-      policy.pacer?.record(batch.length, sentAt, performance.now())
+      policy.pacer?.record(batch.length, sentAt)
+      total.published += batch.length
+      // Under load the pacer has the claim after a short batch wait a little, so the next
+      // batch is a fuller one (pace.ts), and this batch's mark waits with it: both then go out
+      // in one write. A stop during the wait still marks (the finally below awaits it).
+      const wait = next === undefined && goOn() ? (policy.pacer?.waitMs ?? 0) : 0
+      if (wait > 0) await sleep(wait, signal)
       await marking
       marking = markPublished(sql, ids)
       marking.catch(() => {}) // awaited at the next step or on the way out
-      total.published += batch.length
-      // A short batch: look again at once for what arrived while it was in flight. The claim
-      // goes out right behind the mark, in the same write: one round trip for both, and it runs
-      // after the mark, so it sees this batch published. (Stopping at the short batch would
-      // cost a round trip more per batch at a steady trickle, where every batch is short.
-      // Sending the claim ahead of the mark returned it sooner, but under 64 writers the
-      // smaller batches that followed let the relay fall behind: event p99 38-227 ms against
-      // 29-57 ms, measured side by side.) Under load the pacer has it wait a little first, so
-      // the next batch is a fuller one (pace.ts).
-      if (next === undefined && goOn()) {
-        const wait = policy.pacer?.waitMs ?? 0
-        if (wait > 0) await sleep(wait, signal)
-        if (goOn()) next = claim(session, owned, batchSize, [])
-      }
+      // A short batch: look again for what arrived while it was in flight. The claim goes out
+      // right behind the mark, in the same write: one round trip for both, and it runs after
+      // the mark, so it sees this batch published. (Stopping at the short batch would cost a
+      // round trip more per batch at a steady trickle, where every batch is short. Sending the
+      // claim ahead of the mark returned it sooner, but under 64 writers the smaller batches
+      // that followed let the relay fall behind: event p99 38-227 ms against 29-57 ms,
+      // measured side by side.)
+      if (next === undefined && goOn()) next = claim(session, owned, batchSize, [])
       if (next === undefined) {
         total.cutShort = true
         break

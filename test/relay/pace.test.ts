@@ -4,9 +4,10 @@ import { PACE_DEFAULTS, Pacer } from '../../src/relay/pace'
 const W = PACE_DEFAULTS.waitMs
 
 /**
- * A relay draining a steady stream, on a simulated clock: each claim brings what arrived since
- * the previous claim (at least one event: the pacer only hears of non-empty batches), is
- * acknowledged `roundTripMs` later, and the next claim follows after the pacer's wait.
+ * A relay draining a steady stream of `perMs` events per ms, on a simulated clock: each claim
+ * brings what arrived since the previous claim and is acknowledged `roundTripMs` later; the next
+ * claim follows after the pacer's wait. A claim that finds nothing is not a batch: the pacer
+ * never hears of it. `batches` counts claims.
  */
 function drainStream(
   pacer: Pacer,
@@ -16,10 +17,15 @@ function drainStream(
   const waits: number[] = []
   const sizes: number[] = []
   let previousClaim = clock.now - o.roundTripMs
+  let owed = 0 // fractions of an event carried to the next claim, so the rate is exact
   for (let i = 0; i < o.batches; i++) {
-    const events = Math.max(1, Math.round(o.perMs * (clock.now - previousClaim)))
-    pacer.record(events, clock.now, clock.now + o.roundTripMs)
-    sizes.push(events)
+    owed += o.perMs * (clock.now - previousClaim)
+    const events = Math.floor(owed)
+    owed -= events
+    if (events > 0) {
+      pacer.record(events, clock.now)
+      sizes.push(events)
+    }
     waits.push(pacer.waitMs)
     previousClaim = clock.now
     clock.now += o.roundTripMs + pacer.waitMs
@@ -28,72 +34,95 @@ function drainStream(
 }
 
 describe('Pacer', () => {
-  it('claims eagerly at a trickle: 1-2 events per round trip never pace', () => {
-    const pacer = new Pacer()
-    const { waits } = drainStream(pacer, { perMs: 1, roundTripMs: 2, batches: 2000 })
-    expect(new Set(waits)).toEqual(new Set([0]))
-    expect(pacer.eventsPerRoundTrip).toBeCloseTo(2, 0)
+  it('claims eagerly at 1,000 events/s, however long the round trip', () => {
+    for (const roundTripMs of [0.5, 2, 5, 12]) {
+      const pacer = new Pacer()
+      const { waits } = drainStream(pacer, { perMs: 1, roundTripMs, batches: 2000 })
+      expect(new Set(waits)).toEqual(new Set([0]))
+      expect(pacer.eventsPerSecond).toBeGreaterThan(900)
+      expect(pacer.eventsPerSecond).toBeLessThan(1100)
+    }
   })
 
-  it('paces a stream that brings many events per round trip, and stays paced although its own waits change the batches', () => {
+  it('paces a fast stream within a window, and stays paced although its own waits make the batches bigger', () => {
     const pacer = new Pacer()
-    const { waits, sizes } = drainStream(pacer, { perMs: 4, roundTripMs: 2.5, batches: 2000 })
+    const { waits, sizes, clock } = drainStream(pacer, {
+      perMs: 3,
+      roundTripMs: 1.5,
+      batches: 2000,
+    })
     const firstPaced = waits.indexOf(W)
     expect(firstPaced).toBeGreaterThan(0)
-    expect(firstPaced).toBeLessThan(50)
-    // From then on every claim waits, and gathers what arrives during the wait too.
+    // Paced before half a second of the stream has passed (each eager batch takes 1.5 ms).
+    expect(firstPaced * 1.5).toBeLessThan(500)
     expect(new Set(waits.slice(firstPaced))).toEqual(new Set([W]))
-    expect(sizes[0]).toBe(10)
-    expect(sizes.at(-1)).toBe(Math.round(4 * (2.5 + W)))
+    expect(sizes.at(-1)).toBeGreaterThanOrEqual(Math.floor(3 * (1.5 + W)) - 1)
+    expect(pacer.eventsPerSecond).toBeCloseTo(3000, -2)
+    expect(clock.now).toBeGreaterThan(0)
   })
 
-  it('claims eagerly again once the stream slows, although paced batches are bigger than eager ones', () => {
+  it('claims eagerly again once the stream slows below the lower bound', () => {
     const pacer = new Pacer()
-    const { clock } = drainStream(pacer, { perMs: 4, roundTripMs: 2.5, batches: 500 })
+    const { clock } = drainStream(pacer, { perMs: 3, roundTripMs: 1.5, batches: 500 })
     expect(pacer.waitMs).toBe(W)
-    // 1 event/ms, paced: 2.5 + W events per batch (more than the 6 that start pacing), but
-    // only 2.5 arrive per round trip.
-    const { waits, sizes } = drainStream(pacer, { perMs: 1, roundTripMs: 2.5, batches: 500, clock })
-    expect(sizes[1]).toBeGreaterThan(6)
+    // Paced batches at 1 event/ms hold 11-12 events each: bigger than eager ones, yet eager.
+    const { waits, sizes } = drainStream(pacer, { perMs: 1, roundTripMs: 1.5, batches: 500, clock })
+    expect(sizes[1]).toBeGreaterThan(10)
     const firstEager = waits.indexOf(0)
     expect(firstEager).toBeGreaterThan(0)
-    expect(firstEager).toBeLessThan(60)
     expect(new Set(waits.slice(firstEager))).toEqual(new Set([0]))
   })
 
-  it('does not pace for a burst: five batches at the cap move the average only part of the way', () => {
+  it('holds its decision between the bounds (no flapping)', () => {
     const pacer = new Pacer()
     const clock = { now: 0 }
-    drainStream(pacer, { perMs: 0.75, roundTripMs: 2, batches: 500, clock })
-    drainStream(pacer, { perMs: 20, roundTripMs: 2, batches: 5, clock })
-    expect(pacer.waitMs).toBe(0)
-    drainStream(pacer, { perMs: 20, roundTripMs: 2, batches: 5, clock })
-    expect(pacer.waitMs).toBe(W) // ten in a row do: that is a stream, not a burst
+    drainStream(pacer, { perMs: 1.35, roundTripMs: 2, batches: 2000, clock })
+    expect(pacer.waitMs).toBe(0) // never reached the upper bound
+    drainStream(pacer, { perMs: 3, roundTripMs: 2, batches: 500, clock })
+    expect(pacer.waitMs).toBe(W)
+    const { waits } = drainStream(pacer, { perMs: 1.35, roundTripMs: 2, batches: 2000, clock })
+    expect(new Set(waits)).toEqual(new Set([W])) // 1,350/s: still paced, it came from above
   })
 
-  it('counts events per round trip, not per wall-clock gap: a stall that piles up events is not load', () => {
+  it('does not pace for a burst: 50 events in 10 ms of a 1,000/s stream', () => {
+    const pacer = new Pacer()
+    const clock = { now: 0 }
+    drainStream(pacer, { perMs: 1, roundTripMs: 2, batches: 500, clock })
+    drainStream(pacer, { perMs: 5, roundTripMs: 2, batches: 5, clock })
+    expect(pacer.waitMs).toBe(0)
+    drainStream(pacer, { perMs: 1, roundTripMs: 2, batches: 100, clock })
+    expect(pacer.waitMs).toBe(0)
+    // A fifth of a window at 5 times the rate: that is load, not a burst.
+    drainStream(pacer, { perMs: 5, roundTripMs: 2, batches: 20, clock })
+    expect(pacer.waitMs).toBe(W)
+  })
+
+  it('counts a stall that piles events up at the stream’s own rate, not as load', () => {
     const pacer = new Pacer()
     const clock = { now: 0 }
     drainStream(pacer, { perMs: 1, roundTripMs: 2, batches: 500, clock })
     for (let i = 0; i < 20; i++) {
       // Each claim comes 100 ms after the previous (a stalled process) and finds 100 events.
       clock.now += 100
-      pacer.record(100, clock.now, clock.now + 2)
+      pacer.record(100, clock.now)
     }
     expect(pacer.waitMs).toBe(0)
   })
 
-  it('goes back to eager claims after a backlog of full batches drains into a trickle', () => {
+  it('starts eager after a long sleep, and a backlog of full batches paces until it drains into a trickle', () => {
     const pacer = new Pacer()
     const clock = { now: 0 }
+    drainStream(pacer, { perMs: 0.1, roundTripMs: 2, batches: 50, clock })
+    clock.now += 60_000
+    pacer.record(1, clock.now)
+    expect(pacer.waitMs).toBe(0)
     for (let i = 0; i < 200; i++) {
       // Full batches of 1,000, pipelined: each claim is sent while the previous is in flight.
-      pacer.record(1000, clock.now, clock.now + 20)
+      pacer.record(1000, clock.now)
       clock.now += 10
     }
     expect(pacer.waitMs).toBe(W)
-    const { waits } = drainStream(pacer, { perMs: 0.5, roundTripMs: 2, batches: 200, clock })
-    expect(waits.indexOf(0)).toBeLessThan(60)
+    const { waits } = drainStream(pacer, { perMs: 0.5, roundTripMs: 2, batches: 500, clock })
     expect(waits.at(-1)).toBe(0)
   })
 
@@ -101,6 +130,6 @@ describe('Pacer', () => {
     const pacer = new Pacer({ waitMs: 0 })
     const { waits } = drainStream(pacer, { perMs: 10, roundTripMs: 3, batches: 500 })
     expect(new Set(waits)).toEqual(new Set([0]))
-    expect(pacer.eventsPerRoundTrip).toBeGreaterThan(6)
+    expect(pacer.eventsPerSecond).toBeGreaterThan(5000)
   })
 })

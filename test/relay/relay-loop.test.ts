@@ -80,9 +80,9 @@ describe('runRelay', () => {
     expect(batches.map((b) => b.length)).toEqual([10, 10, 10, 5])
   })
 
-  // Paced from the first batch on (paceAt 0, never eager again): after every short batch the
-  // relay waits before claiming again (drain.ts, pace.ts).
-  const alwaysPaced = (waitMs: number) => ({ waitMs, paceAt: 0, eagerBelow: 0 })
+  // Paced from the first batch on (paceAbove 0, never eager again): after every short batch the
+  // relay waits before claiming again, and marks the batch with that claim (drain.ts, pace.ts).
+  const alwaysPaced = (waitMs: number) => ({ waitMs, paceAbove: 0, eagerBelow: 0 })
 
   it('while pacing, publishes a stream in order and marks every batch', async () => {
     const batches: number[][] = []
