@@ -67,8 +67,10 @@ const schema = z.object({
   RELAY_MAX_ATTEMPTS: positiveInt('RELAY_MAX_ATTEMPTS', 10, 1000),
   RELAY_POLL_INTERVAL_MS: positiveInt('RELAY_POLL_INTERVAL_MS', 1000, 3_600_000),
   RELAY_BATCH_SIZE: positiveInt('RELAY_BATCH_SIZE', 1000, 10_000),
-  // Under load (many events per round trip), the wait before claiming after a short batch.
+  // Under load, the wait before claiming after a short batch (pace.ts)...
   RELAY_PACE_MS: intSetting('RELAY_PACE_MS', 10, 1000, 'never wait'),
+  // ...from this arrival rate (events/s) on; eager again below four fifths of it.
+  RELAY_PACE_ABOVE: positiveInt('RELAY_PACE_ABOVE', 1500, 10_000_000),
   RELAY_BACKOFF_BASE_MS: positiveInt('RELAY_BACKOFF_BASE_MS', 100, 60_000),
   RELAY_BACKOFF_CAP_MS: positiveInt('RELAY_BACKOFF_CAP_MS', 30_000, 3_600_000),
   SHUTDOWN_TIMEOUT_MS: positiveInt('SHUTDOWN_TIMEOUT_MS', 10_000, 600_000),
@@ -147,7 +149,11 @@ function toConfig(env: z.output<typeof schema>) {
       maxAttempts: env.RELAY_MAX_ATTEMPTS,
       pollIntervalMs: env.RELAY_POLL_INTERVAL_MS,
       batchSize: env.RELAY_BATCH_SIZE,
-      pace: { waitMs: env.RELAY_PACE_MS },
+      pace: {
+        waitMs: env.RELAY_PACE_MS,
+        paceAbove: env.RELAY_PACE_ABOVE,
+        eagerBelow: env.RELAY_PACE_ABOVE * 0.8,
+      },
       backoff: { baseMs: env.RELAY_BACKOFF_BASE_MS, capMs: env.RELAY_BACKOFF_CAP_MS },
       eventSource: env.EVENT_SOURCE,
       eventSchemaBaseUrl: env.EVENT_SCHEMA_BASE_URL,

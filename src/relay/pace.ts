@@ -27,7 +27,7 @@
 export type PaceOptions = {
   /** The wait before the next claim while paced, ms (0: never pace). */
   waitMs: number
-  /** Pace once the arrival rate reaches this many events per second... */
+  /** Pace once the arrival rate reaches this many events per second (RELAY_PACE_ABOVE)... */
   paceAbove: number
   /** ...and claim eagerly again once it falls below this many. */
   eagerBelow: number

@@ -105,6 +105,7 @@ export async function startRelay(
       mode: config.relay.mode,
       pollIntervalMs: config.relay.pollIntervalMs,
       paceMs: config.relay.pace.waitMs,
+      paceAbove: config.relay.pace.paceAbove,
       httpPort: http.port,
     },
     'relay started',
