@@ -11,7 +11,10 @@ export async function startApi(
   config: Config & { databaseUrl: string },
   logger: Logger,
 ): Promise<ApiService> {
-  const { db, sql } = createDb(config.databaseUrl, { max: 32, applicationName: 'outbox-api' })
+  const { db, sql } = createDb(config.databaseUrl, {
+    max: config.http.dbPoolSize,
+    applicationName: 'outbox-api',
+  })
   const app = createApp({
     db,
     logger,

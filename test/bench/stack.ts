@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { Worker } from 'node:worker_threads'
 import postgres from 'postgres'
+import { API_DB_POOL_DEFAULT } from '../../src/config'
 import { freePort } from '../../src/dev/free-port'
 import type { MockKafka } from '../../src/dev/mock-kafka'
 import { type Spawned, spawnEntrypoint, spawnRelayProcess } from '../helpers/process'
@@ -127,7 +128,9 @@ export async function startPhase(o: {
   consume?: boolean
 }): Promise<Phase> {
   const dbUrl = await createPhaseDatabase(o.serverUrl, o.template)
-  const sql = postgres(dbUrl, { max: 40, onnotice: () => {} })
+  // The direct writers' pool is the API's (API_DB_POOL_SIZE), so the ceiling they measure is
+  // the same statement over the same number of connections, without HTTP.
+  const sql = postgres(dbUrl, { max: API_DB_POOL_DEFAULT, onnotice: () => {} })
   if (o.dropTrigger) await sql`drop trigger outbox_notify on outbox`
   const topic = `bench.${o.name}`
   const partitions = 6
