@@ -6,10 +6,11 @@
  */
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { enterAwake } from '../../src/relay/awake'
 import { Doorbell } from '../../src/relay/doorbell'
 import { startListener } from '../../src/relay/listener'
 import { runRelay } from '../../src/relay/relay'
-import { RelaySession } from '../../src/relay/session'
+import { LOCK, RelaySession } from '../../src/relay/session'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 import { delay, waitFor } from '../helpers/wait'
 
@@ -160,6 +161,59 @@ describe('adaptive wake-up, by stream density', () => {
       expect(relay.rings()).toBeLessThan(sent.length / 4)
     } finally {
       await relay.stop()
+    }
+  })
+})
+
+/**
+ * Waking up under load: a writer that rang holds its partition's awake lock (shared) until it
+ * commits, and when load starts after a sleep every writer rings and their commits queue behind
+ * each other's NOTIFY. The relay must not wait for such a writer before taking the other
+ * partitions: each partition not yet taken lets its writers go on ringing.
+ */
+describe('adaptive wake-up, taking the awake locks', () => {
+  it('takes every free awake lock at once while a writer holds one, then that one', async () => {
+    const session = new RelaySession(db.url, 'test-enter-awake')
+    let commit: () => void = () => {}
+    const released = new Promise<void>((r) => {
+      commit = r
+    })
+    let holding: () => void = () => {}
+    const held = new Promise<void>((r) => {
+      holding = r
+    })
+    const writer = db.sql.begin(async (tx) => {
+      await tx`select pg_advisory_xact_lock_shared(${LOCK.awake}, 5)`
+      holding()
+      await released
+    })
+    try {
+      await session.rebalance()
+      expect(session.owned).toHaveLength(64)
+      await held
+      let done = false
+      const entering = enterAwake(session).then(() => {
+        done = true
+      })
+      const awakeLocks = async () => {
+        const [row] = await db.sql<{ n: number }[]>`
+          select count(*)::int as n from pg_locks
+           where locktype = 'advisory' and classid = ${LOCK.awake} and objsubid = 2
+             and mode = 'ExclusiveLock' and granted and pid = ${session.pid ?? 0}`
+        return row?.n ?? 0
+      }
+      // All but partition 5 (waiting partition by partition, it stopped at 5: 5 taken).
+      await waitFor('63 awake locks', async () => (await awakeLocks()) === 63, 2000)
+      expect(done).toBe(false)
+      commit()
+      await writer
+      await entering
+      expect(await awakeLocks()).toBe(64)
+      expect([...session.awake].sort((a, b) => a - b)).toEqual(session.owned)
+    } finally {
+      commit()
+      await writer.catch(() => {})
+      await session.close()
     }
   })
 })
