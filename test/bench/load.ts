@@ -70,21 +70,43 @@ export async function openLoop(
   return { placed, failed: total - placed.length }
 }
 
-/** `writers` loops, each doing one write after another, for `seconds`. */
+/**
+ * `writers` loops, each doing one write after another, for `seconds`. With `leadInSeconds`, the
+ * loops first run that long uncounted (the writes that finish then are tallied apart, in
+ * `leadIn`), and `results` and `perSecond` cover only the `seconds` after it.
+ */
 export async function closedLoop<T>(
   writers: number,
   seconds: number,
   write: () => Promise<T>,
-): Promise<{ results: T[]; perSecond: number }> {
-  const until = performance.now() + seconds * 1000
-  const results: T[] = []
+  leadInSeconds = 0,
+): Promise<{
+  results: T[]
+  perSecond: number
+  seconds: number
+  leadIn: { writes: number; seconds: number }
+}> {
   const started = performance.now()
+  const counting = started + leadInSeconds * 1000
+  const until = counting + seconds * 1000
+  const results: T[] = []
+  let leadInWrites = 0
   await Promise.all(
     Array.from({ length: writers }, async () => {
-      while (performance.now() < until) results.push(await write())
+      while (performance.now() < until) {
+        const result = await write()
+        if (performance.now() < counting) leadInWrites++
+        else results.push(result)
+      }
     }),
   )
-  return { results, perSecond: results.length / ((performance.now() - started) / 1000) }
+  const countedMs = performance.now() - Math.min(counting, performance.now())
+  return {
+    results,
+    perSecond: results.length / (countedMs / 1000),
+    seconds: countedMs / 1000,
+    leadIn: { writes: leadInWrites, seconds: leadInSeconds },
+  }
 }
 
 /**

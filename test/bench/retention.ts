@@ -15,16 +15,16 @@
 
 import { pino } from 'pino'
 import postgres from 'postgres'
-import type { MockKafka } from '../../src/dev/mock-kafka'
 import { startRetention } from '../../src/relay/retention'
 import { closedLoop, type Placed, postOrder } from './load'
 import { startPhase } from './stack'
 import { fmt, type Summary, summarize } from './stats'
+import type { BenchBroker } from './targets'
 
 export type RetentionBenchOptions = {
   serverUrl: string
   template: string
-  kafka: MockKafka
+  kafka: BenchBroker
   /** Load time per variant, split into `slices` alternating slices. */
   seconds: number
   slices?: number

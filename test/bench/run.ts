@@ -1,26 +1,24 @@
 /**
  * `npm run bench`: the three wake-up modes side by side, in one run, on this machine.
- * Starts an embedded Postgres (fsync on) and the in-process broker unless DATABASE_URL /
- * KAFKA_BROKERS are given... (a given broker must already have the topics; see README).
+ * Runs against an embedded Postgres (fsync on) and the in-process broker, or the server of
+ * DATABASE_URL and the brokers of KAFKA_BROKERS when given (targets.ts says what they need).
  * BENCH_SECONDS (default 10) sets each measurement's length; BENCH_BACKLOG (default 1,000,000)
  * the drain scenario's size. BENCH_SCENARIOS (default `modes,write,drain,retention`) picks
  * parts: `modes` is latency and scale per wake-up mode, `write` the write throughput of every
  * mode in alternating slices. Prints tables, writes bench-results/results.json and (with
  * `modes`) bench-results/latency.svg.
  */
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { cpus, tmpdir, totalmem } from 'node:os'
-import { join } from 'node:path'
+import { randomUUID } from 'node:crypto'
+import { mkdir, writeFile } from 'node:fs/promises'
+import { cpus, totalmem } from 'node:os'
 import postgres from 'postgres'
 import { migrateDatabase } from '../../src/db/migrate'
-import { createEmbeddedPostgres } from '../../src/dev/embedded-postgres'
-import { freePort } from '../../src/dev/free-port'
-import { startMockKafka } from '../../src/dev/mock-kafka'
 import { latencyChart } from './chart'
 import { closedLoop, directWrite, openLoop, type Placed, postOrder } from './load'
 import { benchRetention } from './retention'
 import { createPhaseDatabase, type Phase, peakRssMb, spawnRelay, startPhase } from './stack'
 import { fmt, summarize } from './stats'
+import { type BenchBroker, benchBroker, benchServer, createBenchDatabase } from './targets'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
 const BACKLOG = Number(process.env.BENCH_BACKLOG ?? 1_000_000)
@@ -31,7 +29,8 @@ for (const s of SCENARIOS) {
   }
 }
 const MODES = ['adaptive', 'notify', 'poll'] as const
-const TEMPLATE = 'bench_template'
+const LEAD_IN_SECONDS = 0.25
+const TEMPLATE = `bench_template_${randomUUID().slice(0, 8)}`
 const results: Record<string, unknown> = {}
 const log = (line: string) => process.stdout.write(`${line}\n`)
 
@@ -55,21 +54,17 @@ async function main() {
     `machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`,
   )
   log(`each measurement ${SECONDS} s; backlog ${BACKLOG.toLocaleString()} events\n`)
-  const dataDir = await mkdtemp(join(tmpdir(), 'outbox-bench-'))
-  await chmod(dataDir, 0o755)
-  const pg = await createEmbeddedPostgres({
-    dataDir: join(dataDir, 'pg'),
-    port: await freePort(),
-    settings: { max_connections: '300', shared_buffers: '512MB' },
+  const server = await benchServer(process.env.DATABASE_URL)
+  const kafka = await benchBroker(process.env.KAFKA_BROKERS).catch(async (err: unknown) => {
+    await server.close()
+    throw err
   })
-  const kafka = startMockKafka({ brokers: 1 })
+  log(
+    `against: ${server.description}; ${process.env.KAFKA_BROKERS ? `brokers ${kafka.bootstrap}` : 'in-process broker'}\n`,
+  )
   try {
-    await pg.start()
-    const serverUrl = pg.url()
-    const admin = postgres(serverUrl, { max: 1, onnotice: () => {} })
-    await admin.unsafe(`create database ${TEMPLATE}`)
-    await admin.end()
-    await migrateDatabase(pg.url(TEMPLATE))
+    const serverUrl = server.url
+    await migrateDatabase(await createBenchDatabase(serverUrl, TEMPLATE))
 
     const latency: Record<string, unknown> = {}
     const scale: Record<string, unknown> = {}
@@ -117,7 +112,7 @@ async function main() {
     const throughput = SCENARIOS.has('write') ? await writeThroughput(serverUrl, kafka) : {}
     if (SCENARIOS.has('write')) results.throughput = throughput
     summarizeRatios(latency, throughput)
-    if (SCENARIOS.has('drain')) results.drain = await drain(serverUrl, kafka.bootstrap, kafka)
+    if (SCENARIOS.has('drain')) results.drain = await drain(serverUrl, kafka)
     if (SCENARIOS.has('retention')) {
       results.retention = await benchRetention({
         serverUrl,
@@ -145,9 +140,8 @@ async function main() {
     )
     log('\nwrote bench-results/results.json and bench-results/latency.svg')
   } finally {
-    kafka.close()
-    await pg.stop()
-    await rm(dataDir, { recursive: true, force: true })
+    await kafka.close()
+    await server.close()
   }
 }
 
@@ -159,9 +153,11 @@ async function main() {
  * each slice the next waits until that stack's relay has published everything (up to 3 s, not
  * counted), so no relay's leftover work lands in another mode's slice; a polling relay's last
  * drain of a slice is then not counted against its writers, which if anything favours the
- * no-trigger baseline.
+ * no-trigger baseline. Then (also uncounted) that stack's outbox is vacuumed and the server
+ * checkpoints, so every slice starts alike: no stack's dead rows are vacuumed by autovacuum
+ * in another stack's slice, and no slice alone pays the full-page writes after a checkpoint.
  */
-async function writeThroughput(serverUrl: string, kafka: ReturnType<typeof startMockKafka>) {
+async function writeThroughput(serverUrl: string, kafka: BenchBroker) {
   const kinds = [...MODES, 'no-trigger'] as const
   const phases: Phase[] = []
   try {
@@ -180,41 +176,76 @@ async function writeThroughput(serverUrl: string, kafka: ReturnType<typeof start
     }
     for (const phase of phases) await closedLoop(32, 2, () => postOrder(phase.apiUrl))
     // Ten 2-second slices per mode and path (20 s at the default BENCH_SECONDS): with five, the
-    // ratios to no trigger moved by up to 6 points between full runs of the same code.
+    // ratios to no trigger moved by up to 6 points between full runs of the same code. Each
+    // slice starts from idle (the relays asleep): its first LEAD_IN_SECONDS are a load step,
+    // tallied apart, so the steady rate is not diluted by ten wake-ups that a continuous run
+    // would have once. (Waking under a load step costs `adaptive` and `notify` the most: their
+    // first writers all ring, and NOTIFYs serialise commits.)
     const slices = 10
     const sliceSeconds = (2 * SECONDS) / slices
     type Tally = { orders: number; seconds: number }
+    const tally0 = () => ({ orders: 0, seconds: 0 }) as Tally
     const tallies = kinds.map(() => ({
-      http: { orders: 0, seconds: 0 } as Tally,
-      direct: { orders: 0, seconds: 0 } as Tally,
+      http: tally0(),
+      direct: tally0(),
+      httpLeadIn: tally0(),
+      directLeadIn: tally0(),
     }))
-    const timed = async (tally: Tally, run: () => Promise<{ results: unknown[] }>) => {
-      const started = performance.now()
-      tally.orders += (await run()).results.length
-      tally.seconds += (performance.now() - started) / 1000
+    type Run = Awaited<ReturnType<typeof closedLoop>>
+    const add = (steady: Tally, leadIn: Tally, run: Run) => {
+      steady.orders += run.results.length
+      steady.seconds += run.seconds
+      leadIn.orders += run.leadIn.writes
+      leadIn.seconds += run.leadIn.seconds
     }
     for (let round = 0; round < slices; round++) {
       for (let i = 0; i < kinds.length; i++) {
         const k = (i + round) % kinds.length
         const phase = phases[k] as Phase
-        const tally = tallies[k] as { http: Tally; direct: Tally }
-        await timed(tally.http, () => closedLoop(32, sliceSeconds, () => postOrder(phase.apiUrl)))
-        await timed(tally.direct, () => closedLoop(32, sliceSeconds, directWrite(phase.sql)))
-        await settled(phase.sql, 3000)
+        const t = tallies[k] as (typeof tallies)[number]
+        const post = () => postOrder(phase.apiUrl)
+        add(t.http, t.httpLeadIn, await closedLoop(32, sliceSeconds, post, LEAD_IN_SECONDS))
+        await evenOut(phase.sql)
+        const direct = directWrite(phase.sql)
+        add(t.direct, t.directLeadIn, await closedLoop(32, sliceSeconds, direct, LEAD_IN_SECONDS))
+        await evenOut(phase.sql)
       }
     }
     const rate = (t: Tally) => t.orders / t.seconds
-    const out: Record<string, { httpPerSecond: number; directPerSecond: number }> = {}
+    const out: Record<string, Record<string, number>> = {}
     kinds.forEach((kind, k) => {
-      const tally = tallies[k] as { http: Tally; direct: Tally }
-      out[kind] = { httpPerSecond: rate(tally.http), directPerSecond: rate(tally.direct) }
+      const t = tallies[k] as (typeof tallies)[number]
+      out[kind] = {
+        httpPerSecond: rate(t.http),
+        directPerSecond: rate(t.direct),
+        httpLeadInPerSecond: rate(t.httpLeadIn),
+        directLeadInPerSecond: rate(t.directLeadIn),
+      }
       log(
-        `write   ${kind.padEnd(10)} 32 writers  HTTP ${rate(tally.http).toFixed(0).padStart(6)}/s  direct SQL ${rate(tally.direct).toFixed(0).padStart(6)}/s  (${slices} alternating slices)`,
+        `write   ${kind.padEnd(10)} 32 writers  HTTP ${rate(t.http).toFixed(0).padStart(6)}/s  direct SQL ${rate(t.direct).toFixed(0).padStart(6)}/s  (${slices} alternating slices) | first ${LEAD_IN_SECONDS} s from idle: HTTP ${rate(t.httpLeadIn).toFixed(0).padStart(6)}/s  direct ${rate(t.directLeadIn).toFixed(0).padStart(6)}/s`,
       )
     })
     return out
   } finally {
     for (const phase of phases) await phase.stop()
+  }
+}
+
+/**
+ * Between slices, uncounted: the relay done, the stack's dead rows vacuumed, a checkpoint (on a
+ * given server whose role may not checkpoint, skipped after saying so once).
+ */
+let checkpoints = true
+async function evenOut(sql: postgres.Sql): Promise<void> {
+  await settled(sql, 3000)
+  await sql`vacuum outbox`
+  if (!checkpoints) return
+  try {
+    await sql`checkpoint`
+  } catch (err) {
+    if ((err as { code?: string }).code !== '42501') throw err // insufficient_privilege
+    checkpoints = false
+    log('note: this role may not CHECKPOINT; write slices are not evened out by one')
   }
 }
 
@@ -235,6 +266,8 @@ function summarizeRatios(latency: Record<string, unknown>, throughput: Record<st
   type Tp = { httpPerSecond: number; directPerSecond: number }
   const http = (k: string) => (throughput[k] as Tp | undefined)?.httpPerSecond ?? Number.NaN
   const direct = (k: string) => (throughput[k] as Tp | undefined)?.directPerSecond ?? Number.NaN
+  const leadIn = (k: string, path: 'http' | 'direct') =>
+    (throughput[k] as Record<string, number> | undefined)?.[`${path}LeadInPerSecond`] ?? Number.NaN
   const ratios = {
     pollOverAdaptiveP50At1000: p50('poll@1000/s') / p50('adaptive@1000/s'),
     adaptiveHttpVsNoTrigger: http('adaptive') / http('no-trigger'),
@@ -242,21 +275,24 @@ function summarizeRatios(latency: Record<string, unknown>, throughput: Record<st
     adaptiveDirectVsNoTrigger: direct('adaptive') / direct('no-trigger'),
     notifyDirectVsNoTrigger: direct('notify') / direct('no-trigger'),
     apiVsDirectCeiling: http('adaptive') / direct('adaptive'),
+    adaptiveDirectFromIdleVsNoTrigger:
+      leadIn('adaptive', 'direct') / leadIn('no-trigger', 'direct'),
+    adaptiveHttpFromIdleVsNoTrigger: leadIn('adaptive', 'http') / leadIn('no-trigger', 'http'),
   }
   const known = Object.entries(ratios).filter(([, v]) => Number.isFinite(v))
   if (known.length === 0) return
   results.ratios = Object.fromEntries(known)
   log('\nratios (same run):')
-  for (const [k, v] of known) log(`  ${k.padEnd(28)} ${v.toFixed(2)}`)
+  for (const [k, v] of known) log(`  ${k.padEnd(34)} ${v.toFixed(2)}`)
 }
 
-async function drain(serverUrl: string, brokers: string, kafka: ReturnType<typeof startMockKafka>) {
+async function drain(serverUrl: string, kafka: BenchBroker) {
   const out: Record<string, unknown> = {}
   for (const relays of [1, 2]) {
     const dbUrl = await createPhaseDatabase(serverUrl, TEMPLATE)
     const sql = postgres(dbUrl, { max: 2, onnotice: () => {} })
     const topic = `bench.drain${relays}`
-    kafka.createTopic(topic, 6)
+    await kafka.createTopic(topic, 6)
     // The backlog, in the outbox's own format, written in bulk (trigger off: nobody listens yet).
     await sql`alter table outbox disable trigger outbox_notify`
     await sql`
@@ -267,7 +303,9 @@ async function drain(serverUrl: string, brokers: string, kafka: ReturnType<typeo
     await sql`alter table outbox enable trigger outbox_notify`
     await sql`vacuum analyze outbox`
     const started = performance.now()
-    const procs = Array.from({ length: relays }, () => spawnRelay(dbUrl, brokers, topic, {}))
+    const procs = Array.from({ length: relays }, () =>
+      spawnRelay(dbUrl, kafka.bootstrap, topic, {}),
+    )
     let remaining = BACKLOG
     let peak = 0
     while (remaining > 0) {

@@ -5,10 +5,10 @@ import { Worker } from 'node:worker_threads'
 import postgres from 'postgres'
 import { API_DB_POOL_DEFAULT } from '../../src/config'
 import { freePort } from '../../src/dev/free-port'
-import type { MockKafka } from '../../src/dev/mock-kafka'
 import { type Spawned, spawnEntrypoint, spawnRelayProcess } from '../helpers/process'
 import type { ConsumerWorkerData, FromConsumer } from './consumer-worker'
 import { closeClient } from './load'
+import { type BenchBroker, createBenchDatabase } from './targets'
 
 export type Arrivals = Map<string, number>
 
@@ -24,12 +24,8 @@ export type Phase = {
   stop(): Promise<void>
 }
 
-export async function createPhaseDatabase(serverUrl: string, template: string): Promise<string> {
-  const name = `bench_${randomUUID().slice(0, 8)}`
-  const admin = postgres(serverUrl, { max: 1, onnotice: () => {} })
-  await admin.unsafe(`create database ${name} template ${template}`)
-  await admin.end()
-  return serverUrl.replace(/\/[^/]*$/, `/${name}`)
+export function createPhaseDatabase(serverUrl: string, template: string): Promise<string> {
+  return createBenchDatabase(serverUrl, `bench_${randomUUID().slice(0, 8)}`, template)
 }
 
 /**
@@ -115,7 +111,7 @@ export async function startPhase(o: {
   name: string
   serverUrl: string
   template: string
-  kafka: MockKafka
+  kafka: BenchBroker
   relayEnv: Record<string, string>
   apiEnv?: Record<string, string>
   dropTrigger?: boolean
@@ -134,7 +130,7 @@ export async function startPhase(o: {
   if (o.dropTrigger) await sql`drop trigger outbox_notify on outbox`
   const topic = `bench.${o.name}`
   const partitions = 6
-  o.kafka.createTopic(topic, partitions)
+  await o.kafka.createTopic(topic, partitions)
   const arrivals: Arrivals = new Map()
   const consumer =
     o.consume === false
