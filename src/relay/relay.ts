@@ -4,9 +4,9 @@
  *   loop until aborted:
  *     rebalance partitions if due (about every second)
  *     AWAKE:  adaptive/poll mode: hold the awake locks of owned partitions (writers stop ringing)
- *             drain: claim-publish-mark batches until a claim comes back empty; under load
- *             (many events per round trip) wait RELAY_PACE_MS before the claim that follows
- *             a short batch (pace.ts)
+ *             drain: claim-publish-mark batches until a claim comes back empty (poll: until
+ *             a batch comes back short); under load (RELAY_PACE_ABOVE events/s) wait
+ *             RELAY_PACE_MS before the claim that follows a short batch (pace.ts)
  *             adaptive: after publishing anything, linger awake, re-checking at once for
  *             SPIN_MS, then every AWAKE_POLL_MS, until LINGER_MS pass with nothing new
  *             (avoids flapping under load); a sparse stream (events more than
@@ -188,7 +188,12 @@ async function cycle(
   pacer: Pacer,
   rhythm: Rhythm,
 ): Promise<CycleResult> {
-  const policy: DrainPolicy = { maxAttempts: o.maxAttempts, backoff: o.backoff, pacer }
+  // A poll drains what it finds, in full batches, and stops at the first short one: no pacing,
+  // no claim after it (with them, a poll under load became a paced stream).
+  const policy: DrainPolicy =
+    o.mode === 'poll'
+      ? { maxAttempts: o.maxAttempts, backoff: o.backoff, reclaimAfterShort: false }
+      : { maxAttempts: o.maxAttempts, backoff: o.backoff, pacer }
   let retryAt = Number.POSITIVE_INFINITY
   let total = 0
   let cutShort = false

@@ -122,6 +122,24 @@ describe('runRelay', () => {
     expect(await unpublished()).toBe(0)
   })
 
+  it('in poll mode, drains full batches and stops at the first short one until the next poll', async () => {
+    await insertEvents(25)
+    const batches: number[] = []
+    const relay = run(
+      async (batch) => {
+        batches.push(batch.length)
+        // Events arriving while the last (short) batch is in flight wait for the next poll.
+        if (batches.length === 3) await insertEvents(4)
+      },
+      { mode: 'poll', pollIntervalMs: 60_000 },
+    )
+    await waitFor('the first poll published', () => batches.length === 3)
+    await delay(1500) // past a rebalance tick: no claim without a poll
+    await relay.stop()
+    expect(batches).toEqual([10, 10, 5])
+    expect(await unpublished()).toBe(4)
+  })
+
   it('marks nothing while publishing fails, backs off instead of spinning, then delivers', async () => {
     await insertEvents(5)
     let attempts = 0
