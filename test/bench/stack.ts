@@ -8,7 +8,7 @@ import { freePort } from '../../src/dev/free-port'
 import { type Spawned, spawnEntrypoint, spawnRelayProcess } from '../helpers/process'
 import type { ConsumerWorkerData, FromConsumer } from './consumer-worker'
 import { closeClient } from './load'
-import { type BenchBroker, createBenchDatabase } from './targets'
+import { type BenchBroker, createBenchDatabase, dropBenchDatabase } from './targets'
 
 export type Arrivals = Map<string, number>
 
@@ -163,6 +163,7 @@ export async function startPhase(o: {
       await Promise.all([api.exited, relay.exited])
       await consumer?.disconnect()
       await sql.end()
+      await dropBenchDatabase(dbUrl)
     },
   }
 }

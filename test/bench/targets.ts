@@ -38,7 +38,7 @@ export async function benchServer(given: string | undefined): Promise<BenchServe
     return {
       url: given,
       description: `given server ${new URL(given).host}`,
-      close: () => dropDatabases(given, [...createdDatabases]),
+      close: () => dropDatabases(given, [...createdDatabases.keys()]),
     }
   }
   const dataDir = await mkdtemp(join(tmpdir(), 'outbox-bench-'))
@@ -60,7 +60,7 @@ export async function benchServer(given: string | undefined): Promise<BenchServe
 }
 
 /** The databases this run created (phases and template), dropped at the end on a given server. */
-export const createdDatabases = new Set<string>()
+export const createdDatabases = new Map<string, string>() // name -> the server URL it came from
 
 /** Creates a database of this run (from `template`, if given); returns its URL. */
 export async function createBenchDatabase(
@@ -74,10 +74,22 @@ export async function createBenchDatabase(
   } finally {
     await admin.end()
   }
-  createdDatabases.add(name)
+  createdDatabases.set(name, serverUrl)
   const url = new URL(serverUrl)
   url.pathname = `/${name}`
   return url.toString()
+}
+
+/**
+ * Drops a database of this run once its phase is over, so that no finished phase's tables are
+ * vacuumed or checkpointed while a later one is measured.
+ */
+export async function dropBenchDatabase(dbUrl: string): Promise<void> {
+  const name = decodeURIComponent(new URL(dbUrl).pathname.slice(1))
+  const serverUrl = createdDatabases.get(name)
+  if (serverUrl === undefined) throw new Error(`not a database of this run: ${name}`)
+  await dropDatabases(serverUrl, [name])
+  createdDatabases.delete(name)
 }
 
 async function dropDatabases(url: string, names: string[]): Promise<void> {
