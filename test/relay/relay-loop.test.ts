@@ -140,6 +140,21 @@ describe('runRelay', () => {
     expect(await unpublished()).toBe(4)
   })
 
+  it('in poll mode, a drain cut short by the rebalance tick goes on right after it, not at the next poll', async () => {
+    await insertEvents(100)
+    let published = 0
+    const relay = run(
+      async (batch) => {
+        await delay(30) // several rebalance ticks pass during the drain
+        published += batch.length
+      },
+      { mode: 'poll', pollIntervalMs: 60_000, rebalanceEveryMs: 50 },
+    )
+    await waitFor('all published', () => published === 100, 5000)
+    await relay.stop()
+    expect(await unpublished()).toBe(0)
+  })
+
   it('marks nothing while publishing fails, backs off instead of spinning, then delivers', async () => {
     await insertEvents(5)
     let attempts = 0
