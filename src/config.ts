@@ -9,9 +9,10 @@ import { z } from 'zod'
  * The API's Postgres connections. Each order is one statement on one of them; postgres.js
  * pipelines statements on a busy connection, so a few connections carry many concurrent
  * requests. More backends than the database's cores only make them contend: measured with 32
- * closed-loop HTTP writers on 2 cores, side by side, 4 or 8 connections placed 16-17% more
- * orders/s than 32, the backends spending 155 instead of 208 us per order. (The usual rule for
- * a pool is about twice the database's cores, plus its disks.)
+ * closed-loop HTTP writers on 2 cores, side by side, 8 connections placed 9% and 16% more
+ * orders/s than 32 in two probes (4: 17%), the backends spending 154 instead of 208 us per
+ * order in the second. (The usual rule for a pool is about twice the database's cores, plus
+ * its disks.)
  */
 export const API_DB_POOL_DEFAULT = 8
 

@@ -1,5 +1,6 @@
 /**
- * Draining: claim, publish, mark, until a claim comes back empty.
+ * Draining: claim, publish, mark, until a claim comes back empty (in `poll` mode: until a batch
+ * comes back short).
  *
  *  1. claim the oldest publishable rows of the owned partitions (queries.ts: claimBatch);
  *  2. publish them and wait for the broker's acknowledgement (acks = all);
@@ -69,7 +70,8 @@ export class BrokerUnavailableError extends Error {
 }
 
 /**
- * Claims, publishes and marks until a claim comes back empty, or a batch fails. No new batch is
+ * Claims, publishes and marks until a claim comes back empty (`reclaimAfterShort` false: until a
+ * batch comes back short), or a batch fails. No new batch is
  * claimed after `until` (epoch ms) or an abort: the relay loop has other work due (a rebalance
  * that hands partitions to a newly started relay must not wait for the end of a busy stream).
  */

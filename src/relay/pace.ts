@@ -16,13 +16,15 @@
  * it does not flap). A rate, not a batch size or events per round trip: those grow with the
  * round trip, so a slow machine (or the pacer's own waits, or a mark sent with the claim) would
  * make a trickle look like load. An earlier pacer decided on events per round trip and did just
- * that: on a slow hour it paced 1,000 orders/s and the event median rose to 11-18 ms. The rate of
- * a steady stream is the same whatever the relay does; only its density in time counts, and a
- * stall that piles events up still averages out to the stream's own rate.
+ * that once the mark went out with the claim: on a slow hour it paced 1,000 orders/s and the
+ * event median rose to 11-18 ms (2026-11-25). The rate of a steady stream is the same whatever
+ * the relay does; only its density in time counts, and a stall that piles events up still
+ * averages out to the stream's own rate.
  *
  * Measured here (2 cores shared by writers, API, Postgres, relay and broker): 1,000 orders/s
  * must stay eager (the latency target); 32 closed-loop writers bring 2,000-5,000 events/s, and
- * eager at those rates the relay cost the writers 8-12% of their throughput (see README).
+ * there an eager relay left writers through HTTP 81% of their no-trigger rate where a 10 ms
+ * wait left them 91-93% (2026-11-24, side by side).
  */
 export type PaceOptions = {
   /** The wait before the next claim while paced, ms (0: never pace). */
