@@ -190,16 +190,20 @@ async function writeThroughput(serverUrl: string, kafka: BenchBroker) {
       )
     }
     for (const phase of phases) await closedLoop(32, 2, () => postOrder(phase.apiUrl))
-    // Ten 2-second slices per mode and path (20 s at the default BENCH_SECONDS): with five, the
-    // ratios to no trigger moved by up to 6 points between full runs of the same code. Each
-    // slice starts from idle (the relays asleep): its first LEAD_IN_SECONDS are a load step,
-    // tallied apart, so the steady rate is not diluted by ten wake-ups that a continuous run
-    // would have once. (Waking under a load step costs `adaptive` and `notify` the most: their
-    // first writers all ring, and NOTIFYs serialise commits.)
-    const slices = 10
-    const sliceSeconds = (2 * SECONDS) / slices
-    type Tally = { orders: number; seconds: number }
-    const tally0 = () => ({ orders: 0, seconds: 0 }) as Tally
+    // Slices of BENCH_WRITE_SLICE_SECONDS (default 2), 2 x BENCH_SECONDS per mode and path in
+    // all (20 s by default, in 10 rounds: with five, the ratios to no trigger had moved by up to
+    // 6 points between full runs of the same code). Each slice starts from idle (the relays
+    // asleep): its first LEAD_IN_SECONDS are a load step, tallied apart, so the steady rate is
+    // not diluted by wake-ups that a continuous run would have once. (Waking under a load step
+    // costs `adaptive` and `notify` the most: their first writers all ring, and NOTIFYs
+    // serialise commits.) A relay that falls behind, or polls once a second, does part of a
+    // slice's publishing after it, in the uncounted settling: its writers then had the cores
+    // to themselves for that work. How much, is printed for every mode: the share of a slice's
+    // events still unpublished at its end (README, Benchmark).
+    const sliceSeconds = Number(process.env.BENCH_WRITE_SLICE_SECONDS ?? 2)
+    const slices = Math.max(1, Math.round((2 * SECONDS) / sliceSeconds))
+    type Tally = { orders: number; seconds: number; leftUnpublished: number }
+    const tally0 = () => ({ orders: 0, seconds: 0, leftUnpublished: 0 }) as Tally
     const tallies = kinds.map(() => ({
       http: tally0(),
       direct: tally0(),
@@ -207,11 +211,12 @@ async function writeThroughput(serverUrl: string, kafka: BenchBroker) {
       directLeadIn: tally0(),
     }))
     type Run = Awaited<ReturnType<typeof closedLoop>>
-    const add = (steady: Tally, leadIn: Tally, run: Run) => {
+    const add = async (steady: Tally, leadIn: Tally, run: Run, sql: postgres.Sql) => {
       steady.orders += run.results.length
       steady.seconds += run.seconds
       leadIn.orders += run.leadIn.writes
       leadIn.seconds += run.leadIn.seconds
+      steady.leftUnpublished += await unpublished(sql) // the outbox was empty at the start
     }
     for (let round = 0; round < slices; round++) {
       for (let i = 0; i < kinds.length; i++) {
@@ -219,14 +224,18 @@ async function writeThroughput(serverUrl: string, kafka: BenchBroker) {
         const phase = phases[k] as Phase
         const t = tallies[k] as (typeof tallies)[number]
         const post = () => postOrder(phase.apiUrl)
-        add(t.http, t.httpLeadIn, await closedLoop(32, sliceSeconds, post, LEAD_IN_SECONDS))
+        const httpRun = await closedLoop(32, sliceSeconds, post, LEAD_IN_SECONDS)
+        await add(t.http, t.httpLeadIn, httpRun, phase.sql)
         await evenOut(phase.sql)
         const direct = directWrite(phase.sql)
-        add(t.direct, t.directLeadIn, await closedLoop(32, sliceSeconds, direct, LEAD_IN_SECONDS))
+        const directRun = await closedLoop(32, sliceSeconds, direct, LEAD_IN_SECONDS)
+        await add(t.direct, t.directLeadIn, directRun, phase.sql)
         await evenOut(phase.sql)
       }
     }
     const rate = (t: Tally) => t.orders / t.seconds
+    // Share of a slice's orders (lead-in included) not yet published when it ended.
+    const left = (t: Tally, leadIn: Tally) => t.leftUnpublished / (t.orders + leadIn.orders)
     const out: Record<string, Record<string, number>> = {}
     kinds.forEach((kind, k) => {
       const t = tallies[k] as (typeof tallies)[number]
@@ -235,9 +244,11 @@ async function writeThroughput(serverUrl: string, kafka: BenchBroker) {
         directPerSecond: rate(t.direct),
         httpLeadInPerSecond: rate(t.httpLeadIn),
         directLeadInPerSecond: rate(t.directLeadIn),
+        httpUnpublishedAtSliceEnd: left(t.http, t.httpLeadIn),
+        directUnpublishedAtSliceEnd: left(t.direct, t.directLeadIn),
       }
       log(
-        `write   ${kind.padEnd(15)} 32 writers  HTTP ${rate(t.http).toFixed(0).padStart(6)}/s  direct SQL ${rate(t.direct).toFixed(0).padStart(6)}/s  (${slices} alternating slices) | first ${LEAD_IN_SECONDS} s from idle: HTTP ${rate(t.httpLeadIn).toFixed(0).padStart(6)}/s  direct ${rate(t.directLeadIn).toFixed(0).padStart(6)}/s`,
+        `write   ${kind.padEnd(15)} 32 writers  HTTP ${rate(t.http).toFixed(0).padStart(6)}/s  direct SQL ${rate(t.direct).toFixed(0).padStart(6)}/s  (${slices} alternating slices) | first ${LEAD_IN_SECONDS} s from idle: HTTP ${rate(t.httpLeadIn).toFixed(0).padStart(6)}/s  direct ${rate(t.directLeadIn).toFixed(0).padStart(6)}/s | unpublished at slice end: HTTP ${pct(left(t.http, t.httpLeadIn))} direct ${pct(left(t.direct, t.directLeadIn))}`,
       )
     })
     return out
@@ -262,6 +273,14 @@ async function evenOut(sql: postgres.Sql): Promise<void> {
     checkpoints = false
     log('note: this role may not CHECKPOINT; write slices are not evened out by one')
   }
+}
+
+const pct = (x: number) => `${(100 * x).toFixed(0)}%`
+
+const unpublished = async (sql: postgres.Sql) => {
+  const [row] = await sql<{ n: number }[]>`
+    select count(*)::int as n from outbox where published_at is null`
+  return row?.n ?? 0
 }
 
 /** Waits (at most `ms`) until nothing in the phase's outbox is left unpublished. */
