@@ -127,8 +127,8 @@ export async function drain(
       // round trip more per batch at a steady trickle, where every batch is short. Sending the
       // claim ahead of the mark returned it sooner, but under 64 writers the smaller batches
       // that followed let the relay fall behind: event p99 38-227 ms against 29-57 ms,
-      // measured side by side.)
-      // (A full batch that `until` kept from claiming on is cut short, not done: below.)
+      // measured side by side.) A poll stops at a short batch instead; a full batch that
+      // `until` kept from claiming on is cut short there too, not done (below).
       if (next === undefined && batch.length < batchSize && policy.reclaimAfterShort === false) {
         break
       }

@@ -13,6 +13,7 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { cpus, totalmem } from 'node:os'
 import postgres from 'postgres'
 import { migrateDatabase } from '../../src/db/migrate'
+import { unpublishedCount } from '../helpers/ledger'
 import { latencyChart } from './chart'
 import { closedLoop, directWrite, openLoop, type Placed, postOrder } from './load'
 import { benchRetention } from './retention'
@@ -216,7 +217,7 @@ async function writeThroughput(serverUrl: string, kafka: BenchBroker) {
       steady.seconds += run.seconds
       leadIn.orders += run.leadIn.writes
       leadIn.seconds += run.leadIn.seconds
-      steady.leftUnpublished += await unpublished(sql) // the outbox was empty at the start
+      steady.leftUnpublished += await unpublishedCount(sql) // the outbox was empty at the start
     }
     for (let round = 0; round < slices; round++) {
       for (let i = 0; i < kinds.length; i++) {
@@ -277,19 +278,11 @@ async function evenOut(sql: postgres.Sql): Promise<void> {
 
 const pct = (x: number) => `${(100 * x).toFixed(0)}%`
 
-const unpublished = async (sql: postgres.Sql) => {
-  const [row] = await sql<{ n: number }[]>`
-    select count(*)::int as n from outbox where published_at is null`
-  return row?.n ?? 0
-}
-
 /** Waits (at most `ms`) until nothing in the phase's outbox is left unpublished. */
 async function settled(sql: postgres.Sql, ms: number): Promise<void> {
   const until = performance.now() + ms
   while (performance.now() < until) {
-    const [row] = await sql<{ n: number }[]>`
-      select count(*)::int as n from outbox where published_at is null`
-    if (row?.n === 0) return
+    if ((await unpublishedCount(sql)) === 0) return
     await new Promise((r) => setTimeout(r, 50))
   }
 }
@@ -348,10 +341,7 @@ async function drain(serverUrl: string, kafka: BenchBroker) {
     while (remaining > 0) {
       await new Promise((r) => setTimeout(r, 250))
       for (const p of procs) peak = Math.max(peak, await peakRssMb(p.child.pid))
-      const [row] = await sql<
-        { n: number }[]
-      >`select count(*)::int as n from outbox where published_at is null`
-      remaining = row?.n ?? 0
+      remaining = await unpublishedCount(sql)
     }
     const seconds = (performance.now() - started) / 1000
     for (const p of procs) p.child.kill('SIGTERM')
