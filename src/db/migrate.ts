@@ -1,20 +1,35 @@
 import { fileURLToPath } from 'node:url'
 import { migrate } from 'drizzle-orm/postgres-js/migrator'
+import type { WakeupMode } from '../relay/relay'
 import { createDb } from './client'
+import { fitDoorbellTrigger } from './doorbell-trigger'
 import { enableRoleLogins, type RoleName } from './roles'
 
 /** The migrations folder, resolved from this file so it works from any working directory. */
 export const migrationsFolder = fileURLToPath(new URL('../../drizzle', import.meta.url))
 
-/** Applies every pending migration in drizzle/ (idempotent; safe to run on each start). */
+export type Migrated = {
+  /** Roles given LOGIN and a password. */
+  loginsEnabled: RoleName[]
+  /** The doorbell trigger's new state, when it changed to fit the wake-up mode. */
+  trigger?: 'enabled' | 'disabled'
+}
+
+/**
+ * Applies every pending migration in drizzle/ (idempotent; safe to run on each start), and fits
+ * the doorbell trigger to the relay's wake-up mode (doorbell-trigger.ts).
+ */
 export async function migrateDatabase(
   url: string,
   rolePasswords: Partial<Record<RoleName, string>> = {},
-): Promise<RoleName[]> {
+  wakeup: WakeupMode = 'adaptive',
+): Promise<Migrated> {
   const { db, sql } = createDb(url, { max: 1, applicationName: 'outbox-migrate' })
   try {
     await migrate(db, { migrationsFolder })
-    return await enableRoleLogins(sql, rolePasswords)
+    const trigger = await fitDoorbellTrigger(sql, wakeup)
+    const loginsEnabled = await enableRoleLogins(sql, rolePasswords)
+    return trigger ? { loginsEnabled, trigger } : { loginsEnabled }
   } finally {
     await sql.end()
   }

@@ -11,7 +11,7 @@ import { runMain } from './run-main'
 runMain(async () => {
   const logger = createLogger(loadConfig().logLevel)
   const dev = await startDevServices(loadConfig())
-  await migrateDatabase(dev.config.databaseUrl)
+  await migrateDatabase(dev.config.databaseUrl, {}, dev.config.relay.mode)
   const api = await startApi(dev.config, logger)
   const relay = await startRelay(dev.config, logger)
   printDevBanner(dev, api.port)

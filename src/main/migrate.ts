@@ -5,9 +5,11 @@ import { runMain } from './run-main'
 
 runMain(async () => {
   const config = loadConfig(process.env, ['DATABASE_URL'])
-  const logins = await migrateDatabase(config.databaseUrl, config.rolePasswords)
+  // RELAY_WAKEUP, as the relays will run: in `poll` mode the doorbell trigger is disabled.
+  const mode = config.relay.mode
+  const done = await migrateDatabase(config.databaseUrl, config.rolePasswords, mode)
   createLogger(config.logLevel, 'migrate').info(
-    { database: redactUrl(config.databaseUrl), loginsEnabled: logins },
+    { database: redactUrl(config.databaseUrl), wakeup: mode, ...done },
     'migrated',
   )
   process.exit(0)

@@ -19,8 +19,9 @@
  *   on failure: back off (exponential, full jitter); a re-LISTEN (database back) cuts it short
  *
  * Modes differ only in who rings: `adaptive` writers NOTIFY only while the relay sleeps,
- * `notify` writers always NOTIFY, `poll` writers never do. A notification is only a latency
- * hint: the poll timer alone delivers everything. Shutdown is checked between batches; a batch
+ * `notify` writers always NOTIFY, `poll` writers never do (db:migrate disables the trigger,
+ * src/db/doorbell-trigger.ts; where it is on, the awake locks keep it quiet). A notification
+ * is only a latency hint: the poll timer alone delivers everything. Shutdown is checked between batches; a batch
  * in hand is finished or abandoned (left unmarked, published again later): nothing is marked
  * published without the broker's acknowledgement.
  */

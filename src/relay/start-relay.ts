@@ -1,5 +1,6 @@
 import postgres from 'postgres'
 import type { Config } from '../config'
+import { doorbellTrigger, triggerMismatch } from '../db/doorbell-trigger'
 import type { Logger } from '../logger'
 import {
   createRegistry,
@@ -49,6 +50,12 @@ export async function startRelay(
     onnotice: () => {},
     connection: { application_name: 'outbox-relay-stats', statement_timeout: 5000 },
   })
+  try {
+    await checkDoorbellTrigger(statsSql, config.relay.mode, log)
+  } catch (err) {
+    await Promise.all([statsSql.end({ timeout: 1 }), session.close()]).catch(() => {})
+    throw err
+  }
   const ownedPartitions = () => session.owned.length
   const registry = createRegistry()
   const metrics = createRelayMetrics(registry, {
@@ -139,4 +146,28 @@ export async function startRelay(
       log.info('relay stopped')
     },
   }
+}
+
+/**
+ * Refuses to start in a mode the database does not fit (src/db/doorbell-trigger.ts): an
+ * `adaptive` or `notify` relay over a disabled trigger would wait for rings nobody makes. A
+ * polling relay over an enabled trigger works and is only told what it costs. A database that
+ * cannot be reached is not checked: the relay starts anyway and waits for it, as it always has.
+ */
+async function checkDoorbellTrigger(
+  sql: postgres.Sql,
+  mode: Config['relay']['mode'],
+  log: Logger,
+): Promise<void> {
+  let state: Awaited<ReturnType<typeof doorbellTrigger>>
+  try {
+    state = await doorbellTrigger(sql)
+  } catch (err) {
+    log.warn({ err }, 'could not check the outbox trigger against RELAY_WAKEUP; starting anyway')
+    return
+  }
+  const mismatch = triggerMismatch(mode, state)
+  if (!mismatch) return
+  if (mismatch.fatal) throw new Error(mismatch.message)
+  log.warn(mismatch.message)
 }

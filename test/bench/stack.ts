@@ -4,7 +4,9 @@ import { readFile } from 'node:fs/promises'
 import { Worker } from 'node:worker_threads'
 import postgres from 'postgres'
 import { API_DB_POOL_DEFAULT } from '../../src/config'
+import { fitDoorbellTrigger } from '../../src/db/doorbell-trigger'
 import { freePort } from '../../src/dev/free-port'
+import type { WakeupMode } from '../../src/relay/relay'
 import { type Spawned, spawnEntrypoint, spawnRelayProcess } from '../helpers/process'
 import type { ConsumerWorkerData, FromConsumer } from './consumer-worker'
 import { closeClient } from './load'
@@ -127,7 +129,9 @@ export async function startPhase(o: {
   // The direct writers' pool is the API's (API_DB_POOL_SIZE), so the ceiling they measure is
   // the same statement over the same number of connections, without HTTP.
   const sql = postgres(dbUrl, { max: API_DB_POOL_DEFAULT, onnotice: () => {} })
+  // The database as db:migrate leaves it for the relay's mode: for `poll`, the trigger disabled.
   if (o.dropTrigger) await sql`drop trigger outbox_notify on outbox`
+  else await fitDoorbellTrigger(sql, (o.relayEnv.RELAY_WAKEUP ?? 'adaptive') as WakeupMode)
   const topic = `bench.${o.name}`
   const partitions = 6
   await o.kafka.createTopic(topic, partitions)

@@ -5,6 +5,7 @@
 import { pino } from 'pino'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createApp } from '../../src/app'
+import { fitDoorbellTrigger } from '../../src/db/doorbell-trigger'
 import type { MockKafka } from '../../src/dev/mock-kafka'
 import type { RelayService } from '../../src/relay/start-relay'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
@@ -49,7 +50,9 @@ describe.each(['adaptive', 'notify', 'poll'] as const)('relay, %s wake-up', (mod
   // Each mode gets its own cluster and consumer: the outage test below cuts the consumer off,
   // and a later mode must not depend on how fast a kafkajs consumer rejoins (on a 2-core CI
   // machine it did not within the test's bound).
+  // And each mode gets the database its migration would give: `poll`'s has no trigger work.
   beforeAll(async () => {
+    await fitDoorbellTrigger(db.sql, mode)
     kafka = startTestKafka(topic)
     consumer = await collectMessages(kafka.bootstrap, topic)
   })
@@ -64,6 +67,7 @@ describe.each(['adaptive', 'notify', 'poll'] as const)('relay, %s wake-up', (mod
   afterAll(async () => {
     await consumer.stop()
     kafka.close()
+    await fitDoorbellTrigger(db.sql, 'adaptive')
   })
 
   it('publishes a POSTed order with key, value and CloudEvents headers, and marks it', async () => {

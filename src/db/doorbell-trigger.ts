@@ -1,0 +1,78 @@
+/**
+ * The doorbell trigger (drizzle/0009) follows the wake-up mode.
+ *
+ * `adaptive` and `notify` need it: it is how writers ring. `poll` does not: nobody listens, and
+ * with the trigger in place every insert still runs its WHEN clause, a lock probe that fails
+ * while the polling relay holds the awake locks (about 5% of direct writers' throughput in the
+ * bench). So `db:migrate` disables the trigger when RELAY_WAKEUP is `poll` and enables it
+ * otherwise, and the relay checks at start that the database fits its mode.
+ *
+ * Changing it takes a brief table lock (ALTER TABLE ... DISABLE TRIGGER), so it is done only when
+ * the state differs. To move a running system from `adaptive` to `poll`: restart the relays with
+ * `poll` first (they hold the awake locks, so writers stop ringing), then migrate with `poll`.
+ * Back: migrate with `adaptive` first (the polling relays still hold the locks, so the writers
+ * only probe), then restart the relays.
+ */
+import type postgres from 'postgres'
+import type { WakeupMode } from '../relay/relay'
+
+export type DoorbellTrigger = 'enabled' | 'disabled' | 'missing'
+
+/** Whether inserts into the outbox run the doorbell trigger. */
+export async function doorbellTrigger(sql: postgres.Sql): Promise<DoorbellTrigger> {
+  // tgenabled: 'O' fires in normal sessions; 'D' disabled; 'R' replica-only; 'A' always.
+  const [row] = await sql<{ enabled: string }[]>`
+    select tgenabled as enabled from pg_trigger
+     where tgname = 'outbox_notify' and tgrelid = to_regclass('outbox')`
+  if (!row) return 'missing'
+  return row.enabled === 'O' || row.enabled === 'A' ? 'enabled' : 'disabled'
+}
+
+/** What the mode needs. */
+export const triggerFor = (mode: WakeupMode): 'enabled' | 'disabled' =>
+  mode === 'poll' ? 'disabled' : 'enabled'
+
+/**
+ * Enables or disables the trigger to fit `mode` (owner only). Returns the state it set, or
+ * undefined when it already fitted.
+ */
+export async function fitDoorbellTrigger(
+  sql: postgres.Sql,
+  mode: WakeupMode,
+): Promise<'enabled' | 'disabled' | undefined> {
+  const want = triggerFor(mode)
+  const now = await doorbellTrigger(sql)
+  if (now === 'missing') throw new Error('the outbox has no outbox_notify trigger: migrate first')
+  if (now === want) return undefined
+  await sql.unsafe(
+    `alter table outbox ${want === 'enabled' ? 'enable' : 'disable'} trigger outbox_notify`,
+  )
+  return want
+}
+
+/**
+ * The relay's check at start: undefined when the database fits `mode`, else what is wrong.
+ * `fatal` problems mean the mode cannot work as configured (a relay that waits for rings nobody
+ * makes would deliver only on its fallback poll); the other is a cost, not a fault.
+ */
+export function triggerMismatch(
+  mode: WakeupMode,
+  state: DoorbellTrigger,
+): { fatal: boolean; message: string } | undefined {
+  if (state === triggerFor(mode)) return undefined
+  if (mode === 'poll') {
+    return {
+      fatal: false,
+      message:
+        'RELAY_WAKEUP=poll, but the outbox trigger is enabled: every insert still runs its lock ' +
+        'probe. Run db:migrate with RELAY_WAKEUP=poll to disable it.',
+    }
+  }
+  return {
+    fatal: true,
+    message:
+      `RELAY_WAKEUP=${mode} needs the outbox trigger, which is ${state} (the database was ` +
+      `migrated with RELAY_WAKEUP=poll?): run db:migrate with RELAY_WAKEUP=${mode}, or start ` +
+      'the relay with RELAY_WAKEUP=poll.',
+  }
+}
