@@ -61,6 +61,7 @@ export function triggerMismatch(
 ): { fatal: boolean; message: string } | undefined {
   if (state === triggerFor(mode)) return undefined
   if (mode === 'poll') {
+    if (state === 'missing') return undefined // dropped by hand: no trigger work either
     return {
       fatal: false,
       message:
@@ -71,8 +72,10 @@ export function triggerMismatch(
   return {
     fatal: true,
     message:
-      `RELAY_WAKEUP=${mode} needs the outbox trigger, which is ${state} (the database was ` +
-      `migrated with RELAY_WAKEUP=poll?): run db:migrate with RELAY_WAKEUP=${mode}, or start ` +
-      'the relay with RELAY_WAKEUP=poll.',
+      `RELAY_WAKEUP=${mode} needs the outbox trigger, which is ${state} ` +
+      (state === 'disabled'
+        ? '(the database was migrated with RELAY_WAKEUP=poll?)'
+        : '(dropped?)') +
+      `: run db:migrate with RELAY_WAKEUP=${mode}, or start the relay with RELAY_WAKEUP=poll.`,
   }
 }

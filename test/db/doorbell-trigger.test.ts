@@ -4,7 +4,7 @@
  * in a mode that needs rings the database will not make.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { doorbellTrigger } from '../../src/db/doorbell-trigger'
+import { doorbellTrigger, triggerMismatch } from '../../src/db/doorbell-trigger'
 import { migrateDatabase } from '../../src/db/migrate'
 import type { MockKafka } from '../../src/dev/mock-kafka'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
@@ -81,5 +81,18 @@ describe('the doorbell trigger follows RELAY_WAKEUP', () => {
     expect(await ringsOfOneInsert()).toBe(1)
     const relay = await relayIn('adaptive')
     await relay.stop()
+  })
+})
+
+describe('the relay check at start', () => {
+  it('takes a dropped trigger as fine for poll and fatal for the modes that ring', () => {
+    expect(triggerMismatch('poll', 'missing')).toBeUndefined()
+    expect(triggerMismatch('poll', 'disabled')).toBeUndefined()
+    expect(triggerMismatch('poll', 'enabled')).toMatchObject({ fatal: false })
+    expect(triggerMismatch('adaptive', 'enabled')).toBeUndefined()
+    expect(triggerMismatch('notify', 'missing')).toMatchObject({
+      fatal: true,
+      message: expect.stringContaining('which is missing'),
+    })
   })
 })
