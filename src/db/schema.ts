@@ -86,8 +86,11 @@ export const outbox = pgTable(
     deadAt: timestamp('dead_at', { withTimezone: true, mode: 'date' }),
   },
   (t) => [
-    // The relay's claim query walks this index: unpublished rows in id order, nothing else.
-    index('outbox_unpublished_idx').on(t.id).where(sql`${t.publishedAt} is null`),
+    // The relay's claim query walks this index: rows still to publish (not dead) in id order.
+    // Dead rows are left out on purpose (drizzle/0010_ready_index.sql): an index of *every*
+    // unpublished row also answers the claim's hold-back probe below, and a planner whose
+    // statistics say the outbox is empty walked all of it for each candidate.
+    index('outbox_ready_idx').on(t.id).where(sql`${t.publishedAt} is null and ${t.deadAt} is null`),
     // "Does this order have an earlier event that is dead or waiting to be retried?" Only such
     // rows are in it (normally none), so the claim's hold-back probe is nearly free and writers
     // maintain no extra index on the hot path.

@@ -51,18 +51,19 @@ export type OutboxStats = {
 }
 
 /**
- * Counts walk the unpublished rows (the partial index): proportional to the backlog, fine for a
- * scrape every few seconds, not for a readiness probe. The oldest is the lowest unpublished id
- * (ids follow commit order closely), found at the front of the same index.
+ * Counts walk partial indexes (pending rows: outbox_ready_idx; dead ones:
+ * outbox_blocked_by_order_idx): proportional to the backlog, fine for a scrape every few
+ * seconds, not for a readiness probe. The oldest is the lowest pending id (ids follow commit
+ * order closely), found at the front of the first index.
  */
 export async function readOutboxStats(sql: postgres.Sql): Promise<OutboxStats> {
   const [row] = await sql<{ pending: number; dead: number; age: number | null }[]>`
-    select count(*) filter (where dead_at is null)::int as pending,
-           count(*) filter (where dead_at is not null)::int as dead,
+    select (select count(*) from outbox
+             where published_at is null and dead_at is null)::int as pending,
+           (select count(*) from outbox
+             where published_at is null and dead_at is not null)::int as dead,
            (select extract(epoch from now() - occurred_at)::float8 from outbox
-             where published_at is null and dead_at is null order by id limit 1) as age
-      from outbox
-     where published_at is null`
+             where published_at is null and dead_at is null order by id limit 1) as age`
   return {
     pending: row?.pending ?? 0,
     dead: row?.dead ?? 0,
