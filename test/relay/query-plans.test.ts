@@ -29,11 +29,16 @@ const insert = (n: number) => db.sql`
   select gen_random_uuid(), 'OrderCreated', gen_random_uuid(), '{}', now()
     from generate_series(1, ${n})`
 
-/** Sequential scans of outbox so far, after the relay's backend has reported its counts. */
-async function seqScans(): Promise<number> {
+/** Makes the relay's backend report its counts, and this connection read them afresh. */
+async function flushStats(): Promise<void> {
   await session.sql`select pg_stat_force_next_flush()`
   await session.sql`select 1` // the flush happens when the backend goes idle after a statement
   await db.sql`select pg_stat_clear_snapshot()`
+}
+
+/** Sequential scans of outbox so far. */
+async function seqScans(): Promise<number> {
+  await flushStats()
   const [row] = await db.sql<{ n: number }[]>`
     select seq_scan::int as n from pg_stat_user_tables where relname = 'outbox'`
   return row?.n ?? 0
@@ -66,11 +71,9 @@ it('claims and marks through indexes after its plans were made on an empty outbo
   expect(await seqScans()).toBe(before)
 })
 
-/** Index entries read on outbox so far, after the relay's backend has reported its counts. */
+/** Index entries read on outbox so far, all its indexes. */
 async function indexReads(): Promise<number> {
-  await session.sql`select pg_stat_force_next_flush()`
-  await session.sql`select 1`
-  await db.sql`select pg_stat_clear_snapshot()`
+  await flushStats()
   const [row] = await db.sql<{ n: number }[]>`
     select sum(idx_tup_read)::float8 as n from pg_stat_user_indexes where relname = 'outbox'`
   return row?.n ?? 0
