@@ -1,5 +1,5 @@
 import postgres from 'postgres'
-import type { Config } from '../config'
+import { type Config, ConfigError } from '../config'
 import { doorbellTrigger, triggerMismatch } from '../db/doorbell-trigger'
 import type { Logger } from '../logger'
 import {
@@ -168,6 +168,7 @@ async function checkDoorbellTrigger(
   }
   const mismatch = triggerMismatch(mode, state)
   if (!mismatch) return
-  if (mismatch.fatal) throw new Error(mismatch.message)
+  // A setting that does not fit the database: printed as configuration, without a stack.
+  if (mismatch.fatal) throw new ConfigError([mismatch.message])
   log.warn(mismatch.message)
 }

@@ -91,4 +91,22 @@ describe('running processes', () => {
       await rm(dataDir, { recursive: true, force: true })
     }
   }, 60_000)
+
+  it('db:migrate with RELAY_WAKEUP=poll turns the trigger off; an adaptive relay then exits 1 saying why', async () => {
+    const env = { DATABASE_URL: db.url, KAFKA_BROKERS: kafka.bootstrap, RELAY_METRICS_PORT: '0' }
+    try {
+      const migrate = spawnEntrypoint('src/main/migrate.ts', { ...env, RELAY_WAKEUP: 'poll' })
+      expect(await migrate.exited).toBe(0)
+      expect(migrate.output()).toMatch(/"trigger":"disabled"/)
+      const relay = spawnEntrypoint('src/main/relay.ts', { ...env, RELAY_WAKEUP: 'adaptive' })
+      expect(await relay.exited).toBe(1)
+      expect(relay.output()).toContain(
+        'RELAY_WAKEUP=adaptive needs the outbox trigger, which is disabled',
+      )
+      expect(relay.output()).not.toMatch(/ at /) // a configuration message, not a stack trace
+    } finally {
+      const back = spawnEntrypoint('src/main/migrate.ts', { ...env, RELAY_WAKEUP: 'adaptive' })
+      expect(await back.exited).toBe(0)
+    }
+  })
 })
