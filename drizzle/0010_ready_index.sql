@@ -10,5 +10,10 @@
 -- drain that slows down as the square of the backlog, exactly when a broker outage has left
 -- one. Dead rows are out of this index, so the probe, which asks about dead rows too, cannot
 -- use it. Dead rows are found through outbox_blocked_by_order_idx.
-CREATE INDEX "outbox_ready_idx" ON "outbox" USING btree ("id") WHERE "outbox"."published_at" is null and "outbox"."dead_at" is null;--> statement-breakpoint
-DROP INDEX "outbox_unpublished_idx";
+--
+-- Migrations run in one transaction, so this build cannot be CONCURRENTLY: it holds off inserts
+-- while it reads the outbox. On a large outbox, build it first, outside, and this step skips:
+--   CREATE INDEX CONCURRENTLY IF NOT EXISTS outbox_ready_idx ON outbox (id)
+--     WHERE published_at IS NULL AND dead_at IS NULL;
+CREATE INDEX IF NOT EXISTS "outbox_ready_idx" ON "outbox" USING btree ("id") WHERE "outbox"."published_at" is null and "outbox"."dead_at" is null;--> statement-breakpoint
+DROP INDEX IF EXISTS "outbox_unpublished_idx";

@@ -5,7 +5,9 @@
  * with the trigger in place every insert still runs its WHEN clause, a lock probe that fails
  * while the polling relay holds the awake locks (about 5% of direct writers' throughput in the
  * bench). So `db:migrate` disables the trigger when RELAY_WAKEUP is `poll` and enables it
- * otherwise, and the relay checks at start that the database fits its mode.
+ * for the other modes; without RELAY_WAKEUP set it leaves the trigger as it is (a migration run
+ * by hand on a polling deployment must not turn it back on). The relay checks at start that
+ * the database fits its mode.
  *
  * Changing it takes a brief table lock (ALTER TABLE ... DISABLE TRIGGER), so it is done only when
  * the state differs. To move a running system from `adaptive` to `poll`: restart the relays with
@@ -34,7 +36,9 @@ export const triggerFor = (mode: WakeupMode): 'enabled' | 'disabled' =>
 
 /**
  * Enables or disables the trigger to fit `mode` (owner only). Returns the state it set, or
- * undefined when it already fitted.
+ * undefined when it already fitted (for `poll`, a trigger dropped by hand fits too). The
+ * ALTER waits at most LOCK_TIMEOUT for transactions open on the outbox, since every insert
+ * queues behind it meanwhile; past that it fails, and the migration can simply be run again.
  */
 export async function fitDoorbellTrigger(
   sql: postgres.Sql,
@@ -42,13 +46,23 @@ export async function fitDoorbellTrigger(
 ): Promise<'enabled' | 'disabled' | undefined> {
   const want = triggerFor(mode)
   const now = await doorbellTrigger(sql)
-  if (now === 'missing') throw new Error('the outbox has no outbox_notify trigger: migrate first')
-  if (now === want) return undefined
-  await sql.unsafe(
-    `alter table outbox ${want === 'enabled' ? 'enable' : 'disable'} trigger outbox_notify`,
-  )
+  if (now === want || (now === 'missing' && mode === 'poll')) return undefined
+  if (now === 'missing') {
+    throw new Error(
+      `RELAY_WAKEUP=${mode} needs the outbox_notify trigger, which is missing: recreate it ` +
+        '(drizzle/0009_ring_only_when_asleep.sql) or run with RELAY_WAKEUP=poll',
+    )
+  }
+  await sql.begin(async (tx) => {
+    await tx.unsafe(`set local lock_timeout = '${LOCK_TIMEOUT}'`)
+    await tx.unsafe(
+      `alter table outbox ${want === 'enabled' ? 'enable' : 'disable'} trigger outbox_notify`,
+    )
+  })
   return want
 }
+
+const LOCK_TIMEOUT = '5s'
 
 /**
  * The relay's check at start: undefined when the database fits `mode`, else what is wrong.

@@ -16,19 +16,20 @@ export type Migrated = {
 }
 
 /**
- * Applies every pending migration in drizzle/ (idempotent; safe to run on each start), and fits
- * the doorbell trigger to the relay's wake-up mode (doorbell-trigger.ts).
+ * Applies every pending migration in drizzle/ (idempotent; safe to run on each start), and,
+ * given the relays' wake-up mode, fits the doorbell trigger to it (doorbell-trigger.ts); not
+ * given, the trigger is left as it is.
  */
 export async function migrateDatabase(
   url: string,
   rolePasswords: Partial<Record<RoleName, string>> = {},
-  wakeup: WakeupMode = 'adaptive',
+  wakeup?: WakeupMode,
 ): Promise<Migrated> {
   const { db, sql } = createDb(url, { max: 1, applicationName: 'outbox-migrate' })
   try {
     await migrate(db, { migrationsFolder })
-    const trigger = await fitDoorbellTrigger(sql, wakeup)
     const loginsEnabled = await enableRoleLogins(sql, rolePasswords)
+    const trigger = wakeup ? await fitDoorbellTrigger(sql, wakeup) : undefined
     return trigger ? { loginsEnabled, trigger } : { loginsEnabled }
   } finally {
     await sql.end()

@@ -11,7 +11,9 @@ import { runMain } from './run-main'
 runMain(async () => {
   const logger = createLogger(loadConfig().logLevel)
   const dev = await startDevServices(loadConfig())
-  await migrateDatabase(dev.config.databaseUrl, {}, dev.config.relay.mode)
+  // RELAY_WAKEUP fits the doorbell trigger only when set, as with db:migrate.
+  const wakeup = process.env.RELAY_WAKEUP ? dev.config.relay.mode : undefined
+  await migrateDatabase(dev.config.databaseUrl, {}, wakeup)
   const api = await startApi(dev.config, logger)
   const relay = await startRelay(dev.config, logger)
   printDevBanner(dev, api.port)

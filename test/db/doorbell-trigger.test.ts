@@ -96,3 +96,17 @@ describe('the relay check at start', () => {
     })
   })
 })
+
+describe('migrating without RELAY_WAKEUP, or over a trigger dropped by hand', () => {
+  it('leaves the trigger as it is without a mode; poll accepts it dropped, the others say so', async () => {
+    await migrateDatabase(db.url, {}, 'poll')
+    // A migration run by hand, RELAY_WAKEUP not set: its default must not undo the poll setup.
+    expect(await migrateDatabase(db.url)).toEqual({ loginsEnabled: [] })
+    expect(await doorbellTrigger(db.sql)).toBe('disabled')
+    await db.sql`drop trigger outbox_notify on outbox`
+    expect(await migrateDatabase(db.url, {}, 'poll')).toEqual({ loginsEnabled: [] })
+    await expect(migrateDatabase(db.url, {}, 'adaptive')).rejects.toThrow(
+      'RELAY_WAKEUP=adaptive needs the outbox_notify trigger, which is missing',
+    )
+  })
+})
