@@ -34,25 +34,36 @@ export async function doorbellTrigger(sql: postgres.Sql): Promise<DoorbellTrigge
 export const triggerFor = (mode: WakeupMode): 'enabled' | 'disabled' =>
   mode === 'poll' ? 'disabled' : 'enabled'
 
+/** The database fits the mode (for `poll`, a trigger dropped by hand is no trigger work either). */
+const fits = (mode: WakeupMode, state: DoorbellTrigger) =>
+  state === triggerFor(mode) || (mode === 'poll' && state === 'missing')
+
+/** A ringing mode over a dropped trigger: migrations do not recreate it. */
+const missingTrigger = (mode: WakeupMode) =>
+  `RELAY_WAKEUP=${mode} needs the outbox_notify trigger, which is missing: recreate it ` +
+  '(drizzle/0009_ring_only_when_asleep.sql) or run with RELAY_WAKEUP=poll'
+
+/**
+ * RELAY_WAKEUP as db:migrate fits the trigger to it: only when set in `env`, since its default
+ * must not undo a `poll` setup when a migration is run by hand.
+ */
+export const wakeupToFit = (mode: WakeupMode, env: NodeJS.ProcessEnv = process.env) =>
+  env.RELAY_WAKEUP ? mode : undefined
+
 /**
  * Enables or disables the trigger to fit `mode` (owner only). Returns the state it set, or
- * undefined when it already fitted (for `poll`, a trigger dropped by hand fits too). The
- * ALTER waits at most LOCK_TIMEOUT for transactions open on the outbox, since every insert
- * queues behind it meanwhile; past that it fails, and the migration can simply be run again.
+ * undefined when it already fitted. The ALTER waits at most LOCK_TIMEOUT for transactions open
+ * on the outbox, since every insert queues behind it meanwhile; past that it fails, and the
+ * migration can simply be run again.
  */
 export async function fitDoorbellTrigger(
   sql: postgres.Sql,
   mode: WakeupMode,
 ): Promise<'enabled' | 'disabled' | undefined> {
-  const want = triggerFor(mode)
   const now = await doorbellTrigger(sql)
-  if (now === want || (now === 'missing' && mode === 'poll')) return undefined
-  if (now === 'missing') {
-    throw new Error(
-      `RELAY_WAKEUP=${mode} needs the outbox_notify trigger, which is missing: recreate it ` +
-        '(drizzle/0009_ring_only_when_asleep.sql) or run with RELAY_WAKEUP=poll',
-    )
-  }
+  if (fits(mode, now)) return undefined
+  if (now === 'missing') throw new Error(missingTrigger(mode))
+  const want = triggerFor(mode)
   await sql.begin(async (tx) => {
     await tx.unsafe(`set local lock_timeout = '${LOCK_TIMEOUT}'`)
     await tx.unsafe(
@@ -73,9 +84,8 @@ export function triggerMismatch(
   mode: WakeupMode,
   state: DoorbellTrigger,
 ): { fatal: boolean; message: string } | undefined {
-  if (state === triggerFor(mode)) return undefined
+  if (fits(mode, state)) return undefined
   if (mode === 'poll') {
-    if (state === 'missing') return undefined // dropped by hand: no trigger work either
     return {
       fatal: false,
       message:
@@ -83,13 +93,12 @@ export function triggerMismatch(
         'probe. Run db:migrate with RELAY_WAKEUP=poll to disable it.',
     }
   }
+  if (state === 'missing') return { fatal: true, message: missingTrigger(mode) }
   return {
     fatal: true,
     message:
-      `RELAY_WAKEUP=${mode} needs the outbox trigger, which is ${state} ` +
-      (state === 'disabled'
-        ? '(the database was migrated with RELAY_WAKEUP=poll?)'
-        : '(dropped?)') +
-      `: run db:migrate with RELAY_WAKEUP=${mode}, or start the relay with RELAY_WAKEUP=poll.`,
+      `RELAY_WAKEUP=${mode} needs the outbox trigger, which is disabled (the database was ` +
+      `migrated with RELAY_WAKEUP=poll?): run db:migrate with RELAY_WAKEUP=${mode}, or start ` +
+      'the relay with RELAY_WAKEUP=poll.',
   }
 }

@@ -1,5 +1,6 @@
 /** `npm start`: API and relay in one process, with embedded services for whatever is not configured. */
 import { loadConfig } from '../config'
+import { wakeupToFit } from '../db/doorbell-trigger'
 import { migrateDatabase } from '../db/migrate'
 import { printDevBanner } from '../dev/banner'
 import { startDevServices } from '../dev/dev-services'
@@ -11,9 +12,7 @@ import { runMain } from './run-main'
 runMain(async () => {
   const logger = createLogger(loadConfig().logLevel)
   const dev = await startDevServices(loadConfig())
-  // RELAY_WAKEUP fits the doorbell trigger only when set, as with db:migrate.
-  const wakeup = process.env.RELAY_WAKEUP ? dev.config.relay.mode : undefined
-  await migrateDatabase(dev.config.databaseUrl, {}, wakeup)
+  await migrateDatabase(dev.config.databaseUrl, {}, wakeupToFit(dev.config.relay.mode))
   const api = await startApi(dev.config, logger)
   const relay = await startRelay(dev.config, logger)
   printDevBanner(dev, api.port)

@@ -1,4 +1,5 @@
 import { loadConfig } from '../config'
+import { wakeupToFit } from '../db/doorbell-trigger'
 import { migrateDatabase } from '../db/migrate'
 import { createLogger, redactUrl } from '../logger'
 import { runMain } from './run-main'
@@ -6,8 +7,8 @@ import { runMain } from './run-main'
 runMain(async () => {
   const config = loadConfig(process.env, ['DATABASE_URL'])
   // RELAY_WAKEUP, as the relays will run: for `poll` the doorbell trigger is disabled, for the
-  // other modes enabled. Not set: left as it is (its default must not undo a `poll` setup).
-  const mode = process.env.RELAY_WAKEUP ? config.relay.mode : undefined
+  // other modes enabled; not set, left as it is.
+  const mode = wakeupToFit(config.relay.mode)
   const done = await migrateDatabase(config.databaseUrl, config.rolePasswords, mode)
   createLogger(config.logLevel, 'migrate').info(
     {

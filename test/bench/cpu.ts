@@ -32,17 +32,17 @@ export function processCpuSeconds(pid: number | undefined): number {
 /**
  * The CPU a relay's work costs on this machine so far, in seconds: its process, its database
  * backends (every connection it names `outbox-relay...`), and this process, where the
- * benchmark's broker runs. Null when the database is not on this machine (its backends' CPU
- * cannot be read here).
+ * benchmark's broker runs. NaN when the database is not on this machine (its backends' CPU
+ * cannot be read here), so that every figure made from it reads NaN too.
  */
 export async function relaySideCpuSeconds(
   sql: postgres.Sql,
   relayPid: number | undefined,
-): Promise<number | null> {
+): Promise<number> {
   const rows = await sql<{ pid: number }[]>`
     select pid from pg_stat_activity
      where datname = current_database() and application_name like 'outbox-relay%'`
-  if (rows.some((r) => !existsSync(`/proc/${r.pid}`))) return null
+  if (rows.some((r) => !existsSync(`/proc/${r.pid}`))) return Number.NaN
   const own = process.cpuUsage()
   return (
     processCpuSeconds(relayPid) +

@@ -214,10 +214,7 @@ async function writeThroughput(serverUrl: string, kafka: BenchBroker) {
     const idle0 = await Promise.all(phases.map(relaySide))
     await new Promise((r) => setTimeout(r, 2000))
     const idle1 = await Promise.all(phases.map(relaySide))
-    const idleCores = phases.map((_, k) => {
-      const [a, b] = [idle0[k], idle1[k]]
-      return a === null || a === undefined || b === null || b === undefined ? null : (b - a) / 2
-    })
+    const idleCores = idle1.map((b, k) => (b - (idle0[k] ?? Number.NaN)) / 2)
     type Tally = {
       orders: number
       seconds: number
@@ -264,11 +261,8 @@ async function writeThroughput(serverUrl: string, kafka: BenchBroker) {
       const isSettled = await settled(phase.sql, 10_000)
       const relay1 = await relaySide(phase)
       const settleSeconds = (performance.now() - settleStart) / 1000
-      const idle = idleCores[k]
-      const deferredCpu =
-        relay0 === null || relay1 === null || idle === null || idle === undefined
-          ? Number.NaN
-          : Math.max(0, relay1 - relay0 - idle * settleSeconds)
+      const idle = idleCores[k] ?? Number.NaN
+      const deferredCpu = Math.max(0, relay1 - relay0 - idle * settleSeconds)
       const sliceCores = (busy1 - busy0) / (run.seconds + run.leadIn.seconds)
       const orders = run.results.length + run.leadIn.writes
       steady.orders += run.results.length
@@ -307,7 +301,7 @@ async function writeThroughput(serverUrl: string, kafka: BenchBroker) {
     // Share of a slice's orders (lead-in included) not yet published when it ended.
     const left = (t: Tally, leadIn: Tally) => t.leftUnpublished / (t.orders + leadIn.orders)
     const out: Record<string, Record<string, number>> = {}
-    const idleNote = idleCores.map((c, k) => `${kinds[k]} ${c === null ? '?' : c.toFixed(3)}`)
+    const idleNote = idleCores.map((c, k) => `${kinds[k]} ${c.toFixed(3)}`)
     log(`write   relay side's idle draw (cores): ${idleNote.join(', ')}`)
     kinds.forEach((kind, k) => {
       const t = tallies[k] as (typeof tallies)[number]
