@@ -402,7 +402,13 @@ async function drain(serverUrl: string, kafka: BenchBroker) {
   const out: Record<string, unknown> = {}
   for (const relays of [1, 2]) {
     const dbUrl = await createPhaseDatabase(serverUrl, TEMPLATE)
-    const sql = postgres(dbUrl, { max: 2, onnotice: () => {} })
+    // Bitmap scans off, as on the relay's session (session.ts): with the stale statistics below,
+    // the progress probe would otherwise read the whole backlog and sort it, every look.
+    const sql = postgres(dbUrl, {
+      max: 2,
+      onnotice: () => {},
+      connection: { enable_bitmapscan: 'off' },
+    })
     const topic = `bench.drain${relays}`
     await kafka.createTopic(topic, 6)
     // The statistics a relay that kept up leaves: nothing unpublished (autovacuum analyzes the
@@ -423,14 +429,26 @@ async function drain(serverUrl: string, kafka: BenchBroker) {
     const procs = Array.from({ length: relays }, () =>
       spawnRelay(dbUrl, kafka.bootstrap, topic, {}),
     )
-    let remaining = BACKLOG
     let peak = 0
-    while (remaining > 0) {
+    let seconds = 0
+    // Progress is read from the claim's own index, from the lowest waiting id seen so far on:
+    // a few index pages per look. count(*) is a parallel scan of the whole outbox: every 250 ms
+    // it took 105-120 ms of both cores from the relay and cut the drain by 11-24%, measured side
+    // by side. The count runs once, when nothing is left to claim, to confirm nothing is left.
+    let low = 0
+    for (;;) {
       await new Promise((r) => setTimeout(r, 250))
       for (const p of procs) peak = Math.max(peak, await peakRssMb(p.child.pid))
-      remaining = await unpublishedCount(sql)
+      const [waiting] = await sql<{ id: string }[]>`
+        select id from outbox where published_at is null and dead_at is null and id >= ${low}
+         order by id limit 1`
+      if (waiting) {
+        low = Number(waiting.id)
+        continue
+      }
+      seconds = (performance.now() - started) / 1000
+      if ((await unpublishedCount(sql)) === 0) break
     }
-    const seconds = (performance.now() - started) / 1000
     for (const p of procs) p.child.kill('SIGTERM')
     await Promise.all(procs.map((p) => p.exited))
     await sql.end()
