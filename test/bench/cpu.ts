@@ -33,17 +33,19 @@ export function processCpuSeconds(pid: number | undefined): number {
  * The CPU a relay's work costs on this machine so far, in seconds: its process, its database
  * backends (every connection it names `outbox-relay...`), and this process, where the
  * benchmark's broker runs. NaN when the database is not on this machine (its backends' CPU
- * cannot be read here), so that every figure made from it reads NaN too.
+ * cannot be read here), so that every figure made from it reads NaN too. `withBroker` false
+ * leaves this process out: while writers run, it is also their load generator.
  */
 export async function relaySideCpuSeconds(
   sql: postgres.Sql,
   relayPid: number | undefined,
+  withBroker = true,
 ): Promise<number> {
   const rows = await sql<{ pid: number }[]>`
     select pid from pg_stat_activity
      where datname = current_database() and application_name like 'outbox-relay%'`
   if (rows.some((r) => !existsSync(`/proc/${r.pid}`))) return Number.NaN
-  const own = process.cpuUsage()
+  const own = withBroker ? process.cpuUsage() : { user: 0, system: 0 }
   return (
     processCpuSeconds(relayPid) +
     rows.reduce((sum, r) => sum + processCpuSeconds(r.pid), 0) +

@@ -171,31 +171,52 @@ async function main() {
  * in another stack's slice, and no slice alone pays the full-page writes after a checkpoint.
  */
 async function writeThroughput(serverUrl: string, kafka: BenchBroker) {
-  const all = [...MODES, 'no-trigger', 'no-trigger-10ms'] as const
-  // BENCH_WRITE_KINDS (comma-separated, default all) runs only some, for a quick look.
+  const all: string[] = [...MODES, 'no-trigger', 'no-trigger-10ms']
+  // BENCH_WRITE_KINDS (comma-separated, default all) runs only some, for a quick look; a kind
+  // may carry relay settings to compare, e.g. `adaptive@RELAY_PACE_MS=40`.
   const picked = process.env.BENCH_WRITE_KINDS?.split(',')
-  const kinds = all.filter((k) => !picked || picked.includes(k))
+  const kinds = picked ?? all
+  const variant = (kind: string) => {
+    const [base = kind, ...settings] = kind.split('@')
+    if (!all.includes(base)) {
+      throw new Error(`BENCH_WRITE_KINDS: unknown "${base}" (known: ${all.join(', ')})`)
+    }
+    return {
+      base,
+      env: Object.fromEntries(settings.map((kv) => kv.split('=', 2) as [string, string])),
+    }
+  }
   const phases: Phase[] = []
   try {
-    for (const kind of kinds) {
+    for (const [k, kind] of kinds.entries()) {
+      const { base, env } = variant(kind)
       phases.push(
         await startPhase({
-          name: `write-${kind}`,
+          name: `write-${k}-${base}`,
           serverUrl,
           template: TEMPLATE,
           kafka,
-          relayEnv:
-            kind === 'no-trigger'
+          relayEnv: {
+            ...(base === 'no-trigger'
               ? { RELAY_WAKEUP: 'poll' }
-              : kind === 'no-trigger-10ms'
+              : base === 'no-trigger-10ms'
                 ? { RELAY_WAKEUP: 'poll', RELAY_POLL_INTERVAL_MS: '10' }
-                : { RELAY_WAKEUP: kind },
-          dropTrigger: kind.startsWith('no-trigger'),
+                : { RELAY_WAKEUP: base }),
+            ...env,
+          },
+          dropTrigger: base.startsWith('no-trigger'),
           consume: false,
         }),
       )
     }
     for (const phase of phases) await closedLoop(32, 2, () => postOrder(phase.apiUrl))
+    // Every warm-up published before the idle draw is read: a once-a-second poll still draining
+    // its warm-up read as idle draw (0.15 cores where 0.04 is idle), and then made its settling
+    // look cheaper than it was.
+    for (const phase of phases) {
+      if (!(await settled(phase.sql, 10_000))) throw new Error(`${phase.name}: warm-up unpublished`)
+      await evenOut(phase.sql)
+    }
     // Slices of BENCH_WRITE_SLICE_SECONDS (default 2), 2 x BENCH_SECONDS per mode and path in
     // all (20 s by default, in 10 rounds: with five, the ratios to no trigger had moved by up to
     // 6 points between full runs of the same code). Each slice starts from idle (the relays
@@ -211,10 +232,15 @@ async function writeThroughput(serverUrl: string, kafka: BenchBroker) {
     // The relay side's draw with every stack idle (idle relays poll), per stack, to tell a
     // settling relay's work from it.
     const relaySide = (phase: Phase) => relaySideCpuSeconds(phase.sql, phase.relay.child.pid)
-    const idle0 = await Promise.all(phases.map(relaySide))
+    // The same without this process (the broker's and the load generator's): for the cost of a
+    // relay while its writers run, which are generated here.
+    const relayOnly = (phase: Phase) => relaySideCpuSeconds(phase.sql, phase.relay.child.pid, false)
+    const both = (phase: Phase) => Promise.all([relaySide(phase), relayOnly(phase)])
+    const idle0 = await Promise.all(phases.map(both))
     await new Promise((r) => setTimeout(r, 2000))
-    const idle1 = await Promise.all(phases.map(relaySide))
-    const idleCores = idle1.map((b, k) => (b - (idle0[k] ?? Number.NaN)) / 2)
+    const idle1 = await Promise.all(phases.map(both))
+    const idleCores = idle1.map(([b], k) => (b - (idle0[k]?.[0] ?? Number.NaN)) / 2)
+    const relayOnlyIdleCores = idle1.map(([, b], k) => (b - (idle0[k]?.[1] ?? Number.NaN)) / 2)
     type Tally = {
       orders: number
       seconds: number
@@ -222,6 +248,8 @@ async function writeThroughput(serverUrl: string, kafka: BenchBroker) {
       /** Slice-seconds the work done after the slice, in the settling, would have taken. */
       deferredSeconds: number
       unsettled: number
+      /** The relay's CPU (process and backends) over the slice and its settling, beyond idle. */
+      relayCpuSeconds: number
     }
     const tally0 = (): Tally => ({
       orders: 0,
@@ -229,6 +257,7 @@ async function writeThroughput(serverUrl: string, kafka: BenchBroker) {
       leftUnpublished: 0,
       deferredSeconds: 0,
       unsettled: 0,
+      relayCpuSeconds: 0,
     })
     const tallies = kinds.map(() => ({
       http: tally0(),
@@ -253,6 +282,8 @@ async function writeThroughput(serverUrl: string, kafka: BenchBroker) {
     ): Promise<void> => {
       const phase = phases[k] as Phase
       const busy0 = machineBusySeconds()
+      const sliceStart = performance.now()
+      const relayStart = await relayOnly(phase)
       const run = await closedLoop(32, sliceSeconds, write, LEAD_IN_SECONDS)
       const busy1 = machineBusySeconds()
       const settleStart = performance.now()
@@ -260,6 +291,7 @@ async function writeThroughput(serverUrl: string, kafka: BenchBroker) {
       const left = await unpublishedCount(phase.sql) // the outbox was empty at the start
       const isSettled = await settled(phase.sql, 10_000)
       const relay1 = await relaySide(phase)
+      const relayEnd = await relayOnly(phase)
       const settleSeconds = (performance.now() - settleStart) / 1000
       const idle = idleCores[k] ?? Number.NaN
       const deferredCpu = Math.max(0, relay1 - relay0 - idle * settleSeconds)
@@ -269,6 +301,10 @@ async function writeThroughput(serverUrl: string, kafka: BenchBroker) {
       steady.seconds += run.seconds
       steady.leftUnpublished += left
       steady.deferredSeconds += (deferredCpu / sliceCores) * (run.results.length / orders)
+      const wholeSeconds = (performance.now() - sliceStart) / 1000
+      steady.relayCpuSeconds +=
+        (relayEnd - relayStart - (relayOnlyIdleCores[k] ?? Number.NaN) * wholeSeconds) *
+        (run.results.length / orders)
       if (!isSettled) {
         // Say what the relay is doing: a slice's events unpublished 10 s later is a fault (a
         // claim planned as a walk of the backlog per candidate did this; drizzle/0010).
@@ -300,6 +336,7 @@ async function writeThroughput(serverUrl: string, kafka: BenchBroker) {
     const charged = (t: Tally) => t.orders / (t.seconds + t.deferredSeconds)
     // Share of a slice's orders (lead-in included) not yet published when it ended.
     const left = (t: Tally, leadIn: Tally) => t.leftUnpublished / (t.orders + leadIn.orders)
+    const micros = (t: Tally) => ((t.relayCpuSeconds / t.orders) * 1e6).toFixed(0)
     const out: Record<string, Record<string, number>> = {}
     const idleNote = idleCores.map((c, k) => `${kinds[k]} ${c.toFixed(3)}`)
     log(`write   relay side's idle draw (cores): ${idleNote.join(', ')}`)
@@ -315,9 +352,11 @@ async function writeThroughput(serverUrl: string, kafka: BenchBroker) {
         httpUnpublishedAtSliceEnd: left(t.http, t.httpLeadIn),
         directUnpublishedAtSliceEnd: left(t.direct, t.directLeadIn),
         slicesNotSettledIn10s: t.http.unsettled + t.direct.unsettled,
+        httpRelayMicrosPerOrder: (t.http.relayCpuSeconds / t.http.orders) * 1e6,
+        directRelayMicrosPerOrder: (t.direct.relayCpuSeconds / t.direct.orders) * 1e6,
       }
       log(
-        `write   ${kind.padEnd(15)} 32 writers  HTTP ${rate(t.http).toFixed(0).padStart(6)}/s  direct SQL ${rate(t.direct).toFixed(0).padStart(6)}/s  (${slices} alternating slices) | deferred work charged: HTTP ${charged(t.http).toFixed(0).padStart(6)}/s  direct ${charged(t.direct).toFixed(0).padStart(6)}/s | unpublished at slice end: HTTP ${pct(left(t.http, t.httpLeadIn))} direct ${pct(left(t.direct, t.directLeadIn))} | first ${LEAD_IN_SECONDS} s from idle: HTTP ${rate(t.httpLeadIn).toFixed(0).padStart(6)}/s  direct ${rate(t.directLeadIn).toFixed(0).padStart(6)}/s`,
+        `write   ${kind.padEnd(15)} 32 writers  HTTP ${rate(t.http).toFixed(0).padStart(6)}/s  direct SQL ${rate(t.direct).toFixed(0).padStart(6)}/s  (${slices} alternating slices) | deferred work charged: HTTP ${charged(t.http).toFixed(0).padStart(6)}/s  direct ${charged(t.direct).toFixed(0).padStart(6)}/s | unpublished at slice end: HTTP ${pct(left(t.http, t.httpLeadIn))} direct ${pct(left(t.direct, t.directLeadIn))} | first ${LEAD_IN_SECONDS} s from idle: HTTP ${rate(t.httpLeadIn).toFixed(0).padStart(6)}/s  direct ${rate(t.directLeadIn).toFixed(0).padStart(6)}/s | relay's CPU per order (process and backends): HTTP ${micros(t.http)} direct ${micros(t.direct)} µs`,
       )
       if (t.http.unsettled + t.direct.unsettled > 0) {
         log(`        ${kind}: ${t.http.unsettled + t.direct.unsettled} slices not settled in 10 s`)
