@@ -73,29 +73,36 @@ export async function openLoop(
 /**
  * `writers` loops, each doing one write after another, for `seconds`. With `leadInSeconds`, the
  * loops first run that long uncounted (the writes that finish then are tallied apart, in
- * `leadIn`), and `results` and `perSecond` cover only the `seconds` after it.
+ * `leadIn`), then `runInSeconds` more, uncounted too (`runIn`); `results` and `perSecond` cover
+ * only the `seconds` after both.
  */
 export async function closedLoop<T>(
   writers: number,
   seconds: number,
   write: () => Promise<T>,
   leadInSeconds = 0,
+  runInSeconds = 0,
 ): Promise<{
   results: T[]
   perSecond: number
   seconds: number
   leadIn: { writes: number; seconds: number }
+  runIn: { writes: number; seconds: number }
 }> {
   const started = performance.now()
-  const counting = started + leadInSeconds * 1000
+  const leadInUntil = started + leadInSeconds * 1000
+  const counting = leadInUntil + runInSeconds * 1000
   const until = counting + seconds * 1000
   const results: T[] = []
   let leadInWrites = 0
+  let runInWrites = 0
   await Promise.all(
     Array.from({ length: writers }, async () => {
       while (performance.now() < until) {
         const result = await write()
-        if (performance.now() < counting) leadInWrites++
+        const at = performance.now()
+        if (at < leadInUntil) leadInWrites++
+        else if (at < counting) runInWrites++
         else results.push(result)
       }
     }),
@@ -106,6 +113,7 @@ export async function closedLoop<T>(
     perSecond: results.length / (countedMs / 1000),
     seconds: countedMs / 1000,
     leadIn: { writes: leadInWrites, seconds: leadInSeconds },
+    runIn: { writes: runInWrites, seconds: runInSeconds },
   }
 }
 

@@ -16,10 +16,17 @@ import postgres from 'postgres'
 import { migrateDatabase } from '../../src/db/migrate'
 import { unpublishedCount } from '../helpers/ledger'
 import { latencyChart } from './chart'
-import { machineBusySeconds, relaySideCpuSeconds } from './cpu'
+import { relayCpuSeconds } from './cpu'
 import { closedLoop, directWrite, openLoop, type Placed, postOrder } from './load'
 import { benchRetention } from './retention'
-import { createPhaseDatabase, type Phase, peakRssMb, spawnRelay, startPhase } from './stack'
+import {
+  createPhaseDatabase,
+  type Phase,
+  peakRssMb,
+  settingsList,
+  spawnRelay,
+  startPhase,
+} from './stack'
 import { fmt, summarize } from './stats'
 import {
   type BenchBroker,
@@ -39,6 +46,11 @@ for (const s of SCENARIOS) {
 }
 const MODES = ['adaptive', 'notify', 'poll'] as const
 const LEAD_IN_SECONDS = 0.25
+/**
+ * Writes after the lead-in and before the counted part of a write slice, uncounted: the no-trigger
+ * relay's poll interval, so every relay is in its steady state when counting starts (below).
+ */
+const RUN_IN_SECONDS = 1
 const TEMPLATE = `bench_template_${randomUUID().slice(0, 8)}`
 const results: Record<string, unknown> = {}
 const log = (line: string) => process.stdout.write(`${line}\n`)
@@ -164,9 +176,11 @@ async function main() {
  * each round, so the shared machine's drift in speed hits every mode alike. (Measured one mode
  * after another, minutes apart, the same code gave `adaptive` 54% to 96% of no trigger.) After
  * each slice the next waits until that stack's relay has published everything (up to 10 s, not
- * counted), so no relay's leftover work lands in another mode's slice; that work, a polling
- * relay's last drain of a slice, is charged to the slice by its CPU (see `slice` below), and
- * both rates are printed. Then (also uncounted) that stack's outbox is vacuumed and the server
+ * counted), so no relay's leftover work lands in another mode's slice. What is counted is the
+ * steady state: a relay polling once a second publishes, at the end of a slice, up to a second
+ * of its writes after it; counting starts a poll interval into the slice (RUN_IN_SECONDS), so
+ * the counted part holds as much work carried in from before it as it leaves for after it.
+ * Then (also uncounted) that stack's outbox is vacuumed and the server
  * checkpoints, so every slice starts alike: no stack's dead rows are vacuumed by autovacuum
  * in another stack's slice, and no slice alone pays the full-page writes after a checkpoint.
  */
@@ -177,14 +191,12 @@ async function writeThroughput(serverUrl: string, kafka: BenchBroker) {
   const picked = process.env.BENCH_WRITE_KINDS?.split(',')
   const kinds = picked ?? all
   const variant = (kind: string) => {
-    const [base = kind, ...settings] = kind.split('@')
+    const at = kind.indexOf('@')
+    const base = at < 0 ? kind : kind.slice(0, at)
     if (!all.includes(base)) {
       throw new Error(`BENCH_WRITE_KINDS: unknown "${base}" (known: ${all.join(', ')})`)
     }
-    return {
-      base,
-      env: Object.fromEntries(settings.map((kv) => kv.split('=', 2) as [string, string])),
-    }
+    return { base, env: settingsList(at < 0 ? '' : kind.slice(at + 1)) }
   }
   const phases: Phase[] = []
   try {
@@ -223,41 +235,44 @@ async function writeThroughput(serverUrl: string, kafka: BenchBroker) {
     // asleep): its first LEAD_IN_SECONDS are a load step, tallied apart, so the steady rate is
     // not diluted by wake-ups that a continuous run would have once. (Waking under a load step
     // costs `adaptive` and `notify` the most: their first writers all ring, and NOTIFYs
-    // serialise commits.) A relay that falls behind, or polls once a second, does part of a
-    // slice's publishing after it, in the uncounted settling: its writers then had the cores
-    // to themselves for that work. How much, is printed for every mode: the share of a slice's
-    // events still unpublished at its end (README, Benchmark).
+    // serialise commits.) Then RUN_IN_SECONDS more, uncounted, and the counted part: a relay that
+    // polls once a second leaves up to a second of writes for after the slice (its settling,
+    // while its writers are idle), but by then it has also published the run-in's writes inside
+    // the counted part. Counted from the lead-in on, that baseline read 2-8 points faster than
+    // it is, its leftover work free. The share of each slice's events still unpublished at its
+    // end is printed for every mode (README, Benchmark).
     const sliceSeconds = Number(process.env.BENCH_WRITE_SLICE_SECONDS ?? 2)
     const slices = Math.max(1, Math.round((2 * SECONDS) / sliceSeconds))
-    // The relay side's draw with every stack idle (idle relays poll), per stack, to tell a
-    // settling relay's work from it.
-    const relaySide = (phase: Phase) => relaySideCpuSeconds(phase.sql, phase.relay.child.pid)
-    // The same without this process (the broker's and the load generator's): for the cost of a
-    // relay while its writers run, which are generated here.
-    const relayOnly = (phase: Phase) => relaySideCpuSeconds(phase.sql, phase.relay.child.pid, false)
-    const both = (phase: Phase) => Promise.all([relaySide(phase), relayOnly(phase)])
-    const idle0 = await Promise.all(phases.map(both))
+    // The relay's draw (its process and its backends) with every stack idle (idle relays poll),
+    // per stack, to tell a relay's work from it. This process is left out: it generates the load
+    // (and hosts the benchmark's broker).
+    const relayCpu = (phase: Phase) => relayCpuSeconds(phase.sql, phase.relay.child.pid)
+    const idle0 = await Promise.all(phases.map(relayCpu))
     await new Promise((r) => setTimeout(r, 2000))
-    const idle1 = await Promise.all(phases.map(both))
-    const idleCores = idle1.map(([b], k) => (b - (idle0[k]?.[0] ?? Number.NaN)) / 2)
-    const relayOnlyIdleCores = idle1.map(([, b], k) => (b - (idle0[k]?.[1] ?? Number.NaN)) / 2)
+    const idle1 = await Promise.all(phases.map(relayCpu))
+    const idleCores = idle1.map((b, k) => ({
+      process: (b.process - (idle0[k]?.process ?? Number.NaN)) / 2,
+      backends: (b.backends - (idle0[k]?.backends ?? Number.NaN)) / 2,
+    }))
     type Tally = {
       orders: number
       seconds: number
       leftUnpublished: number
-      /** Slice-seconds the work done after the slice, in the settling, would have taken. */
-      deferredSeconds: number
       unsettled: number
-      /** The relay's CPU (process and backends) over the slice and its settling, beyond idle. */
-      relayCpuSeconds: number
+      /** The relay's CPU over whole slices and their settling, beyond its idle draw... */
+      relayProcessCpuSeconds: number
+      relayBackendsCpuSeconds: number
+      /** ...and the orders of those slices (lead-in and run-in included). */
+      sliceOrders: number
     }
     const tally0 = (): Tally => ({
       orders: 0,
       seconds: 0,
       leftUnpublished: 0,
-      deferredSeconds: 0,
       unsettled: 0,
-      relayCpuSeconds: 0,
+      relayProcessCpuSeconds: 0,
+      relayBackendsCpuSeconds: 0,
+      sliceOrders: 0,
     })
     const tallies = kinds.map(() => ({
       http: tally0(),
@@ -265,15 +280,8 @@ async function writeThroughput(serverUrl: string, kafka: BenchBroker) {
       httpLeadIn: tally0(),
       directLeadIn: tally0(),
     }))
-    // One slice: the writers, then (uncounted) the stack settles. A relay that falls behind, or
-    // polls once a second, does part of the slice's publishing in the settling, while its
-    // writers are idle: left out, that work would be free. So the CPU its side spends settling
-    // (its process, its database backends, the broker), beyond its idle draw, is charged to the
-    // slice at the rate the slice kept the machine busy (core-seconds per second): the seconds
-    // that work would have taken inside it. A polling relay's wait for its next poll is idle,
-    // so latency is not charged, only work; nor is what the database does in the background
-    // after a burst of writes (checkpointer, WAL writer, autovacuum), which every mode leaves
-    // alike. Both rates are printed, with and without the charge.
+    // One slice: the writers (a lead-in from idle, the run-in, the counted part), then
+    // (uncounted) the stack settles.
     const slice = async (
       k: number,
       steady: Tally,
@@ -281,30 +289,22 @@ async function writeThroughput(serverUrl: string, kafka: BenchBroker) {
       write: () => Promise<unknown>,
     ): Promise<void> => {
       const phase = phases[k] as Phase
-      const busy0 = machineBusySeconds()
       const sliceStart = performance.now()
-      const relayStart = await relayOnly(phase)
-      const run = await closedLoop(32, sliceSeconds, write, LEAD_IN_SECONDS)
-      const busy1 = machineBusySeconds()
-      const settleStart = performance.now()
-      const relay0 = await relaySide(phase)
+      const relay0 = await relayCpu(phase)
+      const run = await closedLoop(32, sliceSeconds, write, LEAD_IN_SECONDS, RUN_IN_SECONDS)
       const left = await unpublishedCount(phase.sql) // the outbox was empty at the start
       const isSettled = await settled(phase.sql, 10_000)
-      const relay1 = await relaySide(phase)
-      const relayEnd = await relayOnly(phase)
-      const settleSeconds = (performance.now() - settleStart) / 1000
-      const idle = idleCores[k] ?? Number.NaN
-      const deferredCpu = Math.max(0, relay1 - relay0 - idle * settleSeconds)
-      const sliceCores = (busy1 - busy0) / (run.seconds + run.leadIn.seconds)
-      const orders = run.results.length + run.leadIn.writes
+      const relay1 = await relayCpu(phase)
+      const wholeSeconds = (performance.now() - sliceStart) / 1000
+      const orders = run.results.length + run.leadIn.writes + run.runIn.writes
       steady.orders += run.results.length
       steady.seconds += run.seconds
       steady.leftUnpublished += left
-      steady.deferredSeconds += (deferredCpu / sliceCores) * (run.results.length / orders)
-      const wholeSeconds = (performance.now() - sliceStart) / 1000
-      steady.relayCpuSeconds +=
-        (relayEnd - relayStart - (relayOnlyIdleCores[k] ?? Number.NaN) * wholeSeconds) *
-        (run.results.length / orders)
+      steady.sliceOrders += orders
+      const idle = idleCores[k] ?? { process: Number.NaN, backends: Number.NaN }
+      steady.relayProcessCpuSeconds += relay1.process - relay0.process - idle.process * wholeSeconds
+      steady.relayBackendsCpuSeconds +=
+        relay1.backends - relay0.backends - idle.backends * wholeSeconds
       if (!isSettled) {
         // Say what the relay is doing: a slice's events unpublished 10 s later is a fault (a
         // claim planned as a walk of the backlog per candidate did this; drizzle/0010).
@@ -333,30 +333,31 @@ async function writeThroughput(serverUrl: string, kafka: BenchBroker) {
       }
     }
     const rate = (t: Tally) => t.orders / t.seconds
-    const charged = (t: Tally) => t.orders / (t.seconds + t.deferredSeconds)
-    // Share of a slice's orders (lead-in included) not yet published when it ended.
-    const left = (t: Tally, leadIn: Tally) => t.leftUnpublished / (t.orders + leadIn.orders)
-    const micros = (t: Tally) => ((t.relayCpuSeconds / t.orders) * 1e6).toFixed(0)
+    // Share of a slice's orders (lead-in and run-in included) not yet published when it ended.
+    const left = (t: Tally) => t.leftUnpublished / t.sliceOrders
+    const micros = (t: Tally, of: 'process' | 'backends') =>
+      ((of === 'process' ? t.relayProcessCpuSeconds : t.relayBackendsCpuSeconds) / t.sliceOrders) *
+      1e6
     const out: Record<string, Record<string, number>> = {}
-    const idleNote = idleCores.map((c, k) => `${kinds[k]} ${c.toFixed(3)}`)
-    log(`write   relay side's idle draw (cores): ${idleNote.join(', ')}`)
+    const idleNote = idleCores.map((c, k) => `${kinds[k]} ${(c.process + c.backends).toFixed(3)}`)
+    log(`write   relays' idle draw (cores): ${idleNote.join(', ')}`)
     kinds.forEach((kind, k) => {
       const t = tallies[k] as (typeof tallies)[number]
       out[kind] = {
         httpPerSecond: rate(t.http),
         directPerSecond: rate(t.direct),
-        httpChargedPerSecond: charged(t.http),
-        directChargedPerSecond: charged(t.direct),
         httpLeadInPerSecond: rate(t.httpLeadIn),
         directLeadInPerSecond: rate(t.directLeadIn),
-        httpUnpublishedAtSliceEnd: left(t.http, t.httpLeadIn),
-        directUnpublishedAtSliceEnd: left(t.direct, t.directLeadIn),
+        httpUnpublishedAtSliceEnd: left(t.http),
+        directUnpublishedAtSliceEnd: left(t.direct),
         slicesNotSettledIn10s: t.http.unsettled + t.direct.unsettled,
-        httpRelayMicrosPerOrder: (t.http.relayCpuSeconds / t.http.orders) * 1e6,
-        directRelayMicrosPerOrder: (t.direct.relayCpuSeconds / t.direct.orders) * 1e6,
+        httpRelayProcessMicrosPerOrder: micros(t.http, 'process'),
+        httpRelayBackendsMicrosPerOrder: micros(t.http, 'backends'),
+        directRelayProcessMicrosPerOrder: micros(t.direct, 'process'),
+        directRelayBackendsMicrosPerOrder: micros(t.direct, 'backends'),
       }
       log(
-        `write   ${kind.padEnd(15)} 32 writers  HTTP ${rate(t.http).toFixed(0).padStart(6)}/s  direct SQL ${rate(t.direct).toFixed(0).padStart(6)}/s  (${slices} alternating slices) | deferred work charged: HTTP ${charged(t.http).toFixed(0).padStart(6)}/s  direct ${charged(t.direct).toFixed(0).padStart(6)}/s | unpublished at slice end: HTTP ${pct(left(t.http, t.httpLeadIn))} direct ${pct(left(t.direct, t.directLeadIn))} | first ${LEAD_IN_SECONDS} s from idle: HTTP ${rate(t.httpLeadIn).toFixed(0).padStart(6)}/s  direct ${rate(t.directLeadIn).toFixed(0).padStart(6)}/s | relay's CPU per order (process and backends): HTTP ${micros(t.http)} direct ${micros(t.direct)} µs`,
+        `write   ${kind.padEnd(15)} 32 writers  HTTP ${rate(t.http).toFixed(0).padStart(6)}/s  direct SQL ${rate(t.direct).toFixed(0).padStart(6)}/s  (${slices} alternating slices) | unpublished at slice end: HTTP ${pct(left(t.http))} direct ${pct(left(t.direct))} | first ${LEAD_IN_SECONDS} s from idle: HTTP ${rate(t.httpLeadIn).toFixed(0).padStart(6)}/s  direct ${rate(t.directLeadIn).toFixed(0).padStart(6)}/s | relay's CPU per order, process + backends: HTTP ${micros(t.http, 'process').toFixed(0)} + ${micros(t.http, 'backends').toFixed(0)} direct ${micros(t.direct, 'process').toFixed(0)} + ${micros(t.direct, 'backends').toFixed(0)} µs`,
       )
       if (t.http.unsettled + t.direct.unsettled > 0) {
         log(`        ${kind}: ${t.http.unsettled + t.direct.unsettled} slices not settled in 10 s`)
@@ -403,10 +404,6 @@ function summarizeRatios(latency: Record<string, unknown>, throughput: Record<st
   type Tp = { httpPerSecond: number; directPerSecond: number }
   const http = (k: string) => (throughput[k] as Tp | undefined)?.httpPerSecond ?? Number.NaN
   const direct = (k: string) => (throughput[k] as Tp | undefined)?.directPerSecond ?? Number.NaN
-  const chargedHttp = (k: string) =>
-    (throughput[k] as Record<string, number> | undefined)?.httpChargedPerSecond ?? Number.NaN
-  const chargedDirect = (k: string) =>
-    (throughput[k] as Record<string, number> | undefined)?.directChargedPerSecond ?? Number.NaN
   const leadIn = (k: string, path: 'http' | 'direct') =>
     (throughput[k] as Record<string, number> | undefined)?.[`${path}LeadInPerSecond`] ?? Number.NaN
   const ratios = {
@@ -416,13 +413,8 @@ function summarizeRatios(latency: Record<string, unknown>, throughput: Record<st
     adaptiveDirectVsNoTrigger: direct('adaptive') / direct('no-trigger'),
     notifyDirectVsNoTrigger: direct('notify') / direct('no-trigger'),
     apiVsDirectCeiling: http('adaptive') / direct('adaptive'),
-    // Deferred work charged (writeThroughput): no relay's settling is free.
-    adaptiveHttpVsNoTriggerCharged: chargedHttp('adaptive') / chargedHttp('no-trigger'),
-    adaptiveDirectVsNoTriggerCharged: chargedDirect('adaptive') / chargedDirect('no-trigger'),
-    notifyHttpVsNoTriggerCharged: chargedHttp('notify') / chargedHttp('no-trigger'),
-    notifyDirectVsNoTriggerCharged: chargedDirect('notify') / chargedDirect('no-trigger'),
-    pollDirectVsNoTriggerCharged: chargedDirect('poll') / chargedDirect('no-trigger'),
-    apiVsDirectCeilingCharged: chargedHttp('adaptive') / chargedDirect('adaptive'),
+    pollHttpVsNoTrigger: http('poll') / http('no-trigger'),
+    pollDirectVsNoTrigger: direct('poll') / direct('no-trigger'),
     adaptiveHttpVsNoTrigger10ms: http('adaptive') / http('no-trigger-10ms'),
     adaptiveDirectVsNoTrigger10ms: direct('adaptive') / direct('no-trigger-10ms'),
     noTrigger10msDirectVsNoTrigger: direct('no-trigger-10ms') / direct('no-trigger'),

@@ -87,13 +87,29 @@ export async function startConsumer(
   }
 }
 
+/** Settings (`NAME=value`, separated by `@`) applied to every relay the benchmark starts. */
+export function settingsList(list: string | undefined): Record<string, string> {
+  const settings = (list ?? '').split('@').filter((kv) => kv !== '')
+  return Object.fromEntries(
+    settings.map((kv) => {
+      const at = kv.indexOf('=')
+      if (at <= 0) throw new Error(`not NAME=value: "${kv}"`)
+      return [kv.slice(0, at), kv.slice(at + 1)]
+    }),
+  )
+}
+
+/** A relay of the benchmark: BENCH_RELAY_ENV (e.g. `RELAY_PACE_MS=50`) first, then `env`. */
 export function spawnRelay(
   dbUrl: string,
   brokers: string,
   topic: string,
   env: Record<string, string>,
 ) {
-  return spawnRelayProcess({ databaseUrl: dbUrl, brokers, topic }, { LOG_LEVEL: 'warn', ...env })
+  return spawnRelayProcess(
+    { databaseUrl: dbUrl, brokers, topic },
+    { LOG_LEVEL: 'warn', ...settingsList(process.env.BENCH_RELAY_ENV), ...env },
+  )
 }
 
 /** Ready = it owns all 64 partitions (the processes log only warnings, so no log to wait on). */
