@@ -1,6 +1,7 @@
 /**
  * The relay's own small HTTP server (RELAY_METRICS_PORT): /metrics for Prometheus, /healthz
- * (alive), /readyz (can do its job: database reachable, LISTEN healthy, publishing keeps up).
+ * (alive), /readyz (can do its job: database reachable, LISTEN healthy, publishing keeps up,
+ * the outbox trigger as its wake-up needs it).
  */
 import { serve } from '@hono/node-server'
 import { Hono } from 'hono'
@@ -12,6 +13,11 @@ export type Readiness = {
   listenerHealthy?: () => boolean
   ownedPartitions: () => number
   maxLagSeconds: number
+  /**
+   * Why the database no longer fits the relay's wake-up (its trigger disabled or dropped since
+   * the start check, e.g. by a db:migrate with another RELAY_WAKEUP); undefined if it fits.
+   */
+  wakeupMismatch?: () => Promise<string | undefined>
 }
 
 export async function checkRelayReadiness(r: Readiness) {
@@ -27,6 +33,13 @@ export async function checkRelayReadiness(r: Readiness) {
     }
   } catch (err) {
     reasons.push(`database unreachable: ${(err as Error).message}`)
+  }
+  if (r.wakeupMismatch) {
+    // Unreadable, the database is unreachable: said above.
+    const mismatch = await r.wakeupMismatch().catch(() => undefined)
+    checks.trigger = mismatch ? 'does not fit RELAY_WAKEUP' : 'fits RELAY_WAKEUP'
+    // Events still go out, on the fallback poll only: seconds late instead of milliseconds.
+    if (mismatch) reasons.push(`events wait for the fallback poll: ${mismatch}`)
   }
   if (r.listenerHealthy) {
     const healthy = r.listenerHealthy()

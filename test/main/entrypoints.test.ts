@@ -57,10 +57,28 @@ describe('running processes', () => {
     expect(metrics).toMatch(/^relay_owned_partitions 64$/m)
     expect(metrics).toMatch(/^process_resident_memory_bytes \d+/m)
     // Ready once the LISTEN watchdog has confirmed a ping (every 2 s).
-    await waitFor('the relay ready', async () => {
-      const res = await fetch(`http://127.0.0.1:${metricsPort}/readyz`)
-      return res.status === 200
-    })
+    type Ready = { status: string; reasons: string[]; checks: Record<string, string> }
+    const readyz = () => fetch(`http://127.0.0.1:${metricsPort}/readyz`)
+    const body = async (res: Response) => (await res.json()) as Ready
+    await waitFor('the relay ready', async () => (await readyz()).status === 200)
+    expect((await body(await readyz())).checks.trigger).toBe('fits RELAY_WAKEUP')
+    // The database migrated to poll under a running adaptive relay: its events would wait for
+    // the fallback poll, and readiness says so until the trigger is back.
+    await db.sql`alter table outbox disable trigger outbox_notify`
+    try {
+      const res = await readyz()
+      expect(res.status).toBe(503)
+      const ready = await body(res)
+      expect(ready.checks.trigger).toBe('does not fit RELAY_WAKEUP')
+      expect(ready.reasons).toEqual([
+        expect.stringMatching(
+          /^events wait for the fallback poll: RELAY_WAKEUP=adaptive needs the outbox trigger, which is disabled/,
+        ),
+      ])
+    } finally {
+      await db.sql`alter table outbox enable trigger outbox_notify`
+    }
+    expect((await readyz()).status).toBe(200)
     relay.child.kill('SIGTERM')
     expect(await relay.exited).toBe(0)
     expect(relay.output()).toMatch(/relay stopped/)
