@@ -14,15 +14,18 @@ export type Readiness = {
   ownedPartitions: () => number
   maxLagSeconds: number
   /**
-   * Why the database no longer fits the relay's wake-up (its trigger disabled or dropped since
-   * the start check, e.g. by a db:migrate with another RELAY_WAKEUP); undefined if it fits.
+   * How the database's outbox trigger departs from what the relay's wake-up needs, undefined if
+   * it fits (triggerMismatch of doorbell-trigger.ts). Fatal: the trigger was disabled or dropped
+   * under an adaptive or notify relay since its start check (e.g. by db:migrate with another
+   * RELAY_WAKEUP), and its events wait for the fallback poll.
    */
-  wakeupMismatch?: () => Promise<string | undefined>
+  wakeupMismatch?: () => Promise<{ fatal: boolean; message: string } | undefined>
 }
 
 export async function checkRelayReadiness(r: Readiness) {
   const reasons: string[] = []
   const checks: Record<string, unknown> = {}
+  let reachable = true
   try {
     const lag = await r.lagSeconds()
     checks.lagSeconds = Math.round(lag * 1000) / 1000
@@ -32,14 +35,26 @@ export async function checkRelayReadiness(r: Readiness) {
       )
     }
   } catch (err) {
+    reachable = false
     reasons.push(`database unreachable: ${(err as Error).message}`)
   }
-  if (r.wakeupMismatch) {
-    // Unreadable, the database is unreachable: said above.
-    const mismatch = await r.wakeupMismatch().catch(() => undefined)
-    checks.trigger = mismatch ? 'does not fit RELAY_WAKEUP' : 'fits RELAY_WAKEUP'
-    // Events still go out, on the fallback poll only: seconds late instead of milliseconds.
-    if (mismatch) reasons.push(`events wait for the fallback poll: ${mismatch}`)
+  // Not asked of a database that just failed to answer: /readyz would wait out a second
+  // connect timeout to say nothing new.
+  if (r.wakeupMismatch && !reachable) checks.trigger = 'not read (database unreachable)'
+  else if (r.wakeupMismatch) {
+    try {
+      const mismatch = await r.wakeupMismatch()
+      if (!mismatch) checks.trigger = 'fits RELAY_WAKEUP'
+      else if (!mismatch.fatal) checks.trigger = `costs the writers: ${mismatch.message}`
+      else {
+        checks.trigger = 'does not fit RELAY_WAKEUP'
+        // Events still go out, on the fallback poll only: seconds late instead of milliseconds.
+        reasons.push(`events wait for the fallback poll: ${mismatch.message}`)
+      }
+    } catch (err) {
+      // Delivery does not depend on reading it; the lag above says whether events go out.
+      checks.trigger = `unknown: ${(err as Error).message}`
+    }
   }
   if (r.listenerHealthy) {
     const healthy = r.listenerHealthy()

@@ -70,10 +70,8 @@ export async function startRelay(
       ownedPartitions,
       listenerHealthy: config.relay.mode === 'poll' ? undefined : () => !!listener?.healthy(),
       maxLagSeconds: config.readyMaxLagSeconds,
-      wakeupMismatch: async () => {
-        const mismatch = triggerMismatch(config.relay.mode, await doorbellTrigger(statsSql))
-        return mismatch?.fatal ? mismatch.message : undefined
-      },
+      wakeupMismatch: async () =>
+        triggerMismatch(config.relay.mode, await doorbellTrigger(statsSql)),
     }),
     config.relayMetricsPort,
   ).catch(async (err: unknown) => {

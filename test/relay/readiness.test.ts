@@ -1,0 +1,89 @@
+/** The relay's /readyz verdict (relay-http.ts) against a real database and its trigger. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { doorbellTrigger, triggerMismatch } from '../../src/db/doorbell-trigger'
+import type { WakeupMode } from '../../src/relay/relay'
+import { checkRelayReadiness, type Readiness } from '../../src/relay/relay-http'
+import { createTestDatabase, type TestDatabase } from '../helpers/database'
+
+describe('relay readiness and the outbox trigger', () => {
+  let db: TestDatabase
+  beforeAll(async () => {
+    db = await createTestDatabase()
+  })
+  afterAll(async () => {
+    await db.close()
+  })
+
+  const readiness = (mode: WakeupMode, over: Partial<Readiness> = {}): Readiness => ({
+    lagSeconds: async () => 0,
+    ownedPartitions: () => 64,
+    maxLagSeconds: 30,
+    wakeupMismatch: async () => triggerMismatch(mode, await doorbellTrigger(db.sql)),
+    ...over,
+  })
+
+  it('adaptive over the trigger as migrated: ready, the trigger fits', async () => {
+    const r = await checkRelayReadiness(readiness('adaptive'))
+    expect(r).toMatchObject({ ready: true, reasons: [], checks: { trigger: 'fits RELAY_WAKEUP' } })
+  })
+
+  it('notify over a dropped trigger: not ready, saying how to recreate it', async () => {
+    await db.sql`alter table outbox rename to outbox_kept`
+    await db.sql`create table outbox (like outbox_kept)`
+    try {
+      const r = await checkRelayReadiness(readiness('notify'))
+      expect(r.ready).toBe(false)
+      expect(r.checks.trigger).toBe('does not fit RELAY_WAKEUP')
+      expect(r.reasons).toEqual([
+        expect.stringMatching(
+          /^events wait for the fallback poll: RELAY_WAKEUP=notify needs the outbox_notify trigger, which is missing: recreate it/,
+        ),
+      ])
+    } finally {
+      await db.sql`drop table outbox`
+      await db.sql`alter table outbox_kept rename to outbox`
+    }
+  })
+
+  it('poll over an enabled trigger: ready; the check says what it costs', async () => {
+    expect(await doorbellTrigger(db.sql)).toBe('enabled')
+    const r = await checkRelayReadiness(readiness('poll'))
+    expect(r.ready).toBe(true)
+    expect(r.checks.trigger).toMatch(
+      /^costs the writers: RELAY_WAKEUP=poll, but the outbox trigger is enabled/,
+    )
+  })
+
+  it('database unreachable: one reason, the trigger not read', async () => {
+    let asked = false
+    const r = await checkRelayReadiness(
+      readiness('adaptive', {
+        lagSeconds: async () => {
+          throw new Error('connect ECONNREFUSED')
+        },
+        wakeupMismatch: async () => {
+          asked = true
+          return undefined
+        },
+      }),
+    )
+    expect(r.ready).toBe(false)
+    expect(r.reasons).toEqual(['database unreachable: connect ECONNREFUSED'])
+    expect(r.checks.trigger).toBe('not read (database unreachable)')
+    expect(asked).toBe(false)
+  })
+
+  it('trigger unreadable while the outbox answers: ready, the trigger unknown', async () => {
+    const r = await checkRelayReadiness(
+      readiness('adaptive', {
+        wakeupMismatch: async () => {
+          throw new Error('permission denied for table pg_trigger')
+        },
+      }),
+    )
+    expect(r).toMatchObject({
+      ready: true,
+      checks: { trigger: 'unknown: permission denied for table pg_trigger' },
+    })
+  })
+})
