@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import type postgres from 'postgres'
 
 /** USER_HZ, the unit of /proc: 100 on every Linux this runs on (`getconf CLK_TCK`). */
@@ -6,12 +6,17 @@ const CLOCK_TICKS = 100
 
 /** CPU time (user + system) a process has used so far, in seconds; 0 once it is gone. */
 export function processCpuSeconds(pid: number | undefined): number {
-  if (pid === undefined) return 0
+  return readCpuSeconds(pid) ?? 0
+}
+
+/** The same, undefined when it cannot be read (gone, or not on this machine). */
+function readCpuSeconds(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined
   let stat: string
   try {
     stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
   } catch {
-    return 0
+    return undefined
   }
   // Fields after the command name (which may hold spaces), counted from 3: utime is 14, stime 15.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
@@ -19,19 +24,40 @@ export function processCpuSeconds(pid: number | undefined): number {
 }
 
 /**
- * The CPU a relay has used so far, in seconds: its process, and its database backends (every
- * connection it names `outbox-relay...`). NaN when the database is not on this machine (its
- * backends' CPU cannot be read here), so that every figure made from it reads NaN too.
+ * A reading of the CPU a relay has used so far, in seconds: its process, and each of its
+ * database backends (every connection it names `outbox-relay...`) by pid; `backends` undefined
+ * when none can be read (the database is not on this machine).
  */
-export async function relayCpuSeconds(
+export type RelayCpu = { process: number; backends: Map<number, number> | undefined }
+
+export async function readRelayCpu(
   sql: postgres.Sql,
   relayPid: number | undefined,
-): Promise<{ process: number; backends: number }> {
+): Promise<RelayCpu> {
   const rows = await sql<{ pid: number }[]>`
     select pid from pg_stat_activity
      where datname = current_database() and application_name like 'outbox-relay%'`
-  const backends = rows.some((r) => !existsSync(`/proc/${r.pid}`))
-    ? Number.NaN
-    : rows.reduce((sum, r) => sum + processCpuSeconds(r.pid), 0)
-  return { process: processCpuSeconds(relayPid), backends }
+  const backends = new Map<number, number>()
+  for (const { pid } of rows) {
+    const seconds = readCpuSeconds(pid)
+    if (seconds !== undefined) backends.set(pid, seconds) // a backend gone since: left out
+  }
+  return {
+    process: processCpuSeconds(relayPid),
+    backends: rows.length > 0 && backends.size === 0 ? undefined : backends,
+  }
+}
+
+/**
+ * CPU seconds used between two readings. A backend opened in between counts in full (its work
+ * is of the interval); one closed in between is lost with its last interval (its CPU can no
+ * longer be read), never counted negative. Backends NaN when the database is elsewhere.
+ */
+export function cpuBetween(a: RelayCpu, b: RelayCpu): { process: number; backends: number } {
+  let backends = Number.NaN
+  if (a.backends && b.backends) {
+    backends = 0
+    for (const [pid, seconds] of b.backends) backends += seconds - (a.backends.get(pid) ?? 0)
+  }
+  return { process: b.process - a.process, backends }
 }

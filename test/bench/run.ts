@@ -6,8 +6,10 @@
  * the drain scenario's size. BENCH_SCENARIOS (default `modes,write,drain,retention`) picks
  * parts: `modes` is latency and scale per wake-up mode, `write` the write throughput of every
  * mode in alternating slices (BENCH_WRITE_KINDS, e.g. `adaptive,no-trigger`, runs only some of
- * its stacks, for a quick look). Prints tables, writes bench-results/results.json and (with
- * `modes`) bench-results/latency.svg.
+ * its stacks, for a quick look; `adaptive@RELAY_PACE_MS=50` is a stack with a setting of its
+ * own). BENCH_RELAY_ENV (`NAME=value`, several joined by `@`) gives every relay of the run
+ * settings (settingsList in stack.ts). Prints tables, writes bench-results/results.json and
+ * (with `modes`) bench-results/latency.svg.
  */
 import { randomUUID } from 'node:crypto'
 import { mkdir, writeFile } from 'node:fs/promises'
@@ -16,7 +18,7 @@ import postgres from 'postgres'
 import { migrateDatabase } from '../../src/db/migrate'
 import { unpublishedCount } from '../helpers/ledger'
 import { latencyChart } from './chart'
-import { relayCpuSeconds } from './cpu'
+import { cpuBetween, readRelayCpu } from './cpu'
 import { closedLoop, directWrite, openLoop, type Placed, postOrder } from './load'
 import { benchRetention } from './retention'
 import {
@@ -46,11 +48,6 @@ for (const s of SCENARIOS) {
 }
 const MODES = ['adaptive', 'notify', 'poll'] as const
 const LEAD_IN_SECONDS = 0.25
-/**
- * Writes after the lead-in and before the counted part of a write slice, uncounted: the no-trigger
- * relay's poll interval, so every relay is in its steady state when counting starts (below).
- */
-const RUN_IN_SECONDS = 1
 const TEMPLATE = `bench_template_${randomUUID().slice(0, 8)}`
 const results: Record<string, unknown> = {}
 const log = (line: string) => process.stdout.write(`${line}\n`)
@@ -178,7 +175,7 @@ async function main() {
  * each slice the next waits until that stack's relay has published everything (up to 10 s, not
  * counted), so no relay's leftover work lands in another mode's slice. What is counted is the
  * steady state: a relay polling once a second publishes, at the end of a slice, up to a second
- * of its writes after it; counting starts a poll interval into the slice (RUN_IN_SECONDS), so
+ * of its writes after it; counting starts a poll interval into the slice (the run-in), so
  * the counted part holds as much work carried in from before it as it leaves for after it.
  * Then (also uncounted) that stack's outbox is vacuumed and the server
  * checkpoints, so every slice starts alike: no stack's dead rows are vacuumed by autovacuum
@@ -188,34 +185,45 @@ async function writeThroughput(serverUrl: string, kafka: BenchBroker) {
   const all: string[] = [...MODES, 'no-trigger', 'no-trigger-10ms']
   // BENCH_WRITE_KINDS (comma-separated, default all) runs only some, for a quick look; a kind
   // may carry relay settings to compare, e.g. `adaptive@RELAY_PACE_MS=40`.
+  // A stack's own settings win over BENCH_RELAY_ENV's.
   const picked = process.env.BENCH_WRITE_KINDS?.split(',')
   const kinds = picked ?? all
-  const variant = (kind: string) => {
+  if (new Set(kinds).size !== kinds.length) throw new Error('BENCH_WRITE_KINDS: a kind twice')
+  const stacks = kinds.map((kind) => {
     const at = kind.indexOf('@')
     const base = at < 0 ? kind : kind.slice(0, at)
     if (!all.includes(base)) {
       throw new Error(`BENCH_WRITE_KINDS: unknown "${base}" (known: ${all.join(', ')})`)
     }
-    return { base, env: settingsList(at < 0 ? '' : kind.slice(at + 1)) }
-  }
+    const relayEnv: Record<string, string> = {
+      ...(base === 'no-trigger'
+        ? { RELAY_WAKEUP: 'poll' }
+        : base === 'no-trigger-10ms'
+          ? { RELAY_WAKEUP: 'poll', RELAY_POLL_INTERVAL_MS: '10' }
+          : { RELAY_WAKEUP: base }),
+      ...settingsList(at < 0 ? '' : kind.slice(at + 1)),
+    }
+    const pollMs = Number(
+      relayEnv.RELAY_POLL_INTERVAL_MS ??
+        settingsList(process.env.BENCH_RELAY_ENV).RELAY_POLL_INTERVAL_MS ??
+        1000,
+    )
+    return { base, relayEnv, pollMs }
+  })
+  // Uncounted writes after the lead-in, before the counted part of a slice: the longest poll
+  // interval of the stacks (1 s, the no-trigger relay's), so that every relay is in its steady
+  // state when counting starts (below).
+  const runInSeconds = Math.max(...stacks.map((st) => st.pollMs)) / 1000
   const phases: Phase[] = []
   try {
-    for (const [k, kind] of kinds.entries()) {
-      const { base, env } = variant(kind)
+    for (const [k, { base, relayEnv }] of stacks.entries()) {
       phases.push(
         await startPhase({
           name: `write-${k}-${base}`,
           serverUrl,
           template: TEMPLATE,
           kafka,
-          relayEnv: {
-            ...(base === 'no-trigger'
-              ? { RELAY_WAKEUP: 'poll' }
-              : base === 'no-trigger-10ms'
-                ? { RELAY_WAKEUP: 'poll', RELAY_POLL_INTERVAL_MS: '10' }
-                : { RELAY_WAKEUP: base }),
-            ...env,
-          },
+          relayEnv,
           dropTrigger: base.startsWith('no-trigger'),
           consume: false,
         }),
@@ -223,8 +231,7 @@ async function writeThroughput(serverUrl: string, kafka: BenchBroker) {
     }
     for (const phase of phases) await closedLoop(32, 2, () => postOrder(phase.apiUrl))
     // Every warm-up published before the idle draw is read: a once-a-second poll still draining
-    // its warm-up read as idle draw (0.15 cores where 0.04 is idle), and then made its settling
-    // look cheaper than it was.
+    // its warm-up read as idle draw (0.15 cores where 0.04 is idle).
     for (const phase of phases) {
       if (!(await settled(phase.sql, 10_000))) throw new Error(`${phase.name}: warm-up unpublished`)
       await evenOut(phase.sql)
@@ -235,7 +242,7 @@ async function writeThroughput(serverUrl: string, kafka: BenchBroker) {
     // asleep): its first LEAD_IN_SECONDS are a load step, tallied apart, so the steady rate is
     // not diluted by wake-ups that a continuous run would have once. (Waking under a load step
     // costs `adaptive` and `notify` the most: their first writers all ring, and NOTIFYs
-    // serialise commits.) Then RUN_IN_SECONDS more, uncounted, and the counted part: a relay that
+    // serialise commits.) Then the run-in, uncounted, and the counted part: a relay that
     // polls once a second leaves up to a second of writes for after the slice (its settling,
     // while its writers are idle), but by then it has also published the run-in's writes inside
     // the counted part. Counted from the lead-in on, that baseline read 2-8 points faster than
@@ -246,14 +253,18 @@ async function writeThroughput(serverUrl: string, kafka: BenchBroker) {
     // The relay's draw (its process and its backends) with every stack idle (idle relays poll),
     // per stack, to tell a relay's work from it. This process is left out: it generates the load
     // (and hosts the benchmark's broker).
-    const relayCpu = (phase: Phase) => relayCpuSeconds(phase.sql, phase.relay.child.pid)
+    const relayCpu = (phase: Phase) => readRelayCpu(phase.sql, phase.relay.child.pid)
+    // Over 5 s, timed: /proc counts in 10 ms ticks per process, and the draw is multiplied by
+    // every slice's length.
     const idle0 = await Promise.all(phases.map(relayCpu))
-    await new Promise((r) => setTimeout(r, 2000))
+    const idleStart = performance.now()
+    await new Promise((r) => setTimeout(r, 5000))
     const idle1 = await Promise.all(phases.map(relayCpu))
-    const idleCores = idle1.map((b, k) => ({
-      process: (b.process - (idle0[k]?.process ?? Number.NaN)) / 2,
-      backends: (b.backends - (idle0[k]?.backends ?? Number.NaN)) / 2,
-    }))
+    const idleSeconds = (performance.now() - idleStart) / 1000
+    const idleCores = idle1.map((b, k) => {
+      const used = cpuBetween(idle0[k] as (typeof idle0)[number], b)
+      return { process: used.process / idleSeconds, backends: used.backends / idleSeconds }
+    })
     type Tally = {
       orders: number
       seconds: number
@@ -291,7 +302,7 @@ async function writeThroughput(serverUrl: string, kafka: BenchBroker) {
       const phase = phases[k] as Phase
       const sliceStart = performance.now()
       const relay0 = await relayCpu(phase)
-      const run = await closedLoop(32, sliceSeconds, write, LEAD_IN_SECONDS, RUN_IN_SECONDS)
+      const run = await closedLoop(32, sliceSeconds, write, LEAD_IN_SECONDS, runInSeconds)
       const left = await unpublishedCount(phase.sql) // the outbox was empty at the start
       const isSettled = await settled(phase.sql, 10_000)
       const relay1 = await relayCpu(phase)
@@ -302,9 +313,9 @@ async function writeThroughput(serverUrl: string, kafka: BenchBroker) {
       steady.leftUnpublished += left
       steady.sliceOrders += orders
       const idle = idleCores[k] ?? { process: Number.NaN, backends: Number.NaN }
-      steady.relayProcessCpuSeconds += relay1.process - relay0.process - idle.process * wholeSeconds
-      steady.relayBackendsCpuSeconds +=
-        relay1.backends - relay0.backends - idle.backends * wholeSeconds
+      const used = cpuBetween(relay0, relay1)
+      steady.relayProcessCpuSeconds += used.process - idle.process * wholeSeconds
+      steady.relayBackendsCpuSeconds += used.backends - idle.backends * wholeSeconds
       if (!isSettled) {
         // Say what the relay is doing: a slice's events unpublished 10 s later is a fault (a
         // claim planned as a walk of the backlog per candidate did this; drizzle/0010).
@@ -339,8 +350,11 @@ async function writeThroughput(serverUrl: string, kafka: BenchBroker) {
       ((of === 'process' ? t.relayProcessCpuSeconds : t.relayBackendsCpuSeconds) / t.sliceOrders) *
       1e6
     const out: Record<string, Record<string, number>> = {}
-    const idleNote = idleCores.map((c, k) => `${kinds[k]} ${(c.process + c.backends).toFixed(3)}`)
-    log(`write   relays' idle draw (cores): ${idleNote.join(', ')}`)
+    const idleNote = idleCores.map(
+      (c, k) => `${kinds[k]} ${c.process.toFixed(3)} + ${c.backends.toFixed(3)}`,
+    )
+    log(`write   relays' idle draw, process + backends (cores): ${idleNote.join(', ')}`)
+    log(`write   counted after a lead-in of ${LEAD_IN_SECONDS} s and a run-in of ${runInSeconds} s`)
     kinds.forEach((kind, k) => {
       const t = tallies[k] as (typeof tallies)[number]
       out[kind] = {
@@ -355,6 +369,8 @@ async function writeThroughput(serverUrl: string, kafka: BenchBroker) {
         httpRelayBackendsMicrosPerOrder: micros(t.http, 'backends'),
         directRelayProcessMicrosPerOrder: micros(t.direct, 'process'),
         directRelayBackendsMicrosPerOrder: micros(t.direct, 'backends'),
+        relayIdleProcessCores: idleCores[k]?.process ?? Number.NaN,
+        relayIdleBackendsCores: idleCores[k]?.backends ?? Number.NaN,
       }
       log(
         `write   ${kind.padEnd(15)} 32 writers  HTTP ${rate(t.http).toFixed(0).padStart(6)}/s  direct SQL ${rate(t.direct).toFixed(0).padStart(6)}/s  (${slices} alternating slices) | unpublished at slice end: HTTP ${pct(left(t.http))} direct ${pct(left(t.direct))} | first ${LEAD_IN_SECONDS} s from idle: HTTP ${rate(t.httpLeadIn).toFixed(0).padStart(6)}/s  direct ${rate(t.directLeadIn).toFixed(0).padStart(6)}/s | relay's CPU per order, process + backends: HTTP ${micros(t.http, 'process').toFixed(0)} + ${micros(t.http, 'backends').toFixed(0)} direct ${micros(t.direct, 'process').toFixed(0)} + ${micros(t.direct, 'backends').toFixed(0)} µs`,
@@ -478,7 +494,11 @@ async function drain(serverUrl: string, kafka: BenchBroker) {
         continue
       }
       seconds = (performance.now() - started) / 1000
-      if ((await unpublishedCount(sql)) === 0) break
+      const left = await unpublishedCount(sql)
+      if (left === 0) break
+      // Nothing claimable and yet unpublished: dead-lettered, which a drain to the benchmark's
+      // broker must not do.
+      throw new Error(`drain: ${left} events left unpublished, dead-lettered`)
     }
     for (const p of procs) p.child.kill('SIGTERM')
     await Promise.all(procs.map((p) => p.exited))

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { Worker } from 'node:worker_threads'
 import postgres from 'postgres'
-import { API_DB_POOL_DEFAULT } from '../../src/config'
+import { API_DB_POOL_DEFAULT, settingNames } from '../../src/config'
 import { fitDoorbellTrigger } from '../../src/db/doorbell-trigger'
 import { freePort } from '../../src/dev/free-port'
 import type { WakeupMode } from '../../src/relay/relay'
@@ -87,14 +87,23 @@ export async function startConsumer(
   }
 }
 
-/** Settings (`NAME=value`, separated by `@`) applied to every relay the benchmark starts. */
+/**
+ * Relay settings written `NAME=value`, several joined by `@` (BENCH_RELAY_ENV, and the settings
+ * of a write stack in BENCH_WRITE_KINDS). A name must be a relay setting of config.ts, so that
+ * a typo fails instead of running the stack unchanged.
+ */
 export function settingsList(list: string | undefined): Record<string, string> {
-  const settings = (list ?? '').split('@').filter((kv) => kv !== '')
+  const settings = (list ?? '').split('@').filter((kv) => kv.trim() !== '')
   return Object.fromEntries(
     settings.map((kv) => {
       const at = kv.indexOf('=')
+      const name = kv.slice(0, at).trim()
       if (at <= 0) throw new Error(`not NAME=value: "${kv}"`)
-      return [kv.slice(0, at), kv.slice(at + 1)]
+      // NODE_OPTIONS too, to load a profiler into the relays (--import of a preload script).
+      if (!settingNames.includes(name) && name !== 'NODE_OPTIONS') {
+        throw new Error(`"${name}" is not a setting (src/config.ts)`)
+      }
+      return [name, kv.slice(at + 1)]
     }),
   )
 }
