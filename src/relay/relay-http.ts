@@ -38,23 +38,14 @@ export async function checkRelayReadiness(r: Readiness) {
     reachable = false
     reasons.push(`database unreachable: ${(err as Error).message}`)
   }
-  // Not asked of a database that just failed to answer: /readyz would wait out a second
-  // connect timeout to say nothing new.
-  if (r.wakeupMismatch && !reachable) checks.trigger = 'not read (database unreachable)'
-  else if (r.wakeupMismatch) {
-    try {
-      const mismatch = await r.wakeupMismatch()
-      if (!mismatch) checks.trigger = 'fits RELAY_WAKEUP'
-      else if (!mismatch.fatal) checks.trigger = `costs the writers: ${mismatch.message}`
-      else {
-        checks.trigger = 'does not fit RELAY_WAKEUP'
-        // Events still go out, on the fallback poll only: seconds late instead of milliseconds.
-        reasons.push(`events wait for the fallback poll: ${mismatch.message}`)
-      }
-    } catch (err) {
-      // Delivery does not depend on reading it; the lag above says whether events go out.
-      checks.trigger = `unknown: ${(err as Error).message}`
-    }
+  if (r.wakeupMismatch) {
+    // Not asked of a database that just failed to answer: /readyz would wait out a second
+    // connect timeout to say nothing new.
+    const trigger = reachable
+      ? await triggerCheck(r.wakeupMismatch)
+      : { check: 'not read (database unreachable)' }
+    checks.trigger = trigger.check
+    if (trigger.reason) reasons.push(trigger.reason)
   }
   if (r.listenerHealthy) {
     const healthy = r.listenerHealthy()
@@ -65,6 +56,26 @@ export async function checkRelayReadiness(r: Readiness) {
   // Owning nothing is fine: other relays own every partition and this one stands by.
   checks.partitions = owned > 0 ? `owns ${owned}` : 'standing by'
   return { ready: reasons.length === 0, reasons, checks }
+}
+
+/** What /readyz says of the outbox trigger, and why the relay is not ready, if it is not. */
+async function triggerCheck(
+  wakeupMismatch: NonNullable<Readiness['wakeupMismatch']>,
+): Promise<{ check: string; reason?: string }> {
+  let mismatch: Awaited<ReturnType<typeof wakeupMismatch>>
+  try {
+    mismatch = await wakeupMismatch()
+  } catch (err) {
+    // Delivery does not depend on reading it; the lag says whether events go out.
+    return { check: `unknown: ${(err as Error).message}` }
+  }
+  if (!mismatch) return { check: 'fits RELAY_WAKEUP' }
+  if (!mismatch.fatal) return { check: `costs the writers: ${mismatch.message}` }
+  // Events still go out, on the fallback poll only: seconds late instead of milliseconds.
+  return {
+    check: 'does not fit RELAY_WAKEUP',
+    reason: `events wait for the fallback poll: ${mismatch.message}`,
+  }
 }
 
 export function relayHttpApp(registry: Registry, readiness: Readiness) {

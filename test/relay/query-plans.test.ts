@@ -29,6 +29,16 @@ const insert = (n: number) => db.sql`
   select gen_random_uuid(), 'OrderCreated', gen_random_uuid(), '{}', now()
     from generate_series(1, ${n})`
 
+/** One round of the relay: claims up to `limit` and marks what came back published. */
+async function claimAndMark(limit: number) {
+  const batch = await claimBatch(session.sql, session.owned, limit)
+  await markPublished(
+    session.sql,
+    batch.map((m) => m.id),
+  )
+  return batch
+}
+
 /** Makes the relay's backend report its counts, and this connection read them afresh. */
 async function flushStats(): Promise<void> {
   await session.sql`select pg_stat_force_next_flush()`
@@ -50,22 +60,13 @@ it('claims and marks through indexes after its plans were made on an empty outbo
   // Ten rounds on a nearly empty table: enough for Postgres to settle on generic plans.
   for (let i = 0; i < 10; i++) {
     await insert(1)
-    const batch = await claimBatch(session.sql, owned, 100)
-    await markPublished(
-      session.sql,
-      batch.map((m) => m.id),
-    )
+    await claimAndMark(100)
     await earliestRetry(session.sql, owned)
   }
   await insert(20_000)
   const before = await seqScans()
   for (let i = 0; i < 5; i++) {
-    const batch = await claimBatch(session.sql, owned, 500)
-    expect(batch).toHaveLength(500)
-    await markPublished(
-      session.sql,
-      batch.map((m) => m.id),
-    )
+    expect(await claimAndMark(500)).toHaveLength(500)
     await earliestRetry(session.sql, owned)
   }
   expect(await seqScans()).toBe(before)
@@ -85,18 +86,12 @@ async function indexReads(): Promise<number> {
 // each candidate, read backlog x batch entries per claim: 1.8 s a claim with 3,350 waiting, a
 // poll relay unable to drain 7,000 events in 10 s (measured in the bench).
 it('claims a backlog in time linear in it though the statistics say nothing is unpublished', async () => {
-  const owned = session.owned
   await db.sql`update outbox set published_at = now() where published_at is null`
   await db.sql`vacuum analyze outbox`
   await insert(5000)
   const before = await indexReads()
   for (let i = 0; i < 3; i++) {
-    const batch = await claimBatch(session.sql, owned, 1000)
-    expect(batch).toHaveLength(1000)
-    await markPublished(
-      session.sql,
-      batch.map((m) => m.id),
-    )
+    expect(await claimAndMark(1000)).toHaveLength(1000)
   }
   // Linear: each claim reads its 1,000 candidates and the entries the marks left behind. The
   // walk per candidate read millions.
