@@ -25,9 +25,24 @@
  * must stay eager (the latency target); 32 closed-loop writers bring 2,000-5,000 events/s, and
  * there an eager relay left writers through HTTP 81% of their no-trigger rate where a 10 ms
  * wait left them 91-93% (2026-11-24, side by side).
+ *
+ * A rate alone cannot tell what the relay's work costs, though: that depends on the machine.
+ * On a slower one (2026-12-02: one writer ~320 orders/s), 32 writers through HTTP bring only
+ * 1,100-1,600 events/s, the relay stays eager, and its claims, produces and marks (about 0.4
+ * of a core, process and backend) left the writers 76-82% of their rate without the relay's
+ * doorbell. So there is a second reason to pace: the CPUs are saturated (cpu-pressure.ts: tasks
+ * wait for a CPU `busyAbove` of the time or more, averaged over about a second; not any more
+ * below `busyBelow`). Every CPU-second the relay spends is then one the writers queue for, and
+ * latency is made of queueing anyway, so the relay waits `busyWaitMs` (longer: fewer, fuller
+ * batches) at any rate from `busyFromRate`. With CPU to spare it stays eager, whatever the rate
+ * below `paceAbove`. Measured side by side on that machine, 32 writers, pacing forced at 50 ms:
+ * 87-100% of the no-trigger rate through HTTP, 103-106% direct, in three probes (eager: 76-82%
+ * and 87-101%, in four).
  */
+import type { CpuPressure } from './cpu-pressure'
+
 export type PaceOptions = {
-  /** The wait before the next claim while paced, ms (0: never pace). */
+  /** The wait before the next claim while paced for the rate, ms (0: never pace for it). */
   waitMs: number
   /** Pace once the arrival rate reaches this many events per second (RELAY_PACE_ABOVE)... */
   paceAbove: number
@@ -35,6 +50,14 @@ export type PaceOptions = {
   eagerBelow: number
   /** The rate is averaged over about this long (the time constant of its decay), ms. */
   windowMs: number
+  /** The wait while the CPUs are saturated, ms (RELAY_PACE_BUSY_MS; 0: never pace for it). */
+  busyWaitMs: number
+  /** Saturated from this CPU pressure (share of time with tasks waiting for a CPU)... */
+  busyAbove: number
+  /** ...and not any more below this. */
+  busyBelow: number
+  /** No pacing for the CPU below this rate (events/s): a wait would gather next to nothing. */
+  busyFromRate: number
 }
 
 export const PACE_DEFAULTS: PaceOptions = {
@@ -42,7 +65,15 @@ export const PACE_DEFAULTS: PaceOptions = {
   paceAbove: 1500,
   eagerBelow: 1200,
   windowMs: 200,
+  busyWaitMs: 50,
+  busyAbove: 0.6,
+  busyBelow: 0.45,
+  busyFromRate: 100,
 }
+
+/** CPU pressure is read at most this often, and averaged over about PRESSURE_WINDOW_MS. */
+const PRESSURE_EVERY_MS = 100
+const PRESSURE_WINDOW_MS = 1000
 
 export class Pacer {
   private readonly o: PaceOptions
@@ -51,8 +82,16 @@ export class Pacer {
   private span = 0
   private paced = false
   private lastClaimAt: number | undefined
+  // The CPU pressure, averaged; undefined until a first reading.
+  private pressure: number | undefined
+  private pressureAt = Number.NEGATIVE_INFINITY
+  private busy = false
 
-  constructor(options: Partial<PaceOptions> = {}) {
+  /** `cpuPressure`: none (or one that cannot tell) never paces for the CPU. */
+  constructor(
+    options: Partial<PaceOptions> = {},
+    private readonly cpuPressure?: CpuPressure,
+  ) {
     this.o = { ...PACE_DEFAULTS, ...options }
   }
 
@@ -71,15 +110,38 @@ export class Pacer {
     const rate = this.eventsPerSecond
     if (rate >= this.o.paceAbove) this.paced = this.o.waitMs > 0
     else if (rate < this.o.eagerBelow) this.paced = false
+    this.readPressure(claimedAt)
   }
 
   /** How long to wait before the claim that follows a short batch. */
   get waitMs(): number {
-    return this.paced ? this.o.waitMs : 0
+    const forRate = this.paced ? this.o.waitMs : 0
+    const forCpu = this.busy && this.eventsPerSecond >= this.o.busyFromRate ? this.o.busyWaitMs : 0
+    return Math.max(forRate, forCpu)
   }
 
   /** The average behind the decision; read by the tests. */
   get eventsPerSecond(): number {
     return this.span > 0 ? (this.events / this.span) * 1000 : 0
+  }
+
+  /** The CPU pressure averaged (0..1), undefined when unknown; read by the tests. */
+  get cpuPressureAverage(): number | undefined {
+    return this.pressure
+  }
+
+  private readPressure(at: number): void {
+    if (!this.cpuPressure || this.o.busyWaitMs === 0 || at - this.pressureAt < PRESSURE_EVERY_MS)
+      return
+    const since = at - this.pressureAt
+    this.pressureAt = at
+    const share = this.cpuPressure()
+    if (share === undefined) return
+    // Each reading covers the time since the previous one: weighted by it, so a reading after a
+    // long sleep stands for that whole stretch, and one a tenth of a second on for a tenth.
+    const keep = Number.isFinite(since) ? Math.exp(-since / PRESSURE_WINDOW_MS) : 0
+    this.pressure = this.pressure === undefined ? share : this.pressure * keep + share * (1 - keep)
+    if (this.pressure >= this.o.busyAbove) this.busy = true
+    else if (this.pressure < this.o.busyBelow) this.busy = false
   }
 }

@@ -6,7 +6,8 @@
  *     AWAKE:  adaptive/poll mode: hold the awake locks of owned partitions (writers stop ringing)
  *             drain: claim-publish-mark batches until a claim comes back empty (poll: until
  *             a batch comes back short); under load (RELAY_PACE_ABOVE events/s) wait
- *             RELAY_PACE_MS before the claim that follows a short batch (pace.ts)
+ *             RELAY_PACE_MS before the claim that follows a short batch, RELAY_PACE_BUSY_MS
+ *             while the CPUs are saturated (pace.ts)
  *             adaptive: after publishing anything, linger awake, re-checking at once for
  *             SPIN_MS, then every AWAKE_POLL_MS, until LINGER_MS pass with nothing new
  *             (avoids flapping under load); a sparse stream (events more than
@@ -30,6 +31,7 @@ import { noRelayMetrics, type RelayMetrics } from '../observability/metrics'
 import { enterAwake, leaveAwake } from './awake'
 import { type BackoffOptions, backoffDelay } from './backoff'
 import { describeError } from './classify-error'
+import type { CpuPressure } from './cpu-pressure'
 import { type Doorbell, sleep } from './doorbell'
 import { type DrainPolicy, drain } from './drain'
 import { type PaceOptions, Pacer } from './pace'
@@ -59,6 +61,8 @@ export type RelayOptions = {
   awakePollMs?: number
   /** Under load, wait a little after a short batch so the next is fuller (pace.ts). */
   pace?: Partial<PaceOptions>
+  /** How much tasks wait for a CPU, for pacing while the CPUs are saturated (pace.ts). */
+  cpuPressure?: CpuPressure
   metrics?: RelayMetrics
 }
 
@@ -67,7 +71,7 @@ const onlyListen = new Set(['listen'] as const)
 export async function runRelay(o: RelayOptions): Promise<void> {
   const rebalanceEveryMs = o.rebalanceEveryMs ?? 1000
   const metrics = o.metrics ?? noRelayMetrics
-  const pacer = new Pacer(o.pace)
+  const pacer = new Pacer(o.pace, o.cpuPressure)
   const rhythm = new Rhythm()
   let failures = 0
   let nextRebalance = 0

@@ -10,6 +10,7 @@ import {
 } from '../observability/metrics'
 import { tracedPublish } from '../observability/tracing'
 import { classifyPublishError } from './classify-error'
+import { cpuPressureOf, findPressureFile } from './cpu-pressure'
 import { Doorbell } from './doorbell'
 import { createKafkaPublisher } from './kafka-publisher'
 import { type Listener, startListener } from './listener'
@@ -99,6 +100,8 @@ export async function startRelay(
     metrics.published(batch, Date.now())
   }
 
+  // Pacing for a saturated CPU reads the pressure of this process's cgroup, else the machine's.
+  const pressureFile = config.relay.pace.busyWaitMs > 0 ? findPressureFile() : undefined
   const loop = runRelay({
     session,
     publish,
@@ -107,6 +110,7 @@ export async function startRelay(
     logger: log,
     signal: controller.signal,
     ...config.relay,
+    cpuPressure: pressureFile ? cpuPressureOf(pressureFile) : undefined,
   })
   log.info(
     {
@@ -115,6 +119,11 @@ export async function startRelay(
       pollIntervalMs: config.relay.pollIntervalMs,
       paceMs: config.relay.pace.waitMs,
       paceAbove: config.relay.pace.paceAbove,
+      paceBusyMs: config.relay.pace.busyWaitMs,
+      cpuPressure:
+        config.relay.pace.busyWaitMs === 0
+          ? 'not read (RELAY_PACE_BUSY_MS=0)'
+          : (pressureFile ?? 'unavailable (no PSI here): never paces for the CPU'),
       httpPort: http.port,
     },
     'relay started',

@@ -133,3 +133,110 @@ describe('Pacer', () => {
     expect(pacer.eventsPerSecond).toBeGreaterThan(5000)
   })
 })
+
+describe('Pacer, CPU pressure', () => {
+  const B = PACE_DEFAULTS.busyWaitMs
+  /** A pressure reader whose value the test sets; counts its readings. */
+  const pressure = (value: number | undefined) => {
+    const reader = Object.assign(() => reader.value, { value, readings: 0 })
+    return Object.assign(
+      () => {
+        reader.readings++
+        return reader.value
+      },
+      { reader },
+    )
+  }
+
+  it('paces 1,000 events/s while tasks wait for a CPU, and is eager again once they do not', () => {
+    const cpu = pressure(0.9)
+    const pacer = new Pacer({}, cpu)
+    const clock = { now: 0 }
+    const saturated = drainStream(pacer, { perMs: 1, roundTripMs: 2, batches: 400, clock })
+    const firstPaced = saturated.waits.indexOf(B)
+    expect(firstPaced).toBeGreaterThan(0)
+    expect(new Set(saturated.waits.slice(firstPaced))).toEqual(new Set([B]))
+    // The wait gathers: about 50 events a batch at 1 event/ms.
+    expect(saturated.sizes.at(-1)).toBeGreaterThanOrEqual(45)
+    cpu.reader.value = 0.1
+    const freed = drainStream(pacer, { perMs: 1, roundTripMs: 2, batches: 600, clock })
+    expect(freed.waits.at(-1)).toBe(0)
+    expect(pacer.cpuPressureAverage).toBeLessThan(PACE_DEFAULTS.busyBelow)
+  })
+
+  it('stays eager at 1,000 events/s with CPU to spare, as without a reader', () => {
+    const { waits } = drainStream(new Pacer({}, pressure(0.3)), {
+      perMs: 1,
+      roundTripMs: 2,
+      batches: 2000,
+    })
+    expect(new Set(waits)).toEqual(new Set([0]))
+  })
+
+  it('averages the pressure over about a second: a moment of it is not saturation', () => {
+    const cpu = pressure(0.3)
+    const pacer = new Pacer({}, cpu)
+    const clock = { now: 0 }
+    drainStream(pacer, { perMs: 1, roundTripMs: 2, batches: 1000, clock })
+    cpu.reader.value = 1
+    drainStream(pacer, { perMs: 1, roundTripMs: 2, batches: 50, clock }) // 100 ms of it
+    expect(pacer.waitMs).toBe(0)
+    const { waits } = drainStream(pacer, { perMs: 1, roundTripMs: 2, batches: 1000, clock })
+    expect(waits.at(-1)).toBe(B) // sustained, it is
+  })
+
+  it('holds its decision between the bounds of the pressure', () => {
+    const cpu = pressure(0.5) // between busyBelow (0.45) and busyAbove (0.6)
+    const pacer = new Pacer({}, cpu)
+    const clock = { now: 0 }
+    drainStream(pacer, { perMs: 1, roundTripMs: 2, batches: 1000, clock })
+    expect(pacer.waitMs).toBe(0) // never reached the upper bound
+    cpu.reader.value = 0.9
+    drainStream(pacer, { perMs: 1, roundTripMs: 2, batches: 1000, clock })
+    expect(pacer.waitMs).toBe(B)
+    cpu.reader.value = 0.5
+    drainStream(pacer, { perMs: 1, roundTripMs: 2, batches: 200, clock })
+    expect(pacer.waitMs).toBe(B) // came from above: still saturated
+  })
+
+  it('does not pace a trickle for the CPU: below 100 events/s a wait gathers next to nothing', () => {
+    const { waits } = drainStream(new Pacer({}, pressure(1)), {
+      perMs: 0.05,
+      roundTripMs: 2,
+      batches: 2000,
+    })
+    expect(new Set(waits)).toEqual(new Set([0]))
+  })
+
+  it('reads the pressure at most every 100 ms, and never when told not to pace for it', () => {
+    const cpu = pressure(0.9)
+    const clock = { now: 0 }
+    drainStream(new Pacer({}, cpu), { perMs: 1, roundTripMs: 2, batches: 500, clock })
+    // 500 batches of 2 ms or more each: a second and more, so about 10 readings, never 500.
+    expect(cpu.reader.readings).toBeGreaterThanOrEqual(5)
+    expect(cpu.reader.readings).toBeLessThanOrEqual(clock.now / 100 + 1)
+    const off = pressure(0.9)
+    const { waits } = drainStream(new Pacer({ busyWaitMs: 0 }, off), {
+      perMs: 1,
+      roundTripMs: 2,
+      batches: 500,
+    })
+    expect(off.reader.readings).toBe(0)
+    expect(new Set(waits)).toEqual(new Set([0]))
+  })
+
+  it('never paces for the CPU when the reader cannot tell (no PSI on this system)', () => {
+    const { waits } = drainStream(new Pacer({}, pressure(undefined)), {
+      perMs: 1,
+      roundTripMs: 2,
+      batches: 1000,
+    })
+    expect(new Set(waits)).toEqual(new Set([0]))
+  })
+
+  it('takes the longer of its two waits when both apply', () => {
+    const pacer = new Pacer({}, pressure(0.9))
+    const { waits } = drainStream(pacer, { perMs: 3, roundTripMs: 1.5, batches: 1000 })
+    expect(waits.at(-1)).toBe(Math.max(W, B))
+  })
+})

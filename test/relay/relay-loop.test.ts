@@ -4,6 +4,7 @@
  */
 import { pino } from 'pino'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import type { CpuPressure } from '../../src/relay/cpu-pressure'
 import { Doorbell } from '../../src/relay/doorbell'
 import type { PaceOptions } from '../../src/relay/pace'
 import type { OutboxMessage, Publish } from '../../src/relay/publish'
@@ -35,6 +36,7 @@ function run(
     mode?: WakeupMode
     rebalanceEveryMs?: number
     pace?: Partial<PaceOptions>
+    cpuPressure?: CpuPressure
   } = {},
 ) {
   const controller = new AbortController()
@@ -52,6 +54,7 @@ function run(
     signal: controller.signal,
     rebalanceEveryMs: overrides.rebalanceEveryMs,
     pace: overrides.pace,
+    cpuPressure: overrides.cpuPressure,
   })
   return {
     session,
@@ -103,6 +106,35 @@ describe('runRelay', () => {
     expect(ids).toEqual([...ids].sort((a, b) => a - b))
     // The waits gather events: fewer batches than the 10 inserts.
     expect(batches.length).toBeLessThan(10)
+  })
+
+  it('while the CPUs are saturated, gathers a stream below RELAY_PACE_ABOVE into fewer batches', async () => {
+    // 600 events/s for 0.6 s, far below the rate that paces (1,500/s), published once by a relay
+    // that reads no CPU pressure and once by one that reads saturation (pace.ts).
+    const stream = async (cpuPressure: CpuPressure) => {
+      await db.sql`truncate outbox`
+      const batches: number[][] = []
+      const relay = run(
+        async (batch) => {
+          batches.push(batch.map((m) => m.id))
+        },
+        { cpuPressure, batchSize: 1000 },
+      )
+      for (let i = 0; i < 120; i++) {
+        await insertEvents(3)
+        await delay(5)
+      }
+      await waitFor('all marked', async () => (await unpublished()) === 0)
+      await relay.stop()
+      const ids = batches.flat()
+      expect(new Set(ids).size).toBe(360)
+      expect(ids).toEqual([...ids].sort((a, b) => a - b))
+      return batches.length
+    }
+    const spare = await stream(() => 0.05)
+    const saturated = await stream(() => 0.95)
+    // Paced at 50 ms from about 100 events/s on: a 0.6 s stream fits in a few dozen batches.
+    expect(saturated).toBeLessThan(spare / 2)
   })
 
   it('while pacing, a stop during the wait is prompt and leaves the batch marked', async () => {
