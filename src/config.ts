@@ -83,9 +83,10 @@ const schema = z.object({
   RELAY_PACE_MS: intSetting('RELAY_PACE_MS', 10, 1000, 'never wait'),
   // ...from this arrival rate (events/s) on; eager again below four fifths of it.
   RELAY_PACE_ABOVE: positiveInt('RELAY_PACE_ABOVE', 1500, 10_000_000),
-  // While the CPUs are saturated (tasks wait for one RELAY_PACE_CPU_PRESSURE % of the time or
-  // more; Linux PSI), the wait before claiming after a short batch, at any rate from 100/s.
-  RELAY_PACE_BUSY_MS: intSetting('RELAY_PACE_BUSY_MS', 50, 1000, 'never pace for the CPU'),
+  // While the machine's CPUs are saturated (tasks wait for one RELAY_PACE_CPU_PRESSURE % of the
+  // time or more, Linux PSI, and they are 85% busy or more), the wait before claiming after a
+  // short batch, at any rate from 100/s.
+  RELAY_PACE_SATURATED_MS: intSetting('RELAY_PACE_SATURATED_MS', 100, 1000, 'never'),
   RELAY_PACE_CPU_PRESSURE: positiveInt('RELAY_PACE_CPU_PRESSURE', 60, 100),
   RELAY_BACKOFF_BASE_MS: positiveInt('RELAY_BACKOFF_BASE_MS', 100, 60_000),
   RELAY_BACKOFF_CAP_MS: positiveInt('RELAY_BACKOFF_CAP_MS', 30_000, 3_600_000),
@@ -169,10 +170,10 @@ function toConfig(env: z.output<typeof schema>) {
         waitMs: env.RELAY_PACE_MS,
         paceAbove: env.RELAY_PACE_ABOVE,
         eagerBelow: env.RELAY_PACE_ABOVE * 0.8,
-        busyWaitMs: env.RELAY_PACE_BUSY_MS,
-        busyAbove: env.RELAY_PACE_CPU_PRESSURE / 100,
+        saturatedWaitMs: env.RELAY_PACE_SATURATED_MS,
+        pressureAbove: env.RELAY_PACE_CPU_PRESSURE / 100,
         // Hysteresis, so it does not flap: saturated until the pressure falls a quarter below.
-        busyBelow: (env.RELAY_PACE_CPU_PRESSURE / 100) * 0.75,
+        pressureBelow: (env.RELAY_PACE_CPU_PRESSURE / 100) * 0.75,
       },
       backoff: { baseMs: env.RELAY_BACKOFF_BASE_MS, capMs: env.RELAY_BACKOFF_CAP_MS },
       eventSource: env.EVENT_SOURCE,

@@ -30,16 +30,21 @@
  * On a slower one (2026-12-02: one writer ~320 orders/s), 32 writers through HTTP bring only
  * 1,100-1,600 events/s, the relay stays eager, and its claims, produces and marks (about 0.4
  * of a core, process and backend) left the writers 76-82% of their rate without the relay's
- * doorbell. So there is a second reason to pace: the CPUs are saturated (cpu-pressure.ts: tasks
- * wait for a CPU `busyAbove` of the time or more, averaged over about a second; not any more
- * below `busyBelow`). Every CPU-second the relay spends is then one the writers queue for, and
- * latency is made of queueing anyway, so the relay waits `busyWaitMs` (longer: fewer, fuller
- * batches) at any rate from `busyFromRate`. With CPU to spare it stays eager, whatever the rate
- * below `paceAbove`. Measured side by side on that machine, 32 writers, pacing forced at 50 ms:
- * 87-100% of the no-trigger rate through HTTP, 103-106% direct, in three probes (eager: 76-82%
- * and 87-101%, in four).
+ * doorbell. So there is a second reason to pace: the machine's CPUs are saturated
+ * (cpu-pressure.ts), i.e. averaged over about a second, tasks wait for a CPU `pressureAbove` of
+ * the time or more AND the CPUs are `cpuBusyAbove` busy or more; it ends when either falls
+ * below its lower bound (`pressureBelow`, `cpuBusyBelow`). Every CPU-second the relay spends is
+ * then one the writers queue for, and latency is made of queueing anyway, so the relay waits
+ * `saturatedWaitMs` (longer: fewer, fuller batches) at any rate from `saturatedFromRate`. With
+ * CPU to spare it stays eager, whatever the rate below `paceAbove`. Both readings, because each
+ * alone is seen at loads that leave room: a machine doing 600 orders/s of the ~1,300 it can,
+ * here, read 39-54% pressure (200 ms samples), and a busy machine need not have a queue.
+ * Measured side by side on that machine, 32 writers, pacing forced: at 50 ms, 87-100% of the
+ * no-trigger rate through HTTP and 103-106% direct in three probes (eager: 76-82% and 87-101%
+ * in four); at 50 / 100 / 200 ms in one probe, 90 / 104 / 94% and 96 / 103 / 103% (the noise
+ * of such a probe is about 5 points).
  */
-import type { CpuPressure } from './cpu-pressure'
+import type { CpuLoad, CpuPressure } from './cpu-pressure'
 
 export type PaceOptions = {
   /** The wait before the next claim while paced for the rate, ms (0: never pace for it). */
@@ -50,14 +55,18 @@ export type PaceOptions = {
   eagerBelow: number
   /** The rate is averaged over about this long (the time constant of its decay), ms. */
   windowMs: number
-  /** The wait while the CPUs are saturated, ms (RELAY_PACE_BUSY_MS; 0: never pace for it). */
-  busyWaitMs: number
+  /** The wait while the CPUs are saturated, ms (RELAY_PACE_SATURATED_MS; 0: never pace for it). */
+  saturatedWaitMs: number
   /** Saturated from this CPU pressure (share of time with tasks waiting for a CPU)... */
-  busyAbove: number
+  pressureAbove: number
+  /** ...and not any more below this... */
+  pressureBelow: number
+  /** ...and from this share of CPU time busy (both must hold)... */
+  cpuBusyAbove: number
   /** ...and not any more below this. */
-  busyBelow: number
+  cpuBusyBelow: number
   /** No pacing for the CPU below this rate (events/s): a wait would gather next to nothing. */
-  busyFromRate: number
+  saturatedFromRate: number
 }
 
 export const PACE_DEFAULTS: PaceOptions = {
@@ -65,10 +74,12 @@ export const PACE_DEFAULTS: PaceOptions = {
   paceAbove: 1500,
   eagerBelow: 1200,
   windowMs: 200,
-  busyWaitMs: 50,
-  busyAbove: 0.6,
-  busyBelow: 0.45,
-  busyFromRate: 100,
+  saturatedWaitMs: 100,
+  pressureAbove: 0.6,
+  pressureBelow: 0.45,
+  cpuBusyAbove: 0.85,
+  cpuBusyBelow: 0.75,
+  saturatedFromRate: 100,
 }
 
 /** CPU pressure is read at most this often, and averaged over about PRESSURE_WINDOW_MS. */
@@ -82,10 +93,10 @@ export class Pacer {
   private span = 0
   private paced = false
   private lastClaimAt: number | undefined
-  // The CPU pressure, averaged; undefined until a first reading.
-  private pressure: number | undefined
-  private pressureAt = Number.NEGATIVE_INFINITY
-  private busy = false
+  // The CPU load, averaged; undefined until a first reading.
+  private load: CpuLoad | undefined
+  private loadAt = Number.NEGATIVE_INFINITY
+  private saturated = false
 
   /** `cpuPressure`: none (or one that cannot tell) never paces for the CPU. */
   constructor(
@@ -116,7 +127,10 @@ export class Pacer {
   /** How long to wait before the claim that follows a short batch. */
   get waitMs(): number {
     const forRate = this.paced ? this.o.waitMs : 0
-    const forCpu = this.busy && this.eventsPerSecond >= this.o.busyFromRate ? this.o.busyWaitMs : 0
+    const forCpu =
+      this.saturated && this.eventsPerSecond >= this.o.saturatedFromRate
+        ? this.o.saturatedWaitMs
+        : 0
     return Math.max(forRate, forCpu)
   }
 
@@ -125,23 +139,28 @@ export class Pacer {
     return this.span > 0 ? (this.events / this.span) * 1000 : 0
   }
 
-  /** The CPU pressure averaged (0..1), undefined when unknown; read by the tests. */
-  get cpuPressureAverage(): number | undefined {
-    return this.pressure
+  /** The CPU load averaged, undefined when unknown; read by the tests. */
+  get cpuLoadAverage(): CpuLoad | undefined {
+    return this.load
   }
 
   private readPressure(at: number): void {
-    if (!this.cpuPressure || this.o.busyWaitMs === 0 || at - this.pressureAt < PRESSURE_EVERY_MS)
-      return
-    const since = at - this.pressureAt
-    this.pressureAt = at
-    const share = this.cpuPressure()
-    if (share === undefined) return
+    const o = this.o
+    if (!this.cpuPressure || o.saturatedWaitMs === 0 || at - this.loadAt < PRESSURE_EVERY_MS) return
+    const since = at - this.loadAt
+    this.loadAt = at
+    const now = this.cpuPressure()
+    if (now === undefined) return
     // Each reading covers the time since the previous one: weighted by it, so a reading after a
     // long sleep stands for that whole stretch, and one a tenth of a second on for a tenth.
-    const keep = Number.isFinite(since) ? Math.exp(-since / PRESSURE_WINDOW_MS) : 0
-    this.pressure = this.pressure === undefined ? share : this.pressure * keep + share * (1 - keep)
-    if (this.pressure >= this.o.busyAbove) this.busy = true
-    else if (this.pressure < this.o.busyBelow) this.busy = false
+    const keep = this.load && Number.isFinite(since) ? Math.exp(-since / PRESSURE_WINDOW_MS) : 0
+    const avg = (was: number | undefined, x: number) => (was ?? 0) * keep + x * (1 - keep)
+    const load = {
+      pressure: avg(this.load?.pressure, now.pressure),
+      busy: avg(this.load?.busy, now.busy),
+    }
+    this.load = load
+    if (load.pressure >= o.pressureAbove && load.busy >= o.cpuBusyAbove) this.saturated = true
+    else if (load.pressure < o.pressureBelow || load.busy < o.cpuBusyBelow) this.saturated = false
   }
 }

@@ -10,7 +10,7 @@ import {
 } from '../observability/metrics'
 import { tracedPublish } from '../observability/tracing'
 import { classifyPublishError } from './classify-error'
-import { cpuPressureOf, findPressureFile } from './cpu-pressure'
+import { CPU_FILES, machineCpuPressure } from './cpu-pressure'
 import { Doorbell } from './doorbell'
 import { createKafkaPublisher } from './kafka-publisher'
 import { type Listener, startListener } from './listener'
@@ -100,8 +100,8 @@ export async function startRelay(
     metrics.published(batch, Date.now())
   }
 
-  // Pacing for a saturated CPU reads the pressure of this process's cgroup, else the machine's.
-  const pressureFile = config.relay.pace.busyWaitMs > 0 ? findPressureFile() : undefined
+  // Pacing for a saturated CPU reads the machine's CPU pressure and use (cpu-pressure.ts).
+  const cpuPressure = config.relay.pace.saturatedWaitMs > 0 ? machineCpuPressure() : undefined
   const loop = runRelay({
     session,
     publish,
@@ -110,7 +110,7 @@ export async function startRelay(
     logger: log,
     signal: controller.signal,
     ...config.relay,
-    cpuPressure: pressureFile ? cpuPressureOf(pressureFile) : undefined,
+    cpuPressure,
   })
   log.info(
     {
@@ -119,11 +119,13 @@ export async function startRelay(
       pollIntervalMs: config.relay.pollIntervalMs,
       paceMs: config.relay.pace.waitMs,
       paceAbove: config.relay.pace.paceAbove,
-      paceBusyMs: config.relay.pace.busyWaitMs,
-      cpuPressure:
-        config.relay.pace.busyWaitMs === 0
-          ? 'not read (RELAY_PACE_BUSY_MS=0)'
-          : (pressureFile ?? 'unavailable (no PSI here): never paces for the CPU'),
+      paceSaturatedMs: config.relay.pace.saturatedWaitMs,
+      cpuSaturation:
+        config.relay.pace.saturatedWaitMs === 0
+          ? 'not read (RELAY_PACE_SATURATED_MS=0)'
+          : cpuPressure
+            ? `${CPU_FILES.pressure} and ${CPU_FILES.stat}`
+            : 'unreadable here (no Linux PSI): never paces for the CPU',
       httpPort: http.port,
     },
     'relay started',

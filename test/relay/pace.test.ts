@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import type { CpuLoad } from '../../src/relay/cpu-pressure'
 import { PACE_DEFAULTS, Pacer } from '../../src/relay/pace'
 
 const W = PACE_DEFAULTS.waitMs
@@ -134,73 +135,81 @@ describe('Pacer', () => {
   })
 })
 
-describe('Pacer, CPU pressure', () => {
-  const B = PACE_DEFAULTS.busyWaitMs
-  /** A pressure reader whose value the test sets; counts its readings. */
-  const pressure = (value: number | undefined) => {
-    const reader = Object.assign(() => reader.value, { value, readings: 0 })
-    return Object.assign(
-      () => {
-        reader.readings++
-        return reader.value
-      },
-      { reader },
-    )
+describe('Pacer, a saturated CPU', () => {
+  const S = PACE_DEFAULTS.saturatedWaitMs
+  /** A CPU load reader whose readings the test sets; counts them. */
+  const cpu = (pressure: number, busy: number) => {
+    const state = { load: { pressure, busy } as CpuLoad | undefined, readings: 0 }
+    const read = () => {
+      state.readings++
+      return state.load
+    }
+    return Object.assign(read, { state })
   }
+  const saturated = () => cpu(0.9, 0.95)
 
-  it('paces 1,000 events/s while tasks wait for a CPU, and is eager again once they do not', () => {
-    const cpu = pressure(0.9)
-    const pacer = new Pacer({}, cpu)
+  it('paces 1,000 events/s while the CPUs are saturated, and is eager again once they are not', () => {
+    const load = saturated()
+    const pacer = new Pacer({}, load)
     const clock = { now: 0 }
-    const saturated = drainStream(pacer, { perMs: 1, roundTripMs: 2, batches: 400, clock })
-    const firstPaced = saturated.waits.indexOf(B)
+    const busy = drainStream(pacer, { perMs: 1, roundTripMs: 2, batches: 400, clock })
+    const firstPaced = busy.waits.indexOf(S)
     expect(firstPaced).toBeGreaterThan(0)
-    expect(new Set(saturated.waits.slice(firstPaced))).toEqual(new Set([B]))
-    // The wait gathers: about 50 events a batch at 1 event/ms.
-    expect(saturated.sizes.at(-1)).toBeGreaterThanOrEqual(45)
-    cpu.reader.value = 0.1
+    expect(new Set(busy.waits.slice(firstPaced))).toEqual(new Set([S]))
+    // The wait gathers: about 100 events a batch at 1 event/ms.
+    expect(busy.sizes.at(-1)).toBeGreaterThanOrEqual(90)
+    load.state.load = { pressure: 0.1, busy: 0.5 }
     const freed = drainStream(pacer, { perMs: 1, roundTripMs: 2, batches: 600, clock })
     expect(freed.waits.at(-1)).toBe(0)
-    expect(pacer.cpuPressureAverage).toBeLessThan(PACE_DEFAULTS.busyBelow)
+    expect(pacer.cpuLoadAverage?.pressure).toBeLessThan(PACE_DEFAULTS.pressureBelow)
   })
 
-  it('stays eager at 1,000 events/s with CPU to spare, as without a reader', () => {
-    const { waits } = drainStream(new Pacer({}, pressure(0.3)), {
-      perMs: 1,
-      roundTripMs: 2,
-      batches: 2000,
-    })
-    expect(new Set(waits)).toEqual(new Set([0]))
+  it('needs both readings: tasks queueing on CPUs not all busy, or busy CPUs without a queue, are not saturation', () => {
+    for (const [pressure, busy] of [
+      [0.9, 0.7], // queueing in bursts on a machine with room
+      [0.3, 0.99], // busy, nobody waiting
+      [0.3, 0.5],
+    ] as const) {
+      const { waits } = drainStream(new Pacer({}, cpu(pressure, busy)), {
+        perMs: 1,
+        roundTripMs: 2,
+        batches: 2000,
+      })
+      expect(new Set(waits)).toEqual(new Set([0]))
+    }
   })
 
-  it('averages the pressure over about a second: a moment of it is not saturation', () => {
-    const cpu = pressure(0.3)
-    const pacer = new Pacer({}, cpu)
+  it('averages over about a second: a moment of saturation is not saturation', () => {
+    const load = cpu(0.3, 0.6)
+    const pacer = new Pacer({}, load)
     const clock = { now: 0 }
     drainStream(pacer, { perMs: 1, roundTripMs: 2, batches: 1000, clock })
-    cpu.reader.value = 1
+    load.state.load = { pressure: 1, busy: 1 }
     drainStream(pacer, { perMs: 1, roundTripMs: 2, batches: 50, clock }) // 100 ms of it
     expect(pacer.waitMs).toBe(0)
     const { waits } = drainStream(pacer, { perMs: 1, roundTripMs: 2, batches: 1000, clock })
-    expect(waits.at(-1)).toBe(B) // sustained, it is
+    expect(waits.at(-1)).toBe(S) // sustained, it is
   })
 
-  it('holds its decision between the bounds of the pressure', () => {
-    const cpu = pressure(0.5) // between busyBelow (0.45) and busyAbove (0.6)
-    const pacer = new Pacer({}, cpu)
+  it('holds its decision between the bounds', () => {
+    const load = cpu(0.5, 0.8) // both between their bounds (0.45-0.6, 0.75-0.85)
+    const pacer = new Pacer({}, load)
     const clock = { now: 0 }
     drainStream(pacer, { perMs: 1, roundTripMs: 2, batches: 1000, clock })
-    expect(pacer.waitMs).toBe(0) // never reached the upper bound
-    cpu.reader.value = 0.9
+    expect(pacer.waitMs).toBe(0) // never reached the upper bounds
+    load.state.load = { pressure: 0.9, busy: 0.95 }
     drainStream(pacer, { perMs: 1, roundTripMs: 2, batches: 1000, clock })
-    expect(pacer.waitMs).toBe(B)
-    cpu.reader.value = 0.5
-    drainStream(pacer, { perMs: 1, roundTripMs: 2, batches: 200, clock })
-    expect(pacer.waitMs).toBe(B) // came from above: still saturated
+    expect(pacer.waitMs).toBe(S)
+    load.state.load = { pressure: 0.5, busy: 0.8 }
+    drainStream(pacer, { perMs: 1, roundTripMs: 2, batches: 1000, clock })
+    expect(pacer.waitMs).toBe(S) // came from above: still saturated
+    load.state.load = { pressure: 0.5, busy: 0.7 } // one below its lower bound ends it
+    drainStream(pacer, { perMs: 1, roundTripMs: 2, batches: 1000, clock })
+    expect(pacer.waitMs).toBe(0)
   })
 
   it('does not pace a trickle for the CPU: below 100 events/s a wait gathers next to nothing', () => {
-    const { waits } = drainStream(new Pacer({}, pressure(1)), {
+    const { waits } = drainStream(new Pacer({}, saturated()), {
       perMs: 0.05,
       roundTripMs: 2,
       batches: 2000,
@@ -208,35 +217,33 @@ describe('Pacer, CPU pressure', () => {
     expect(new Set(waits)).toEqual(new Set([0]))
   })
 
-  it('reads the pressure at most every 100 ms, and never when told not to pace for it', () => {
-    const cpu = pressure(0.9)
+  it('reads the CPU at most every 100 ms, and never when told not to pace for it', () => {
+    const load = saturated()
     const clock = { now: 0 }
-    drainStream(new Pacer({}, cpu), { perMs: 1, roundTripMs: 2, batches: 500, clock })
+    drainStream(new Pacer({}, load), { perMs: 1, roundTripMs: 2, batches: 500, clock })
     // 500 batches of 2 ms or more each: a second and more, so about 10 readings, never 500.
-    expect(cpu.reader.readings).toBeGreaterThanOrEqual(5)
-    expect(cpu.reader.readings).toBeLessThanOrEqual(clock.now / 100 + 1)
-    const off = pressure(0.9)
-    const { waits } = drainStream(new Pacer({ busyWaitMs: 0 }, off), {
+    expect(load.state.readings).toBeGreaterThanOrEqual(5)
+    expect(load.state.readings).toBeLessThanOrEqual(clock.now / 100 + 1)
+    const off = saturated()
+    const { waits } = drainStream(new Pacer({ saturatedWaitMs: 0 }, off), {
       perMs: 1,
       roundTripMs: 2,
       batches: 500,
     })
-    expect(off.reader.readings).toBe(0)
+    expect(off.state.readings).toBe(0)
     expect(new Set(waits)).toEqual(new Set([0]))
   })
 
   it('never paces for the CPU when the reader cannot tell (no PSI on this system)', () => {
-    const { waits } = drainStream(new Pacer({}, pressure(undefined)), {
-      perMs: 1,
-      roundTripMs: 2,
-      batches: 1000,
-    })
+    const load = saturated()
+    load.state.load = undefined
+    const { waits } = drainStream(new Pacer({}, load), { perMs: 1, roundTripMs: 2, batches: 1000 })
     expect(new Set(waits)).toEqual(new Set([0]))
   })
 
   it('takes the longer of its two waits when both apply', () => {
-    const pacer = new Pacer({}, pressure(0.9))
+    const pacer = new Pacer({}, saturated())
     const { waits } = drainStream(pacer, { perMs: 3, roundTripMs: 1.5, batches: 1000 })
-    expect(waits.at(-1)).toBe(Math.max(W, B))
+    expect(waits.at(-1)).toBe(Math.max(W, S))
   })
 })

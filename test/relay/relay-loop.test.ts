@@ -131,9 +131,9 @@ describe('runRelay', () => {
       expect(ids).toEqual([...ids].sort((a, b) => a - b))
       return batches.length
     }
-    const spare = await stream(() => 0.05)
-    const saturated = await stream(() => 0.95)
-    // Paced at 50 ms from about 100 events/s on: a 0.6 s stream fits in a few dozen batches.
+    const spare = await stream(() => ({ pressure: 0.05, busy: 0.3 }))
+    const saturated = await stream(() => ({ pressure: 0.95, busy: 0.98 }))
+    // Paced at 100 ms from about 100 events/s on: a 0.6 s stream fits in a few dozen batches.
     expect(saturated).toBeLessThan(spare / 2)
   })
 
