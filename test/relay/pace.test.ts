@@ -156,8 +156,8 @@ describe('Pacer, a saturated CPU', () => {
     const firstPaced = busy.waits.indexOf(S)
     expect(firstPaced).toBeGreaterThan(0)
     expect(new Set(busy.waits.slice(firstPaced))).toEqual(new Set([S]))
-    // The wait gathers: about 100 events a batch at 1 event/ms.
-    expect(busy.sizes.at(-1)).toBeGreaterThanOrEqual(90)
+    // The wait gathers: about 50 events a batch at 1 event/ms.
+    expect(busy.sizes.at(-1)).toBeGreaterThanOrEqual(45)
     load.state.load = { pressure: 0.1, busy: 0.5 }
     const freed = drainStream(pacer, { perMs: 1, roundTripMs: 2, batches: 600, clock })
     expect(freed.waits.at(-1)).toBe(0)
@@ -208,9 +208,9 @@ describe('Pacer, a saturated CPU', () => {
     expect(pacer.waitMs).toBe(0)
   })
 
-  it('does not pace a trickle for the CPU: below 100 events/s a wait gathers next to nothing', () => {
+  it('does not pace a stream below 500 events/s for the CPU: its latency is worth more', () => {
     const { waits } = drainStream(new Pacer({}, saturated()), {
-      perMs: 0.05,
+      perMs: 0.4,
       roundTripMs: 2,
       batches: 2000,
     })
