@@ -48,6 +48,16 @@ describe('loadConfig', () => {
     expect(() => loadConfig(Object.fromEntries(entries))).not.toThrow()
   })
 
+  it('paces for a saturated CPU only when asked: RELAY_PACE_SATURATED_MS is 0 unless set', () => {
+    expect(loadConfig({}).relay.pace.saturatedWaitMs).toBe(0)
+    const on = loadConfig({ RELAY_PACE_SATURATED_MS: '50', RELAY_PACE_CPU_PRESSURE: '80' }).relay
+      .pace
+    expect(on).toMatchObject({ saturatedWaitMs: 50, pressureAbove: 0.8 })
+    expect(on.pressureBelow).toBeCloseTo(0.6)
+    expect(() => loadConfig({ RELAY_PACE_SATURATED_MS: '-1' })).toThrow(/RELAY_PACE_SATURATED_MS/)
+    expect(() => loadConfig({ RELAY_PACE_CPU_PRESSURE: '0' })).toThrow(/RELAY_PACE_CPU_PRESSURE/)
+  })
+
   it('reads durations like 7d, 12h and 30m, and rejects other units', () => {
     expect(loadConfig({ OUTBOX_RETENTION: '12h' }).retention.maxAgeMs).toBe(12 * 3600_000)
     expect(loadConfig({}).retention.maxAgeMs).toBe(7 * 86_400_000)

@@ -136,7 +136,9 @@ describe('Pacer', () => {
 })
 
 describe('Pacer, a saturated CPU', () => {
-  const S = PACE_DEFAULTS.saturatedWaitMs
+  // Off by default (RELAY_PACE_SATURATED_MS=0); these pacers have it on, at 50 ms.
+  const S = 50
+  const on = { saturatedWaitMs: S }
   /** A CPU load reader whose readings the test sets; counts them. */
   const cpu = (pressure: number, busy: number) => {
     const state = { load: { pressure, busy } as CpuLoad | undefined, readings: 0 }
@@ -150,7 +152,7 @@ describe('Pacer, a saturated CPU', () => {
 
   it('paces 1,000 events/s while the CPUs are saturated, and is eager again once they are not', () => {
     const load = saturated()
-    const pacer = new Pacer({}, load)
+    const pacer = new Pacer(on, load)
     const clock = { now: 0 }
     const busy = drainStream(pacer, { perMs: 1, roundTripMs: 2, batches: 400, clock })
     const firstPaced = busy.waits.indexOf(S)
@@ -170,7 +172,7 @@ describe('Pacer, a saturated CPU', () => {
       [0.3, 0.99], // busy, nobody waiting
       [0.3, 0.5],
     ] as const) {
-      const { waits } = drainStream(new Pacer({}, cpu(pressure, busy)), {
+      const { waits } = drainStream(new Pacer(on, cpu(pressure, busy)), {
         perMs: 1,
         roundTripMs: 2,
         batches: 2000,
@@ -181,7 +183,7 @@ describe('Pacer, a saturated CPU', () => {
 
   it('averages over about a second: a moment of saturation is not saturation', () => {
     const load = cpu(0.3, 0.6)
-    const pacer = new Pacer({}, load)
+    const pacer = new Pacer(on, load)
     const clock = { now: 0 }
     drainStream(pacer, { perMs: 1, roundTripMs: 2, batches: 1000, clock })
     load.state.load = { pressure: 1, busy: 1 }
@@ -193,7 +195,7 @@ describe('Pacer, a saturated CPU', () => {
 
   it('holds its decision between the bounds', () => {
     const load = cpu(0.5, 0.8) // both between their bounds (0.45-0.6, 0.75-0.85)
-    const pacer = new Pacer({}, load)
+    const pacer = new Pacer(on, load)
     const clock = { now: 0 }
     drainStream(pacer, { perMs: 1, roundTripMs: 2, batches: 1000, clock })
     expect(pacer.waitMs).toBe(0) // never reached the upper bounds
@@ -209,7 +211,7 @@ describe('Pacer, a saturated CPU', () => {
   })
 
   it('does not pace a stream below 500 events/s for the CPU: its latency is worth more', () => {
-    const { waits } = drainStream(new Pacer({}, saturated()), {
+    const { waits } = drainStream(new Pacer(on, saturated()), {
       perMs: 0.4,
       roundTripMs: 2,
       batches: 2000,
@@ -220,7 +222,7 @@ describe('Pacer, a saturated CPU', () => {
   it('reads the CPU at most every 100 ms, and never when told not to pace for it', () => {
     const load = saturated()
     const clock = { now: 0 }
-    drainStream(new Pacer({}, load), { perMs: 1, roundTripMs: 2, batches: 500, clock })
+    drainStream(new Pacer(on, load), { perMs: 1, roundTripMs: 2, batches: 500, clock })
     // 500 batches of 2 ms or more each: a second and more, so about 10 readings, never 500.
     expect(load.state.readings).toBeGreaterThanOrEqual(5)
     expect(load.state.readings).toBeLessThanOrEqual(clock.now / 100 + 1)
@@ -237,12 +239,20 @@ describe('Pacer, a saturated CPU', () => {
   it('never paces for the CPU when the reader cannot tell (no PSI on this system)', () => {
     const load = saturated()
     load.state.load = undefined
-    const { waits } = drainStream(new Pacer({}, load), { perMs: 1, roundTripMs: 2, batches: 1000 })
+    const { waits } = drainStream(new Pacer(on, load), { perMs: 1, roundTripMs: 2, batches: 1000 })
     expect(new Set(waits)).toEqual(new Set([0]))
   })
 
+  it('is off by default: saturated CPUs do not pace a relay with the default settings', () => {
+    const load = saturated()
+    const { waits } = drainStream(new Pacer({}, load), { perMs: 1, roundTripMs: 2, batches: 1000 })
+    expect(new Set(waits)).toEqual(new Set([0]))
+    expect(load.state.readings).toBe(0)
+    expect(PACE_DEFAULTS.saturatedWaitMs).toBe(0)
+  })
+
   it('takes the longer of its two waits when both apply', () => {
-    const pacer = new Pacer({}, saturated())
+    const pacer = new Pacer(on, saturated())
     const { waits } = drainStream(pacer, { perMs: 3, roundTripMs: 1.5, batches: 1000 })
     expect(waits.at(-1)).toBe(Math.max(W, S))
   })

@@ -110,7 +110,7 @@ describe('runRelay', () => {
 
   it('while the CPUs are saturated, gathers a stream into fewer batches', async () => {
     // About 2,000 events/s for 0.6 s, published once by a relay that reads no CPU pressure and
-    // once by one that reads saturation (pace.ts); pacing for the rate is off in both.
+    // once by one that reads saturation (pace.ts, on at 50 ms); pacing for the rate is off in both.
     const stream = async (cpuPressure: CpuPressure) => {
       await db.sql`truncate outbox`
       const batches: number[][] = []
@@ -118,7 +118,11 @@ describe('runRelay', () => {
         async (batch) => {
           batches.push(batch.map((m) => m.id))
         },
-        { cpuPressure, batchSize: 1000, pace: { paceAbove: 1e9, eagerBelow: 1e9 } },
+        {
+          cpuPressure,
+          batchSize: 1000,
+          pace: { paceAbove: 1e9, eagerBelow: 1e9, saturatedWaitMs: 50 },
+        },
       )
       for (let i = 0; i < 120; i++) {
         await insertEvents(10)
