@@ -184,13 +184,14 @@ async function main() {
  * in another stack's slice, and no slice alone pays the full-page writes after a checkpoint.
  */
 async function writeThroughput(serverUrl: string, kafka: BenchBroker) {
-  const all: string[] = [...MODES, 'no-trigger', 'no-trigger-10ms']
+  const baselines = ['no-trigger', 'no-trigger-10ms']
+  const all: string[] = [...MODES, ...baselines]
   // BENCH_WRITE_KINDS (comma-separated, default all) runs only some, for a quick look; a kind
   // may carry relay settings to compare, e.g. `adaptive@RELAY_PACE_MS=40`.
   // A stack's own settings win over BENCH_RELAY_ENV's. By default, beside the modes, `adaptive`
   // with the opt-in pacing for a saturated CPU (pace.ts), so that what it buys is seen.
   const picked = process.env.BENCH_WRITE_KINDS?.split(',')
-  const kinds = picked ?? [...MODES, SATURATED, 'no-trigger', 'no-trigger-10ms']
+  const kinds = picked ?? [...MODES, SATURATED, ...baselines]
   if (new Set(kinds).size !== kinds.length) throw new Error('BENCH_WRITE_KINDS: a kind twice')
   const stacks = kinds.map((kind) => {
     const at = kind.indexOf('@')
@@ -526,8 +527,9 @@ async function drain(serverUrl: string, kafka: BenchBroker) {
       select extract(epoch from min(published_at)) * 1000 as first,
              extract(epoch from max(published_at)) * 1000 as last
         from outbox`
-    const firstMarkSeconds = ((marks?.first ?? Number.NaN) - startedAtMs) / 1000
-    const markSpanSeconds = ((marks?.last ?? Number.NaN) - (marks?.first ?? Number.NaN)) / 1000
+    const { first, last } = marks ?? { first: Number.NaN, last: Number.NaN }
+    const firstMarkSeconds = (first - startedAtMs) / 1000
+    const markSpanSeconds = (last - first) / 1000
     await sql.end()
     await dropBenchDatabase(dbUrl)
     out[`${relays} relay(s)`] = {
