@@ -22,5 +22,6 @@ COPY src ./src
 USER node
 # 3000: the API. 9400: the relay's /metrics, /healthz and /readyz (RELAY_METRICS_PORT).
 EXPOSE 3000 9400
-# Overridden per service in compose.yaml (api, relay, consumer, migrate).
-CMD ["node", "--import", "tsx", "src/main/api.ts"]
+# Overridden per service in compose.yaml (api, relay, consumer, migrate); the services keep
+# --initial-old-space-size (README, Benchmark: "What made these figures").
+CMD ["node", "--initial-old-space-size=64", "--import", "tsx", "src/main/api.ts"]

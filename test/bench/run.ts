@@ -88,13 +88,22 @@ async function main() {
 
     const latency: Record<string, unknown> = {}
     const scale: Record<string, unknown> = {}
-    for (const mode of SCENARIOS.has('modes') ? MODES : []) {
+    // BENCH_MODES (comma-separated, default the three modes) runs only some; a mode may carry
+    // settings to compare, e.g. `adaptive,adaptive@NODE_FLAGS=` (both run one after the other).
+    const modes = process.env.BENCH_MODES?.split(',') ?? [...MODES]
+    if (new Set(modes).size !== modes.length) throw new Error('BENCH_MODES: a mode twice')
+    for (const [k, mode] of SCENARIOS.has('modes') ? modes.entries() : []) {
+      const at = mode.indexOf('@')
+      const base = at < 0 ? mode : mode.slice(0, at)
+      if (!(MODES as readonly string[]).includes(base)) {
+        throw new Error(`BENCH_MODES: unknown "${base}" (known: ${MODES.join(', ')})`)
+      }
       const phase = await startPhase({
-        name: mode,
+        name: at < 0 ? mode : `${base}-${k}`,
         serverUrl,
         template: TEMPLATE,
         kafka,
-        relayEnv: { RELAY_WAKEUP: mode },
+        relayEnv: { RELAY_WAKEUP: base, ...settingsList(at < 0 ? '' : mode.slice(at + 1)) },
       })
       try {
         // Warm-up: JIT, and the API's connection pool opened (it opens connections on demand).

@@ -99,13 +99,20 @@ export function settingsList(list: string | undefined): Record<string, string> {
       const at = kv.indexOf('=')
       const name = kv.slice(0, at).trim()
       if (at <= 0) throw new Error(`not NAME=value: "${kv}"`)
-      // NODE_OPTIONS too, to load a profiler into the relays (--import of a preload script).
-      if (!settingNames.includes(name) && name !== 'NODE_OPTIONS') {
+      // NODE_OPTIONS too, to load a profiler into the relays (--import of a preload script),
+      // and NODE_FLAGS, Node's own flags for the stack's API and relay (test/helpers/process.ts).
+      if (!settingNames.includes(name) && name !== 'NODE_OPTIONS' && name !== 'NODE_FLAGS') {
         throw new Error(`"${name}" is not a setting (src/config.ts)`)
       }
       return [name, kv.slice(at + 1)]
     }),
   )
+}
+
+/** The API of a stack is started with its relay's Node flags (NODE_FLAGS), if it has any. */
+function nodeFlags(relayEnv: Record<string, string>): Record<string, string> {
+  const flags = relayEnv.NODE_FLAGS ?? settingsList(process.env.BENCH_RELAY_ENV).NODE_FLAGS
+  return flags === undefined ? {} : { NODE_FLAGS: flags }
 }
 
 /** A relay of the benchmark: BENCH_RELAY_ENV (e.g. `RELAY_PACE_MS=50`) first, then `env`. */
@@ -172,6 +179,7 @@ export async function startPhase(o: {
     PORT: String(port),
     LOG_LEVEL: 'warn',
     RATE_LIMIT_PER_MINUTE: '0', // the load comes from one address
+    ...nodeFlags(o.relayEnv),
     ...o.apiEnv,
   })
   const relay = spawnRelay(dbUrl, o.kafka.bootstrap, topic, o.relayEnv)

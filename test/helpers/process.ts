@@ -8,10 +8,25 @@ export type Spawned = {
   waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<void>
 }
 
-/** Runs a TypeScript entrypoint with tsx in a child process, with exactly the given env. */
+/**
+ * Node's flags for the services, as package.json, compose.yaml and the Dockerfile start them
+ * (test/main/node-flags.test.ts holds them to it). `--initial-old-space-size`: a heap whose old
+ * generation's size is not configured had V8 start a full mark-compact every 0.3-0.5 s in some
+ * runs, its old generation flat at 18 MB (README, "What made these figures").
+ */
+export const SERVICE_NODE_FLAGS = ['--initial-old-space-size=64']
+
+/**
+ * Runs a TypeScript entrypoint with tsx in a child process, with exactly the given env, and
+ * Node started with SERVICE_NODE_FLAGS (`NODE_FLAGS` in `env`, space-separated, replaces them:
+ * empty for none; the benchmark compares so).
+ */
 export function spawnEntrypoint(file: string, env: Record<string, string>): Spawned {
-  const child = spawn(process.execPath, ['--import', 'tsx', file], {
-    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env },
+  const { NODE_FLAGS, ...rest } = env
+  const flags =
+    NODE_FLAGS === undefined ? SERVICE_NODE_FLAGS : NODE_FLAGS.split(' ').filter((f) => f !== '')
+  const child = spawn(process.execPath, [...flags, '--import', 'tsx', file], {
+    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...rest },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let output = ''

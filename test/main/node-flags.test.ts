@@ -1,0 +1,73 @@
+/**
+ * The services start with the same Node flags wherever they are started: npm scripts, the
+ * compose stack, the image, and the tests and benchmark (spawnEntrypoint). A flag left out of one
+ * of them would make that one measure or run a different service.
+ */
+import { readFileSync } from 'node:fs'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { SERVICE_NODE_FLAGS, spawnEntrypoint } from '../helpers/process'
+
+const read = (file: string) => readFileSync(new URL(`../../${file}`, import.meta.url), 'utf8')
+
+describe("the services' Node flags", () => {
+  it('are set (a heap size, in MB)', () => {
+    expect(SERVICE_NODE_FLAGS).toContain('--initial-old-space-size=64')
+  })
+
+  it.each([
+    ['start', 'src/main/all.ts'],
+    ['start:api', 'src/main/api.ts'],
+    ['start:relay', 'src/main/relay.ts'],
+  ])('npm run %s passes them to node', (script, file) => {
+    const scripts = JSON.parse(read('package.json')).scripts as Record<string, string>
+    expect(scripts[script]).toBe(['tsx', ...SERVICE_NODE_FLAGS, file].join(' '))
+  })
+
+  it.each(['api', 'relay'])('the compose service %s starts node with them', (service) => {
+    const command = JSON.stringify(['node', ...SERVICE_NODE_FLAGS, '--import', 'tsx'])
+      .slice(0, -1)
+      .replaceAll(',', ', ')
+    const line = `command: [ ${command.slice(1)}, "src/main/${service}.ts" ]`
+    expect(read('compose.yaml')).toContain(line)
+  })
+
+  it("the image's default command starts node with them", () => {
+    const cmd = JSON.stringify([
+      'node',
+      ...SERVICE_NODE_FLAGS,
+      '--import',
+      'tsx',
+      'src/main/api.ts',
+    ])
+    expect(read('Dockerfile')).toContain(`CMD ${cmd.replaceAll(',', ', ')}`)
+  })
+})
+
+describe('spawnEntrypoint', () => {
+  let dir: string
+  let file: string
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'node-flags-'))
+    file = join(dir, 'argv.ts')
+    await writeFile(file, 'console.log(JSON.stringify(process.execArgv))\n')
+  })
+  afterAll(() => rm(dir, { recursive: true, force: true }))
+
+  const execArgv = async (env: Record<string, string>) => {
+    const child = spawnEntrypoint(file, env)
+    expect(await child.exited).toBe(0)
+    return JSON.parse(child.output().trim().split('\n').at(-1) ?? '[]') as string[]
+  }
+
+  it('starts node with the flags, and with none when NODE_FLAGS is empty', async () => {
+    expect(await execArgv({})).toEqual(expect.arrayContaining(SERVICE_NODE_FLAGS))
+    const without = await execArgv({ NODE_FLAGS: '' })
+    for (const flag of SERVICE_NODE_FLAGS) expect(without).not.toContain(flag)
+    expect(await execArgv({ NODE_FLAGS: '--max-semi-space-size=4' })).toContain(
+      '--max-semi-space-size=4',
+    )
+  })
+})
