@@ -18,7 +18,7 @@ import postgres from 'postgres'
 import { migrateDatabase } from '../../src/db/migrate'
 import { unpublishedCount } from '../helpers/ledger'
 import { latencyChart } from './chart'
-import { cpuBetween, readRelayCpu } from './cpu'
+import { cpuBetween, processCpuSeconds, readRelayCpu } from './cpu'
 import { closedLoop, directWrite, openLoop, type Placed, postOrder } from './load'
 import { benchRetention } from './retention'
 import {
@@ -286,6 +286,8 @@ async function writeThroughput(serverUrl: string, kafka: BenchBroker) {
       /** The relay's CPU over whole slices and their settling, beyond its idle draw... */
       relayProcessCpuSeconds: number
       relayBackendsCpuSeconds: number
+      /** The API process's CPU over the same (its idle draw included: about nothing). */
+      apiCpuSeconds: number
       /** ...and the orders of those slices (lead-in and run-in included). */
       sliceOrders: number
     }
@@ -296,6 +298,7 @@ async function writeThroughput(serverUrl: string, kafka: BenchBroker) {
       unsettled: 0,
       relayProcessCpuSeconds: 0,
       relayBackendsCpuSeconds: 0,
+      apiCpuSeconds: 0,
       sliceOrders: 0,
     })
     const tallies = kinds.map(() => ({
@@ -315,10 +318,12 @@ async function writeThroughput(serverUrl: string, kafka: BenchBroker) {
       const phase = phases[k] as Phase
       const sliceStart = performance.now()
       const relay0 = await relayCpu(phase)
+      const api0 = processCpuSeconds(phase.api.child.pid)
       const run = await closedLoop(32, sliceSeconds, write, LEAD_IN_SECONDS, runInSeconds)
       const left = await unpublishedCount(phase.sql) // the outbox was empty at the start
       const isSettled = await settled(phase.sql, 10_000)
       const relay1 = await relayCpu(phase)
+      steady.apiCpuSeconds += processCpuSeconds(phase.api.child.pid) - api0
       const wholeSeconds = (performance.now() - sliceStart) / 1000
       const orders = run.results.length + run.leadIn.writes + run.runIn.writes
       steady.orders += run.results.length
@@ -362,6 +367,8 @@ async function writeThroughput(serverUrl: string, kafka: BenchBroker) {
     const micros = (t: Tally, of: 'process' | 'backends') =>
       ((of === 'process' ? t.relayProcessCpuSeconds : t.relayBackendsCpuSeconds) / t.sliceOrders) *
       1e6
+    // The API's CPU per order through HTTP: two stacks alike differ in it when their rates do.
+    const apiMicros = (t: Tally) => (t.apiCpuSeconds / t.sliceOrders) * 1e6
     const out: Record<string, Record<string, number>> = {}
     const idleNote = idleCores.map(
       (c, k) => `${kinds[k]} ${c.process.toFixed(3)} + ${c.backends.toFixed(3)}`,
@@ -382,11 +389,12 @@ async function writeThroughput(serverUrl: string, kafka: BenchBroker) {
         httpRelayBackendsMicrosPerOrder: micros(t.http, 'backends'),
         directRelayProcessMicrosPerOrder: micros(t.direct, 'process'),
         directRelayBackendsMicrosPerOrder: micros(t.direct, 'backends'),
+        httpApiMicrosPerOrder: apiMicros(t.http),
         relayIdleProcessCores: idleCores[k]?.process ?? Number.NaN,
         relayIdleBackendsCores: idleCores[k]?.backends ?? Number.NaN,
       }
       log(
-        `write   ${kind.padEnd(15)} 32 writers  HTTP ${rate(t.http).toFixed(0).padStart(6)}/s  direct SQL ${rate(t.direct).toFixed(0).padStart(6)}/s  (${slices} alternating slices) | unpublished at slice end: HTTP ${pct(left(t.http))} direct ${pct(left(t.direct))} | first ${LEAD_IN_SECONDS} s from idle: HTTP ${rate(t.httpLeadIn).toFixed(0).padStart(6)}/s  direct ${rate(t.directLeadIn).toFixed(0).padStart(6)}/s | relay's CPU per order, process + backends: HTTP ${micros(t.http, 'process').toFixed(0)} + ${micros(t.http, 'backends').toFixed(0)} direct ${micros(t.direct, 'process').toFixed(0)} + ${micros(t.direct, 'backends').toFixed(0)} µs`,
+        `write   ${kind.padEnd(15)} 32 writers  HTTP ${rate(t.http).toFixed(0).padStart(6)}/s  direct SQL ${rate(t.direct).toFixed(0).padStart(6)}/s  (${slices} alternating slices) | unpublished at slice end: HTTP ${pct(left(t.http))} direct ${pct(left(t.direct))} | first ${LEAD_IN_SECONDS} s from idle: HTTP ${rate(t.httpLeadIn).toFixed(0).padStart(6)}/s  direct ${rate(t.directLeadIn).toFixed(0).padStart(6)}/s | relay's CPU per order, process + backends: HTTP ${micros(t.http, 'process').toFixed(0)} + ${micros(t.http, 'backends').toFixed(0)} direct ${micros(t.direct, 'process').toFixed(0)} + ${micros(t.direct, 'backends').toFixed(0)} µs | API's CPU per order (HTTP) ${apiMicros(t.http).toFixed(0)} µs`,
       )
       if (t.http.unsettled + t.direct.unsettled > 0) {
         log(`        ${kind}: ${t.http.unsettled + t.direct.unsettled} slices not settled in 10 s`)
