@@ -90,20 +90,16 @@ async function main() {
     const scale: Record<string, unknown> = {}
     // BENCH_MODES (comma-separated, default the three modes) runs only some; a mode may carry
     // settings to compare, e.g. `adaptive,adaptive@NODE_FLAGS=` (both run one after the other).
-    const modes = process.env.BENCH_MODES?.split(',') ?? [...MODES]
-    if (new Set(modes).size !== modes.length) throw new Error('BENCH_MODES: a mode twice')
-    for (const [k, mode] of SCENARIOS.has('modes') ? modes.entries() : []) {
-      const at = mode.indexOf('@')
-      const base = at < 0 ? mode : mode.slice(0, at)
-      if (!(MODES as readonly string[]).includes(base)) {
-        throw new Error(`BENCH_MODES: unknown "${base}" (known: ${MODES.join(', ')})`)
-      }
+    const modes = pickKinds('BENCH_MODES', [...MODES], MODES)
+    for (const [k, { kind: mode, base, settings }] of SCENARIOS.has('modes')
+      ? modes.entries()
+      : []) {
       const phase = await startPhase({
-        name: at < 0 ? mode : `${base}-${k}`,
+        name: mode === base ? mode : `${base}-${k}`,
         serverUrl,
         template: TEMPLATE,
         kafka,
-        relayEnv: { RELAY_WAKEUP: base, ...settingsList(at < 0 ? '' : mode.slice(at + 1)) },
+        relayEnv: { RELAY_WAKEUP: base, ...settings },
       })
       try {
         // Warm-up: JIT, and the API's connection pool opened (it opens connections on demand).
@@ -199,22 +195,16 @@ async function writeThroughput(serverUrl: string, kafka: BenchBroker) {
   // may carry relay settings to compare, e.g. `adaptive@RELAY_PACE_MS=40`.
   // A stack's own settings win over BENCH_RELAY_ENV's. By default, beside the modes, `adaptive`
   // with the opt-in pacing for a saturated CPU (pace.ts), so that what it buys is seen.
-  const picked = process.env.BENCH_WRITE_KINDS?.split(',')
-  const kinds = picked ?? [...MODES, SATURATED, ...baselines]
-  if (new Set(kinds).size !== kinds.length) throw new Error('BENCH_WRITE_KINDS: a kind twice')
-  const stacks = kinds.map((kind) => {
-    const at = kind.indexOf('@')
-    const base = at < 0 ? kind : kind.slice(0, at)
-    if (!all.includes(base)) {
-      throw new Error(`BENCH_WRITE_KINDS: unknown "${base}" (known: ${all.join(', ')})`)
-    }
+  const picked = pickKinds('BENCH_WRITE_KINDS', [...MODES, SATURATED, ...baselines], all)
+  const kinds = picked.map((p) => p.kind)
+  const stacks = picked.map(({ base, settings }) => {
     const relayEnv: Record<string, string> = {
       ...(base === 'no-trigger'
         ? { RELAY_WAKEUP: 'poll' }
         : base === 'no-trigger-10ms'
           ? { RELAY_WAKEUP: 'poll', RELAY_POLL_INTERVAL_MS: '10' }
           : { RELAY_WAKEUP: base }),
-      ...settingsList(at < 0 ? '' : kind.slice(at + 1)),
+      ...settings,
     }
     const pollMs = Number(
       relayEnv.RELAY_POLL_INTERVAL_MS ??
@@ -404,6 +394,24 @@ async function writeThroughput(serverUrl: string, kafka: BenchBroker) {
   } finally {
     for (const phase of phases) await phase.stop()
   }
+}
+
+/**
+ * The stacks a scenario runs: the comma-separated list in `variable`, or `defaults`. Each is a
+ * known base, optionally with settings of its own after `@` (settingsList), e.g.
+ * `adaptive@RELAY_PACE_MS=50`; none twice.
+ */
+function pickKinds(variable: string, defaults: string[], known: readonly string[]) {
+  const kinds = process.env[variable]?.split(',') ?? defaults
+  if (new Set(kinds).size !== kinds.length) throw new Error(`${variable}: a kind twice`)
+  return kinds.map((kind) => {
+    const at = kind.indexOf('@')
+    const base = at < 0 ? kind : kind.slice(0, at)
+    if (!known.includes(base)) {
+      throw new Error(`${variable}: unknown "${base}" (known: ${known.join(', ')})`)
+    }
+    return { kind, base, settings: settingsList(at < 0 ? '' : kind.slice(at + 1)) }
+  })
 }
 
 /**

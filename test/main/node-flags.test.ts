@@ -11,6 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { SERVICE_NODE_FLAGS, spawnEntrypoint } from '../helpers/process'
 
 const read = (file: string) => readFileSync(new URL(`../../${file}`, import.meta.url), 'utf8')
+/** A command as an exec-form list spells it: "node", "--import", ... */
+const quoted = (args: string[]) => args.map((a) => JSON.stringify(a)).join(', ')
 
 describe("the services' Node flags", () => {
   it('are set (a heap size, in MB)', () => {
@@ -27,22 +29,19 @@ describe("the services' Node flags", () => {
   })
 
   it.each(['api', 'relay'])('the compose service %s starts node with them', (service) => {
-    const command = JSON.stringify(['node', ...SERVICE_NODE_FLAGS, '--import', 'tsx'])
-      .slice(0, -1)
-      .replaceAll(',', ', ')
-    const line = `command: [ ${command.slice(1)}, "src/main/${service}.ts" ]`
-    expect(read('compose.yaml')).toContain(line)
-  })
-
-  it("the image's default command starts node with them", () => {
-    const cmd = JSON.stringify([
+    const command = quoted([
       'node',
       ...SERVICE_NODE_FLAGS,
       '--import',
       'tsx',
-      'src/main/api.ts',
+      `src/main/${service}.ts`,
     ])
-    expect(read('Dockerfile')).toContain(`CMD ${cmd.replaceAll(',', ', ')}`)
+    expect(read('compose.yaml')).toContain(`command: [ ${command} ]`)
+  })
+
+  it("the image's default command starts node with them", () => {
+    const command = quoted(['node', ...SERVICE_NODE_FLAGS, '--import', 'tsx', 'src/main/api.ts'])
+    expect(read('Dockerfile')).toContain(`CMD [${command}]`)
   })
 })
 
