@@ -81,12 +81,13 @@ const schema = z.object({
   RELAY_BATCH_SIZE: positiveInt('RELAY_BATCH_SIZE', 1000, 10_000),
   // Under load, the wait before claiming after a short batch (pace.ts)...
   RELAY_PACE_MS: intSetting('RELAY_PACE_MS', 10, 1000, 'never wait'),
-  // ...from this arrival rate (events/s) on; eager again below four fifths of it.
+  // ...from this arrival rate (events/s) on; eager again below four fifths of it. In between,
+  // an eager relay paces too while the machine's CPUs are saturated: tasks wait for one
+  // RELAY_PACE_CPU_PRESSURE % of the time or more (Linux PSI) and they are 85% busy or more.
   RELAY_PACE_ABOVE: positiveInt('RELAY_PACE_ABOVE', 1500, 10_000_000),
-  // While the machine's CPUs are saturated (tasks wait for one RELAY_PACE_CPU_PRESSURE % of the
-  // time or more, Linux PSI, and they are 85% busy or more), the wait before claiming after a
-  // short batch, from 500 events/s. Off by default: an opt-in that trades latency for the
-  // writers' throughput where the relay shares their cores (pace.ts; 50 is the measured choice).
+  // While the CPUs are saturated, the wait before claiming after a short batch, from 500
+  // events/s. Off by default: an opt-in that trades latency for the writers' throughput where
+  // the relay shares their cores (pace.ts; 50 is the measured choice).
   RELAY_PACE_SATURATED_MS: intSetting('RELAY_PACE_SATURATED_MS', 0, 1000, 'never'),
   RELAY_PACE_CPU_PRESSURE: positiveInt('RELAY_PACE_CPU_PRESSURE', 60, 100),
   RELAY_BACKOFF_BASE_MS: positiveInt('RELAY_BACKOFF_BASE_MS', 100, 60_000),

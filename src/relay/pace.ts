@@ -30,15 +30,33 @@
  * On a slower one (2026-12-02: one writer ~320 orders/s), 32 writers through HTTP bring only
  * 1,100-1,600 events/s, the relay stays eager, and its claims, produces and marks (about 0.4
  * of a core, process and backend) left the writers 76-82% of their rate without the relay's
- * doorbell. So there is a second reason to pace: the machine's CPUs are saturated
- * (cpu-pressure.ts), i.e. averaged over about a second, tasks wait for a CPU `pressureAbove` of
- * the time or more AND the CPUs are `cpuBusyAbove` busy or more; it ends when either falls
- * below its lower bound (`pressureBelow`, `cpuBusyBelow`). Every CPU-second the relay spends is
- * then one the writers queue for, and latency is made of queueing anyway, so the relay waits
- * `saturatedWaitMs` (longer: fewer, fuller batches) from `saturatedFromRate` on. With CPU to
- * spare it stays eager, whatever the rate below `paceAbove`. Both readings, because each
- * alone is seen at loads that leave room: a machine doing 600 orders/s of the ~1,300 it can,
- * here, read 39-54% pressure (200 ms samples), and a busy machine need not have a queue.
+ * doorbell. So the second signal is whether the machine's CPUs are saturated (cpu-pressure.ts),
+ * i.e. averaged over about a second, tasks wait for a CPU `pressureAbove` of the time or more
+ * AND the CPUs are `cpuBusyAbove` busy or more; it ends when either falls below its lower bound
+ * (`pressureBelow`, `cpuBusyBelow`). Both readings, because each alone is seen at loads that
+ * leave room: a machine doing 600 orders/s of the ~1,300 it can, here, read 39-54% pressure
+ * (200 ms samples), and a busy machine need not have a queue. Then every CPU-second the relay
+ * spends is one the writers queue for. It is used in two ways.
+ *
+ * Between the bounds (on by default). An eager relay whose rate is between `eagerBelow` and
+ * `paceAbove` (1,200-1,500/s) paces, at `waitMs`, while the CPUs are saturated; once paced it
+ * follows the rate rule as before (paced until the rate falls below `eagerBelow`), so the end
+ * of a saturated spell does not make it flap. Below `eagerBelow` it stays eager however
+ * saturated the machine: 1,000 orders/s saturates this one (see cpu-pressure.ts) and is the
+ * latency target. This closes a trap measured on 2026-12-03: in slow spells, 32 HTTP writers
+ * with the relay eager bring 1,250-1,590 events/s, just under `paceAbove`, and the eager
+ * relay's cost (170-203 + 76-94 µs per order, process + backends, against 38 + 25 for a
+ * relay polling once a second) is what keeps the rate under it. Side by side (write scenario,
+ * 32 writers, a spinning process beside the benchmark to make the machine slow): through HTTP
+ * 99% of the no-trigger rate with the rule, 86% without it (relay 96 + 40 against 134 + 61 µs
+ * per order); direct SQL 103% and 99%. (A lower `paceAbove` did much the same for the writers
+ * in a slow spell, 1,300: 92% and 1,200: 94% against 83% for 1,500, but read 89% against 96%
+ * in a fast one, and its lower bound, 960 for 1,200, would hold a 1,000/s stream paced once a
+ * spike had paced it.)
+ *
+ * Saturated wait (opt-in, `saturatedWaitMs`). While saturated, the relay waits that long (more
+ * than `waitMs`: fewer, fuller batches) from `saturatedFromRate` on, whatever the band. Latency
+ * is made of queueing on such a machine anyway; still, the wait then becomes the latency.
  * Measured side by side on that machine, 32 writers, pacing forced: at 50 ms, 87-100% of the
  * no-trigger rate through HTTP and 103-106% direct in three probes (eager: 76-82% and 87-101%
  * in four); at 50 / 100 / 200 ms in one probe, 90 / 104 / 94% and 96 / 103 / 103% (the noise
@@ -46,15 +64,16 @@
  * Below 500 events/s it never paces for the CPU: there the wait is most of an event's latency and
  * gathers few events. With pacing from 100/s, a saturated machine (this one, the benchmark's
  * consumer spinning beside it) paced 100 orders/s in spells: event p99 104 ms against 18.
+ * It is off by default (saturatedWaitMs 0). On, in a full benchmark run on that machine
+ * (2026-12-02), 32 writers kept 95% (HTTP) and 94% (direct) of their no-trigger rate, where
+ * eager had left 77% and 87%; but the machine also reads saturated at 1,000 orders/s and under
+ * one writer through HTTP, and there the wait became the latency: event p50 36 ms at 1,000/s
+ * (eager: about 4), p99 52 ms for one writer (eager: about 9). Milliseconds from commit to
+ * Kafka is this service's promise, so trading them for the writers' throughput is the
+ * operator's call, made knowing their machine.
  *
- * It is off by default (saturatedWaitMs 0), an opt-in for a relay that shares its cores with
- * the writers. On, in a full benchmark run on that machine (2026-12-02), 32 writers kept 95%
- * (HTTP) and 94% (direct) of their no-trigger rate, where eager had left 77% and 87%; but the
- * machine also reads saturated at 1,000 orders/s and under one writer through HTTP, and there
- * the wait became the latency: event p50 36 ms at 1,000/s (eager: about 4), p99 52 ms for one
- * writer (eager: about 9). And the readings are the machine's, so a neighbour's load paces the
- * relay too. Milliseconds from commit to Kafka is this service's promise, so trading them for
- * the writers' throughput is the operator's call, made knowing their machine.
+ * The readings are the machine's: a neighbour's load counts as saturation too. Without them
+ * (not Linux, no PSI) the relay never paces for the CPU, and the rate rule alone decides.
  */
 import type { CpuLoad, CpuPressure } from './cpu-pressure'
 
@@ -63,13 +82,17 @@ export type PaceOptions = {
   waitMs: number
   /** Pace once the arrival rate reaches this many events per second (RELAY_PACE_ABOVE)... */
   paceAbove: number
-  /** ...and claim eagerly again once it falls below this many. */
+  /**
+   * ...and claim eagerly again once it falls below this many. In between, an eager relay paces
+   * while the CPUs are saturated.
+   */
   eagerBelow: number
   /** The rate is averaged over about this long (the time constant of its decay), ms. */
   windowMs: number
   /**
-   * The wait while the CPUs are saturated, ms (RELAY_PACE_SATURATED_MS; 0, the default: never
-   * pace for it; 50 is the measured choice where it is wanted).
+   * The wait while the CPUs are saturated, ms, whatever the rate from `saturatedFromRate`
+   * (RELAY_PACE_SATURATED_MS; 0, the default: only the band between the bounds paces for it;
+   * 50 is the measured choice where it is wanted).
    */
   saturatedWaitMs: number
   /** Saturated from this CPU pressure (share of time with tasks waiting for a CPU)... */
@@ -133,10 +156,12 @@ export class Pacer {
     const keep = Math.exp(-since / this.o.windowMs)
     this.events = this.events * keep + events
     this.span = this.span * keep + since
+    this.readPressure(claimedAt)
     const rate = this.eventsPerSecond
     if (rate >= this.o.paceAbove) this.paced = this.o.waitMs > 0
     else if (rate < this.o.eagerBelow) this.paced = false
-    this.readPressure(claimedAt)
+    // Between the bounds an eager relay stays eager, unless the CPUs are saturated.
+    else if (this.saturated) this.paced = this.o.waitMs > 0
   }
 
   /** How long to wait before the claim that follows a short batch. */
@@ -161,7 +186,8 @@ export class Pacer {
 
   private readPressure(at: number): void {
     const o = this.o
-    if (!this.cpuPressure || o.saturatedWaitMs === 0 || at - this.loadAt < PRESSURE_EVERY_MS) return
+    const uses = o.saturatedWaitMs > 0 || (o.waitMs > 0 && o.eagerBelow < o.paceAbove)
+    if (!this.cpuPressure || !uses || at - this.loadAt < PRESSURE_EVERY_MS) return
     const since = at - this.loadAt
     this.loadAt = at
     const now = this.cpuPressure()

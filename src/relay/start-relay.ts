@@ -101,7 +101,9 @@ export async function startRelay(
   }
 
   // Pacing for a saturated CPU reads the machine's CPU pressure and use (cpu-pressure.ts).
-  const cpuPressure = config.relay.pace.saturatedWaitMs > 0 ? machineCpuPressure() : undefined
+  const pace = config.relay.pace
+  const readsCpu = pace.saturatedWaitMs > 0 || pace.waitMs > 0
+  const cpuPressure = readsCpu ? machineCpuPressure() : undefined
   const loop = runRelay({
     session,
     publish,
@@ -120,12 +122,11 @@ export async function startRelay(
       paceMs: config.relay.pace.waitMs,
       paceAbove: config.relay.pace.paceAbove,
       paceSaturatedMs: config.relay.pace.saturatedWaitMs,
-      cpuSaturation:
-        config.relay.pace.saturatedWaitMs === 0
-          ? 'not read (RELAY_PACE_SATURATED_MS=0)'
-          : cpuPressure
-            ? `${CPU_FILES.pressure} and ${CPU_FILES.stat}`
-            : 'unreadable here (no Linux PSI): never paces for the CPU',
+      cpuSaturation: !readsCpu
+        ? 'not read (RELAY_PACE_MS=0 and RELAY_PACE_SATURATED_MS=0)'
+        : cpuPressure
+          ? `${CPU_FILES.pressure} and ${CPU_FILES.stat}`
+          : 'unreadable here (no Linux PSI): never paces for the CPU',
       httpPort: http.port,
     },
     'relay started',

@@ -227,7 +227,7 @@ describe('Pacer, a saturated CPU', () => {
     expect(load.state.readings).toBeGreaterThanOrEqual(5)
     expect(load.state.readings).toBeLessThanOrEqual(clock.now / 100 + 1)
     const off = saturated()
-    const { waits } = drainStream(new Pacer({ saturatedWaitMs: 0 }, off), {
+    const { waits } = drainStream(new Pacer({ saturatedWaitMs: 0, waitMs: 0 }, off), {
       perMs: 1,
       roundTripMs: 2,
       batches: 500,
@@ -243,11 +243,11 @@ describe('Pacer, a saturated CPU', () => {
     expect(new Set(waits)).toEqual(new Set([0]))
   })
 
-  it('is off by default: saturated CPUs do not pace a relay with the default settings', () => {
+  it('is off by default: saturated CPUs do not pace 1,000 events/s with the default settings', () => {
     const load = saturated()
     const { waits } = drainStream(new Pacer({}, load), { perMs: 1, roundTripMs: 2, batches: 1000 })
     expect(new Set(waits)).toEqual(new Set([0]))
-    expect(load.state.readings).toBe(0)
+    expect(load.state.readings).toBeGreaterThan(0) // read, for the rule between the bounds
     expect(PACE_DEFAULTS.saturatedWaitMs).toBe(0)
   })
 
@@ -255,5 +255,78 @@ describe('Pacer, a saturated CPU', () => {
     const pacer = new Pacer(on, saturated())
     const { waits } = drainStream(pacer, { perMs: 3, roundTripMs: 1.5, batches: 1000 })
     expect(waits.at(-1)).toBe(Math.max(W, S))
+  })
+})
+
+describe('Pacer, between the rate bounds on a saturated CPU', () => {
+  // The default settings: no saturated wait of its own; saturation only decides, between the
+  // bounds (1,200-1,500 events/s), for the rate rule's wait.
+  const load = (pressure: number, busy: number) => {
+    const state = { load: { pressure, busy } }
+    return Object.assign(() => state.load, { state })
+  }
+  const lo = PACE_DEFAULTS.eagerBelow / 1000
+  const hi = PACE_DEFAULTS.paceAbove / 1000
+  const between = (lo + hi) / 2 // 1,350 events/s
+
+  it('paces a stream between the bounds while the CPUs are saturated, not while they have room', () => {
+    const idle = new Pacer({}, load(0.1, 0.4))
+    const calm = drainStream(idle, { perMs: between, roundTripMs: 2, batches: 2000 })
+    expect(new Set(calm.waits)).toEqual(new Set([0]))
+    const busy = new Pacer({}, load(0.9, 0.95))
+    const { waits, sizes } = drainStream(busy, { perMs: between, roundTripMs: 2, batches: 2000 })
+    const firstPaced = waits.indexOf(W)
+    expect(firstPaced).toBeGreaterThan(0)
+    expect(new Set(waits.slice(firstPaced))).toEqual(new Set([W]))
+    // The rate rule's wait, not the opt-in saturated one: about 1.35 * (2 + 10) events a batch.
+    expect(sizes.at(-1)).toBeGreaterThanOrEqual(Math.floor(between * (2 + W)) - 1)
+    expect(sizes.at(-1)).toBeLessThanOrEqual(Math.ceil(between * (2 + W)) + 1)
+  })
+
+  it('keeps a stream below the lower bound eager however saturated: 1,000 and 1,150 events/s', () => {
+    for (const perMs of [1, 1.15]) {
+      for (const roundTripMs of [0.5, 2, 12]) {
+        const { waits } = drainStream(new Pacer({}, load(1, 1)), {
+          perMs,
+          roundTripMs,
+          batches: 3000,
+        })
+        expect(new Set(waits)).toEqual(new Set([0]))
+      }
+    }
+  })
+
+  it('does not pace a saturated 1,000 events/s for a burst of 50 events in 10 ms', () => {
+    const pacer = new Pacer({}, load(0.9, 0.95))
+    const clock = { now: 0 }
+    drainStream(pacer, { perMs: 1, roundTripMs: 2, batches: 1000, clock })
+    const { waits } = drainStream(pacer, { perMs: 5, roundTripMs: 2, batches: 5, clock })
+    expect(new Set(waits)).toEqual(new Set([0]))
+    const after = drainStream(pacer, { perMs: 1, roundTripMs: 2, batches: 500, clock })
+    expect(new Set(after.waits)).toEqual(new Set([0]))
+  })
+
+  it('holds the decision when the saturation ends, until the rate falls below the lower bound', () => {
+    const cpu = load(0.9, 0.95)
+    const pacer = new Pacer({}, cpu)
+    const clock = { now: 0 }
+    drainStream(pacer, { perMs: between, roundTripMs: 2, batches: 1000, clock })
+    expect(pacer.waitMs).toBe(W)
+    cpu.state.load = { pressure: 0.1, busy: 0.4 }
+    const held = drainStream(pacer, { perMs: between, roundTripMs: 2, batches: 1000, clock })
+    expect(new Set(held.waits)).toEqual(new Set([W]))
+    expect(pacer.cpuLoadAverage?.pressure).toBeLessThan(PACE_DEFAULTS.pressureBelow)
+    const slower = drainStream(pacer, { perMs: 1, roundTripMs: 2, batches: 1000, clock })
+    expect(slower.waits.at(-1)).toBe(0)
+  })
+
+  it('takes the opt-in saturated wait where it is longer, and never paces with RELAY_PACE_MS=0', () => {
+    const opted = new Pacer({ saturatedWaitMs: 50 }, load(0.9, 0.95))
+    expect(drainStream(opted, { perMs: between, roundTripMs: 2, batches: 1000 }).waits.at(-1)).toBe(
+      50,
+    )
+    const never = new Pacer({ waitMs: 0 }, load(0.9, 0.95))
+    const { waits } = drainStream(never, { perMs: between, roundTripMs: 2, batches: 1000 })
+    expect(new Set(waits)).toEqual(new Set([0]))
   })
 })
