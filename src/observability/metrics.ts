@@ -7,6 +7,7 @@
 import type postgres from 'postgres'
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 import type { FailureClass } from '../relay/classify-error'
+import type { PaceState } from '../relay/pace'
 
 export function createRegistry(): Registry {
   const registry = new Registry()
@@ -35,12 +36,15 @@ export type RelayMetrics = {
   published(batch: ReadonlyArray<{ occurredAt: Date }>, ackedAt: number): void
   publishFailed(kind: FailureClass): void
   wokeUp(cause: WakeCause): void
+  /** A batch published, with the pacer's decision after it (src/relay/pace.ts). */
+  paced(state: PaceState): void
 }
 
 export const noRelayMetrics: RelayMetrics = {
   published: () => {},
   publishFailed: () => {},
   wokeUp: () => {},
+  paced: () => {},
 }
 
 export type OutboxStats = {
@@ -152,6 +156,13 @@ export function createRelayMetrics(
     labelNames: ['cause'] as const,
     registers: [registry],
   })
+  const batches = new Counter({
+    name: 'relay_batches_total',
+    help: "Batches published, by the pacer's decision after each (src/relay/pace.ts): eager (the claim after a short batch goes out at once), rate (it waits RELAY_PACE_MS: events arrive at RELAY_PACE_ABOVE per second or more), band (it waits RELAY_PACE_MS: between four fifths of that rate and it, with the machine's CPUs saturated), cpu (the opt-in RELAY_PACE_SATURATED_MS wait).",
+    labelNames: ['pace'] as const,
+    registers: [registry],
+  })
+  for (const pace of ['eager', 'rate', 'band', 'cpu'] as const) batches.inc({ pace }, 0)
   for (const kind of ['unavailable', 'retriable', 'permanent'] as const)
     errors.inc({ class: kind }, 0)
   for (const cause of ['notify', 'poll', 'reconnect'] as const) wakeups.inc({ cause }, 0)
@@ -162,5 +173,6 @@ export function createRelayMetrics(
     },
     publishFailed: (kind) => errors.inc({ class: kind }),
     wokeUp: (cause) => wakeups.inc({ cause }),
+    paced: (pace) => batches.inc({ pace }),
   }
 }

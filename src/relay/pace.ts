@@ -107,6 +107,14 @@ export type PaceOptions = {
   saturatedFromRate: number
 }
 
+/**
+ * The decision after a batch: `eager` (the claim after a short batch goes out at once), or
+ * waiting, for `rate` (at `paceAbove` or more, or held there between the bounds), for `band`
+ * (between the bounds because the CPUs are saturated), or for `cpu` (the opt-in saturated
+ * wait, when it is the longer). The relay counts batches by it (relay_batches_total).
+ */
+export type PaceState = 'eager' | 'rate' | 'band' | 'cpu'
+
 export const PACE_DEFAULTS: PaceOptions = {
   waitMs: 10,
   paceAbove: 1500,
@@ -130,16 +138,22 @@ export class Pacer {
   private events = 0
   private span = 0
   private paced = false
+  // Why it is paced for the rate: reached `paceAbove`, or tipped between the bounds.
+  private pacedBy: 'rate' | 'band' = 'rate'
   private lastClaimAt: number | undefined
   // The CPU load, averaged; undefined until a first reading.
   private load: CpuLoad | undefined
   private loadAt = Number.NEGATIVE_INFINITY
   private saturated = false
 
-  /** `cpuPressure`: none (or one that cannot tell) never paces for the CPU. */
+  /**
+   * `cpuPressure`: none (or one that cannot tell) never paces for the CPU. `decided` hears the
+   * decision after each batch.
+   */
   constructor(
     options: Partial<PaceOptions> = {},
     private readonly cpuPressure?: CpuPressure,
+    private readonly decided?: (state: PaceState) => void,
   ) {
     this.o = { ...PACE_DEFAULTS, ...options }
   }
@@ -158,20 +172,35 @@ export class Pacer {
     this.span = this.span * keep + since
     this.readPressure(claimedAt)
     const rate = this.eventsPerSecond
-    if (rate >= this.o.paceAbove) this.paced = this.o.waitMs > 0
+    if (rate >= this.o.paceAbove) this.pace('rate')
     else if (rate < this.o.eagerBelow) this.paced = false
     // Between the bounds an eager relay stays eager, unless the CPUs are saturated.
-    else if (this.saturated) this.paced = this.o.waitMs > 0
+    else if (this.saturated && !this.paced) this.pace('band')
+    this.decided?.(this.state)
+  }
+
+  private pace(by: 'rate' | 'band'): void {
+    this.paced = this.o.waitMs > 0
+    this.pacedBy = by
+  }
+
+  /** The decision behind `waitMs`. */
+  get state(): PaceState {
+    const forRate = this.paced ? this.o.waitMs : 0
+    const forCpu = this.forCpu
+    if (forCpu > forRate) return 'cpu'
+    return forRate > 0 ? this.pacedBy : 'eager'
   }
 
   /** How long to wait before the claim that follows a short batch. */
   get waitMs(): number {
-    const forRate = this.paced ? this.o.waitMs : 0
-    const forCpu =
-      this.saturated && this.eventsPerSecond >= this.o.saturatedFromRate
-        ? this.o.saturatedWaitMs
-        : 0
-    return Math.max(forRate, forCpu)
+    return Math.max(this.paced ? this.o.waitMs : 0, this.forCpu)
+  }
+
+  private get forCpu(): number {
+    return this.saturated && this.eventsPerSecond >= this.o.saturatedFromRate
+      ? this.o.saturatedWaitMs
+      : 0
   }
 
   /** The average behind the decision; read by the tests. */

@@ -72,7 +72,7 @@ const onlyListen = new Set(['listen'] as const)
 export async function runRelay(o: RelayOptions): Promise<void> {
   const rebalanceEveryMs = o.rebalanceEveryMs ?? 1000
   const metrics = o.metrics ?? noRelayMetrics
-  const pacer = new Pacer(o.pace, o.cpuPressure)
+  const pacer = new Pacer(o.pace, o.cpuPressure, (state) => metrics.paced(state))
   const rhythm = new Rhythm()
   let failures = 0
   let nextRebalance = 0

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { CpuLoad } from '../../src/relay/cpu-pressure'
-import { PACE_DEFAULTS, Pacer } from '../../src/relay/pace'
+import { PACE_DEFAULTS, Pacer, type PaceState } from '../../src/relay/pace'
 
 const W = PACE_DEFAULTS.waitMs
 
@@ -318,6 +318,29 @@ describe('Pacer, between the rate bounds on a saturated CPU', () => {
     expect(pacer.cpuLoadAverage?.pressure).toBeLessThan(PACE_DEFAULTS.pressureBelow)
     const slower = drainStream(pacer, { perMs: 1, roundTripMs: 2, batches: 1000, clock })
     expect(slower.waits.at(-1)).toBe(0)
+  })
+
+  it('tells its observer the decision after each batch, and why it waits', () => {
+    const cpu = load(0.1, 0.4)
+    const states: PaceState[] = []
+    const pacer = new Pacer({}, cpu, (s) => states.push(s))
+    const clock = { now: 0 }
+    const run = (perMs: number, batches: number) => {
+      states.length = 0
+      drainStream(pacer, { perMs, roundTripMs: 2, batches, clock })
+      return { last: states.at(-1), seen: new Set(states) }
+    }
+    expect(run(between, 1000)).toEqual({ last: 'eager', seen: new Set(['eager']) })
+    cpu.state.load = { pressure: 0.9, busy: 0.95 }
+    expect(run(between, 1000).last).toBe('band')
+    expect(pacer.state).toBe('band')
+    expect(run(3, 500).last).toBe('rate') // over the upper bound: the rate's own
+    expect(run(between, 500)).toEqual({ last: 'rate', seen: new Set(['rate']) }) // held
+    expect(run(1, 500).last).toBe('eager')
+    expect(states.length).toBeGreaterThan(0)
+    const opted = new Pacer({ saturatedWaitMs: 50 }, load(0.9, 0.95))
+    drainStream(opted, { perMs: 3, roundTripMs: 2, batches: 500 })
+    expect(opted.state).toBe('cpu')
   })
 
   it('takes the opt-in saturated wait where it is longer, and never paces with RELAY_PACE_MS=0', () => {
