@@ -102,7 +102,7 @@ export async function startRelay(
 
   // Pacing for a saturated CPU reads the machine's CPU pressure and use (cpu-pressure.ts).
   const pace = config.relay.pace
-  const readsCpu = pace.saturatedWaitMs > 0 || pace.waitMs > 0
+  const readsCpu = config.relay.mode !== 'poll' && (pace.saturatedWaitMs > 0 || pace.waitMs > 0)
   const cpuPressure = readsCpu ? machineCpuPressure() : undefined
   const loop = runRelay({
     session,
@@ -123,7 +123,7 @@ export async function startRelay(
       paceAbove: config.relay.pace.paceAbove,
       paceSaturatedMs: config.relay.pace.saturatedWaitMs,
       cpuSaturation: !readsCpu
-        ? 'not read (RELAY_PACE_MS=0 and RELAY_PACE_SATURATED_MS=0)'
+        ? 'not read (poll mode, or RELAY_PACE_MS=0 and RELAY_PACE_SATURATED_MS=0)'
         : cpuPressure
           ? `${CPU_FILES.pressure} and ${CPU_FILES.stat}`
           : 'unreadable here (no Linux PSI): never paces for the CPU',

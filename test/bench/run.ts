@@ -22,7 +22,12 @@ import { cpuBetween, processCpuSeconds, readRelayCpu } from './cpu'
 import { closedLoop, directWrite, openLoop, type Placed, postOrder } from './load'
 import { benchRetention } from './retention'
 import {
+  addBatches,
+  batchesBetween,
   createPhaseDatabase,
+  describeBatches,
+  noBatches,
+  type PaceCounts,
   type Phase,
   peakRssMb,
   settingsList,
@@ -105,11 +110,17 @@ async function main() {
         // Warm-up: JIT, and the API's connection pool opened (it opens connections on demand).
         await closedLoop(32, 2, () => postOrder(phase.apiUrl))
         for (const rate of [100, 1000]) {
+          const batches0 = await phase.relayBatches()
           const sent = await openLoop(phase.apiUrl, rate, SECONDS)
-          const r = { ...(await eventLatencies(phase, sent.placed)), failedRequests: sent.failed }
+          const r = {
+            ...(await eventLatencies(phase, sent.placed)),
+            failedRequests: sent.failed,
+            // How the relay paced these events' batches (relay_batches_total).
+            relayBatches: batchesBetween(batches0, await phase.relayBatches()),
+          }
           latency[`${mode}@${rate}/s`] = r
           log(
-            `latency ${mode.padEnd(8)} ${String(rate).padStart(5)}/s  event p50 ${fmt(r.event.p50)} p95 ${fmt(r.event.p95)} p99 ${fmt(r.event.p99)} max ${fmt(r.event.max)} ms | http p50 ${fmt(r.http.p50)} p99 ${fmt(r.http.p99)} ms | failed requests ${sent.failed}`,
+            `latency ${mode.padEnd(8)} ${String(rate).padStart(5)}/s  event p50 ${fmt(r.event.p50)} p95 ${fmt(r.event.p95)} p99 ${fmt(r.event.p99)} max ${fmt(r.event.max)} ms | http p50 ${fmt(r.http.p50)} p99 ${fmt(r.http.p99)} ms | failed requests ${sent.failed} | relay: ${describeBatches(r.relayBatches)}`,
           )
         }
         for (const writers of [1, 8, 32, 64]) {
@@ -280,6 +291,8 @@ async function writeThroughput(serverUrl: string, kafka: BenchBroker) {
       apiCpuSeconds: number
       /** ...and the orders of those slices (lead-in and run-in included). */
       sliceOrders: number
+      /** The relay's batches over the same, by the pacer's decision after each. */
+      batches: PaceCounts
     }
     const tally0 = (): Tally => ({
       orders: 0,
@@ -290,6 +303,7 @@ async function writeThroughput(serverUrl: string, kafka: BenchBroker) {
       relayBackendsCpuSeconds: 0,
       apiCpuSeconds: 0,
       sliceOrders: 0,
+      batches: noBatches(),
     })
     const tallies = kinds.map(() => ({
       http: tally0(),
@@ -307,12 +321,14 @@ async function writeThroughput(serverUrl: string, kafka: BenchBroker) {
     ): Promise<void> => {
       const phase = phases[k] as Phase
       const sliceStart = performance.now()
+      const batches0 = await phase.relayBatches()
       const relay0 = await relayCpu(phase)
       const api0 = processCpuSeconds(phase.api.child.pid)
       const run = await closedLoop(32, sliceSeconds, write, LEAD_IN_SECONDS, runInSeconds)
       const left = await unpublishedCount(phase.sql) // the outbox was empty at the start
       const isSettled = await settled(phase.sql, 10_000)
       const relay1 = await relayCpu(phase)
+      addBatches(steady.batches, batchesBetween(batches0, await phase.relayBatches()))
       steady.apiCpuSeconds += processCpuSeconds(phase.api.child.pid) - api0
       const wholeSeconds = (performance.now() - sliceStart) / 1000
       const orders = run.results.length + run.leadIn.writes + run.runIn.writes
@@ -382,9 +398,18 @@ async function writeThroughput(serverUrl: string, kafka: BenchBroker) {
         httpApiMicrosPerOrder: apiMicros(t.http),
         relayIdleProcessCores: idleCores[k]?.process ?? Number.NaN,
         relayIdleBackendsCores: idleCores[k]?.backends ?? Number.NaN,
+        ...Object.fromEntries(
+          (['eager', 'rate', 'band', 'cpu'] as const).flatMap((s) => [
+            [`httpBatches_${s}`, t.http.batches[s]],
+            [`directBatches_${s}`, t.direct.batches[s]],
+          ]),
+        ),
       }
       log(
         `write   ${kind.padEnd(15)} 32 writers  HTTP ${rate(t.http).toFixed(0).padStart(6)}/s  direct SQL ${rate(t.direct).toFixed(0).padStart(6)}/s  (${slices} alternating slices) | unpublished at slice end: HTTP ${pct(left(t.http))} direct ${pct(left(t.direct))} | first ${LEAD_IN_SECONDS} s from idle: HTTP ${rate(t.httpLeadIn).toFixed(0).padStart(6)}/s  direct ${rate(t.directLeadIn).toFixed(0).padStart(6)}/s | relay's CPU per order, process + backends: HTTP ${micros(t.http, 'process').toFixed(0)} + ${micros(t.http, 'backends').toFixed(0)} direct ${micros(t.direct, 'process').toFixed(0)} + ${micros(t.direct, 'backends').toFixed(0)} µs | API's CPU per order (HTTP) ${apiMicros(t.http).toFixed(0)} µs`,
+      )
+      log(
+        `        ${kind}: relay's batches, HTTP: ${describeBatches(t.http.batches)}; direct: ${describeBatches(t.direct.batches)}`,
       )
       if (t.http.unsettled + t.direct.unsettled > 0) {
         log(`        ${kind}: ${t.http.unsettled + t.direct.unsettled} slices not settled in 10 s`)
