@@ -43,13 +43,16 @@
  * follows the rate rule as before (paced until the rate falls below `eagerBelow`), so the end
  * of a saturated spell does not make it flap. Below `eagerBelow` it stays eager however
  * saturated the machine: 1,000 orders/s saturates this one (see cpu-pressure.ts) and is the
- * latency target. This closes a trap measured on 2026-12-03: in slow spells, 32 HTTP writers
+ * latency target. It is aimed at a trap measured on 2026-12-03: in slow spells, 32 HTTP writers
  * with the relay eager bring 1,250-1,590 events/s, just under `paceAbove`, and the eager
  * relay's cost (170-203 + 76-94 µs per order, process + backends, against 38 + 25 for a
  * relay polling once a second) is what keeps the rate under it. Side by side (write scenario,
  * 32 writers, a spinning process beside the benchmark to make the machine slow): through HTTP
  * 99% of the no-trigger rate with the rule, 86% without it (relay 96 + 40 against 134 + 61 µs
- * per order); direct SQL 103% and 99%. (A lower `paceAbove` did much the same for the writers
+ * per order); direct SQL 103% and 99%. But in a slow spell of a full benchmark run the relay
+ * was still eager for 64% of its batches under 32 HTTP writers (6% paced by this rule): the rate
+ * under `eagerBelow`, or the CPUs read not saturated (busy sits near its 85% bound there),
+ * was not measured; relay_batches_total now shows it. (A lower `paceAbove` did much the same for the writers
  * in a slow spell, 1,300: 92% and 1,200: 94% against 83% for 1,500, but read 89% against 96%
  * in a fast one, and its lower bound, 960 for 1,200, would hold a 1,000/s stream paced once a
  * spike had paced it.)
