@@ -7,7 +7,7 @@
 import type postgres from 'postgres'
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 import type { FailureClass } from '../relay/classify-error'
-import type { PaceState } from '../relay/pace'
+import { PACE_STATES, type PaceState } from '../relay/pace'
 
 export function createRegistry(): Registry {
   const registry = new Registry()
@@ -162,7 +162,7 @@ export function createRelayMetrics(
     labelNames: ['pace'] as const,
     registers: [registry],
   })
-  for (const pace of ['eager', 'rate', 'band', 'cpu'] as const) batches.inc({ pace }, 0)
+  for (const pace of PACE_STATES) batches.inc({ pace }, 0)
   for (const kind of ['unavailable', 'retriable', 'permanent'] as const)
     errors.inc({ class: kind }, 0)
   for (const cause of ['notify', 'poll', 'reconnect'] as const) wakeups.inc({ cause }, 0)

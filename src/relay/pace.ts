@@ -116,7 +116,8 @@ export type PaceOptions = {
  * (between the bounds because the CPUs are saturated), or for `cpu` (the opt-in saturated
  * wait, when it is the longer). The relay counts batches by it (relay_batches_total).
  */
-export type PaceState = 'eager' | 'rate' | 'band' | 'cpu'
+export const PACE_STATES = ['eager', 'rate', 'band', 'cpu'] as const
+export type PaceState = (typeof PACE_STATES)[number]
 
 export const PACE_DEFAULTS: PaceOptions = {
   waitMs: 10,
@@ -129,6 +130,12 @@ export const PACE_DEFAULTS: PaceOptions = {
   cpuBusyAbove: 0.85,
   cpuBusyBelow: 0.75,
   saturatedFromRate: 500,
+}
+
+/** Whether pacing with these options ever looks at the CPU load (else it is never read). */
+export function readsCpuLoad(options: Partial<PaceOptions> = {}): boolean {
+  const o = { ...PACE_DEFAULTS, ...options }
+  return o.saturatedWaitMs > 0 || (o.waitMs > 0 && o.eagerBelow < o.paceAbove)
 }
 
 /** CPU pressure is read at most this often, and averaged over about PRESSURE_WINDOW_MS. */
@@ -148,6 +155,7 @@ export class Pacer {
   private load: CpuLoad | undefined
   private loadAt = Number.NEGATIVE_INFINITY
   private saturated = false
+  private readonly readsCpu: boolean
 
   /**
    * `cpuPressure`: none (or one that cannot tell) never paces for the CPU. `decided` hears the
@@ -159,6 +167,7 @@ export class Pacer {
     private readonly decided?: (state: PaceState) => void,
   ) {
     this.o = { ...PACE_DEFAULTS, ...options }
+    this.readsCpu = readsCpuLoad(this.o)
   }
 
   /** A batch of `events` (more than none) whose claim was sent at `claimedAt` (ms). */
@@ -189,15 +198,17 @@ export class Pacer {
 
   /** The decision behind `waitMs`. */
   get state(): PaceState {
-    const forRate = this.paced ? this.o.waitMs : 0
-    const forCpu = this.forCpu
-    if (forCpu > forRate) return 'cpu'
-    return forRate > 0 ? this.pacedBy : 'eager'
+    if (this.forCpu > this.forRate) return 'cpu'
+    return this.forRate > 0 ? this.pacedBy : 'eager'
   }
 
   /** How long to wait before the claim that follows a short batch. */
   get waitMs(): number {
-    return Math.max(this.paced ? this.o.waitMs : 0, this.forCpu)
+    return Math.max(this.forRate, this.forCpu)
+  }
+
+  private get forRate(): number {
+    return this.paced ? this.o.waitMs : 0
   }
 
   private get forCpu(): number {
@@ -218,8 +229,7 @@ export class Pacer {
 
   private readPressure(at: number): void {
     const o = this.o
-    const uses = o.saturatedWaitMs > 0 || (o.waitMs > 0 && o.eagerBelow < o.paceAbove)
-    if (!this.cpuPressure || !uses || at - this.loadAt < PRESSURE_EVERY_MS) return
+    if (!this.cpuPressure || !this.readsCpu || at - this.loadAt < PRESSURE_EVERY_MS) return
     const since = at - this.loadAt
     this.loadAt = at
     const now = this.cpuPressure()

@@ -14,6 +14,7 @@ import { CPU_FILES, machineCpuPressure } from './cpu-pressure'
 import { Doorbell } from './doorbell'
 import { createKafkaPublisher } from './kafka-publisher'
 import { type Listener, startListener } from './listener'
+import { readsCpuLoad } from './pace'
 import type { Publish } from './publish'
 import { runRelay } from './relay'
 import { relayHttpApp, serveRelayHttp } from './relay-http'
@@ -101,8 +102,7 @@ export async function startRelay(
   }
 
   // Pacing for a saturated CPU reads the machine's CPU pressure and use (cpu-pressure.ts).
-  const pace = config.relay.pace
-  const readsCpu = config.relay.mode !== 'poll' && (pace.saturatedWaitMs > 0 || pace.waitMs > 0)
+  const readsCpu = config.relay.mode !== 'poll' && readsCpuLoad(config.relay.pace)
   const cpuPressure = readsCpu ? machineCpuPressure() : undefined
   const loop = runRelay({
     session,

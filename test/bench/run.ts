@@ -16,6 +16,7 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { cpus, totalmem } from 'node:os'
 import postgres from 'postgres'
 import { migrateDatabase } from '../../src/db/migrate'
+import { PACE_STATES } from '../../src/relay/pace'
 import { unpublishedCount } from '../helpers/ledger'
 import { latencyChart } from './chart'
 import { cpuBetween, processCpuSeconds, readRelayCpu } from './cpu'
@@ -399,7 +400,7 @@ async function writeThroughput(serverUrl: string, kafka: BenchBroker) {
         relayIdleProcessCores: idleCores[k]?.process ?? Number.NaN,
         relayIdleBackendsCores: idleCores[k]?.backends ?? Number.NaN,
         ...Object.fromEntries(
-          (['eager', 'rate', 'band', 'cpu'] as const).flatMap((s) => [
+          PACE_STATES.flatMap((s) => [
             [`httpBatches_${s}`, t.http.batches[s]],
             [`directBatches_${s}`, t.direct.batches[s]],
           ]),

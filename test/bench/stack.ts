@@ -6,7 +6,7 @@ import postgres from 'postgres'
 import { API_DB_POOL_DEFAULT, settingNames } from '../../src/config'
 import { fitDoorbellTrigger } from '../../src/db/doorbell-trigger'
 import { freePort } from '../../src/dev/free-port'
-import type { PaceState } from '../../src/relay/pace'
+import { PACE_STATES, type PaceState } from '../../src/relay/pace'
 import type { WakeupMode } from '../../src/relay/relay'
 import { type Spawned, spawnEntrypoint, spawnRelayProcess } from '../helpers/process'
 import type { ConsumerWorkerData, FromConsumer } from './consumer-worker'
@@ -30,7 +30,6 @@ export type Phase = {
 }
 
 export type PaceCounts = Record<PaceState, number>
-const PACE_STATES: PaceState[] = ['eager', 'rate', 'band', 'cpu']
 
 /** The batches between two readings. */
 export function batchesBetween(a: PaceCounts, b: PaceCounts): PaceCounts {
