@@ -2,9 +2,10 @@
  * The Kafka side of the relay: a kafkajs producer behind the `Publish` port.
  * acks = all, one request in flight (so a retried request can never overtake a later one and
  * reorder an order's events), idempotent on real clusters (configurable: the development
- * broker cannot do it). kafkajs's produce encoding is patched for speed on install
- * (patches/kafkajs+2.2.4.patch: about 1.7 times the drain; the same bytes, pinned by
- * test/relay/kafkajs-patch.test.ts).
+ * broker cannot do it). kafkajs is patched on install (patches/kafkajs+2.2.4.patch, pinned by
+ * test/relay/kafkajs-patch.test.ts): its produce encoding for speed (about 1.7 times the drain;
+ * the same bytes), and its request queue, which unpatched keeps a 1 ms timer running for each
+ * connection's whole life, idle or not (kafkajs issues #1556, #1604, #1704).
  */
 import { Kafka, logLevel, type Producer } from 'kafkajs'
 import type { Logger } from '../logger'

@@ -1,14 +1,18 @@
 /**
  * kafkajs is patched for speed (patches/kafkajs+2.2.4.patch, applied by patch-package on
  * install): varints written in place, one buffer per record, murmur2 in 32-bit arithmetic,
- * messages grouped per partition in linear time. These tests pin that the patched code still
- * writes exactly the bytes the Kafka protocol specifies and picks the partition the Java
- * client picks. References are written out here from the protocol's definitions, in BigInt,
- * independently of the patched code.
+ * messages grouped per partition in linear time, and no timer in a connection's request queue
+ * while nothing waits in it. These tests pin that the patched code still writes exactly the
+ * bytes the Kafka protocol specifies and picks the partition the Java client picks (references
+ * are written out here from the protocol's definitions, in BigInt, independently of the patched
+ * code), and that the queue still sends every request it holds.
  */
 import { createRequire } from 'node:module'
 import fc from 'fast-check'
-import { describe, expect, it } from 'vitest'
+import { Kafka, logLevel } from 'kafkajs'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import type { MockKafka } from '../../src/dev/mock-kafka'
+import { startTestKafka } from '../helpers/kafka'
 
 type Encoder = { buffer: Buffer; writeVarInt(v: number): Encoder; writeVarLong(v: number): Encoder }
 type EncoderClass = {
@@ -235,5 +239,134 @@ describe('patched kafkajs partitioning', () => {
       }),
       { numRuns: 300 },
     )
+  })
+})
+
+type QueuedRequest = {
+  entry: {
+    correlationId: number
+    apiKey: number
+    apiName: string
+    apiVersion: number
+    resolve: () => void
+    reject: (e: unknown) => void
+  }
+  expectResponse: boolean
+  sendRequest: () => void
+}
+type RequestQueue = {
+  throttleCheckTimeoutId: unknown
+  push(r: QueuedRequest): void
+  checkPendingRequests(): void
+  scheduleCheckPendingRequests(): void
+  maybeThrottle(ms: number): void
+  fulfillRequest(r: { correlationId: number; payload: Buffer; size: number }): void
+  destroy(): void
+}
+const RequestQueueClass: new (
+  o: object,
+) => RequestQueue = require('kafkajs/src/network/requestQueue')
+
+/**
+ * Unpatched, the queue checks for pending requests after every response and then schedules the
+ * next check with a negative delay (`throttledUntil` is -1 when not throttled), which Node runs
+ * after 1 ms, and each check schedules another: a timer every millisecond for as long as the
+ * connection lives (kafkajs issues #1556, #1604, #1704). Each wakes the process: an idle
+ * relay drew 0.040 cores unpatched against 0.010 patched (the write benchmark's idle reading,
+ * side by side), and the idle producer below set ~300 such timers in 200 ms unpatched.
+ */
+describe('patched kafkajs request queue', () => {
+  const logger = { debug() {}, info() {}, warn() {}, error() {} }
+  const newQueue = () =>
+    new RequestQueueClass({
+      maxInFlightRequests: 1,
+      requestTimeout: 30_000,
+      enforceRequestTimeout: false,
+      clientId: 'test',
+      broker: 'test:9092',
+      logger,
+    })
+  const request = (correlationId: number, sent: number[]): QueuedRequest => ({
+    entry: {
+      correlationId,
+      apiKey: 0,
+      apiName: 'Produce',
+      apiVersion: 3,
+      resolve() {},
+      reject() {},
+    },
+    expectResponse: true,
+    sendRequest: () => sent.push(correlationId),
+  })
+
+  it('schedules no check while nothing is pending and nothing throttles', () => {
+    const queue = newQueue()
+    const sent: number[] = []
+    queue.push(request(1, sent))
+    queue.fulfillRequest({ correlationId: 1, payload: Buffer.alloc(0), size: 0 })
+    queue.checkPendingRequests()
+    expect(sent).toEqual([1])
+    expect(queue.throttleCheckTimeoutId).toBeNull()
+    queue.destroy()
+  })
+
+  it('still sends a request held back by the in-flight limit, once the one before is answered', () => {
+    const queue = newQueue()
+    const sent: number[] = []
+    queue.push(request(1, sent))
+    queue.push(request(2, sent)) // maxInFlightRequests 1: held
+    expect(sent).toEqual([1])
+    queue.fulfillRequest({ correlationId: 1, payload: Buffer.alloc(0), size: 0 })
+    expect(sent).toEqual([1, 2])
+    queue.destroy()
+  })
+
+  it('still sends a request held back by broker throttling, when the throttle ends', async () => {
+    const queue = newQueue()
+    const sent: number[] = []
+    queue.maybeThrottle(30)
+    queue.push(request(1, sent))
+    expect(sent).toEqual([])
+    expect(queue.throttleCheckTimeoutId).not.toBeNull()
+    await vi.waitFor(() => expect(sent).toEqual([1]), { timeout: 2000, interval: 5 })
+    queue.destroy()
+  })
+
+  describe('a connected producer, idle', () => {
+    const topic = 'idle-producer'
+    let kafka: MockKafka
+    beforeAll(() => {
+      kafka = startTestKafka(topic, { brokers: 1, partitions: 1 })
+    })
+    afterAll(() => kafka.close())
+
+    it('sets no timer from its request queues', async () => {
+      const producer = new Kafka({
+        brokers: kafka.bootstrap.split(','),
+        logLevel: logLevel.NOTHING,
+      }).producer({ allowAutoTopicCreation: false, maxInFlightRequests: 1 })
+      await producer.connect()
+      try {
+        await producer.send({ topic, acks: -1, messages: [{ key: 'k', value: 'v' }] })
+        await new Promise((r) => setTimeout(r, 20)) // the send's own follow-ups settle
+        const real = globalThis.setTimeout
+        let fromQueue = 0
+        const spy = vi.spyOn(globalThis, 'setTimeout').mockImplementation(((
+          ...args: Parameters<typeof setTimeout>
+        ) => {
+          if (new Error().stack?.includes('requestQueue')) fromQueue++
+          return real(...args)
+        }) as typeof setTimeout)
+        try {
+          await new Promise((r) => real(r, 200))
+        } finally {
+          spy.mockRestore()
+        }
+        // Unpatched: one per millisecond per connection (296 in one run).
+        expect(fromQueue).toBe(0)
+      } finally {
+        await producer.disconnect()
+      }
+    })
   })
 })
