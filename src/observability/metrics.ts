@@ -158,7 +158,7 @@ export function createRelayMetrics(
   })
   const batches = new Counter({
     name: 'relay_batches_total',
-    help: "Batches published by a relay that paces (adaptive and notify modes; poll mode counts none), by the pacer's decision after each (src/relay/pace.ts): eager (the claim after a short batch goes out at once), rate (it waits RELAY_PACE_MS: events arrive at RELAY_PACE_ABOVE per second or more), band (it waits RELAY_PACE_MS: between four fifths of that rate and it, with the machine's CPUs saturated), cpu (the opt-in RELAY_PACE_SATURATED_MS wait).",
+    help: "Batches published by a relay that paces (adaptive and notify modes; poll mode counts none), by the pacer's decision after each (src/relay/pace.ts): eager (the claim after a short batch goes out at once), rate (it waits RELAY_PACE_MS: events arrive at RELAY_PACE_ABOVE per second or more), band (it waits RELAY_PACE_MS: between four fifths of that rate and it, with the machine's CPUs saturated), cpu (it waits RELAY_PACE_SATURATED_MS: paced either way, with the CPUs saturated).",
     labelNames: ['pace'] as const,
     registers: [registry],
   })

@@ -39,8 +39,8 @@
  * spends is one the writers queue for. It is used in two ways.
  *
  * Between the bounds (on by default). An eager relay whose rate is between `eagerBelow` and
- * `paceAbove` (1,200-1,500/s) paces, at `waitMs`, while the CPUs are saturated; once paced it
- * follows the rate rule as before (paced until the rate falls below `eagerBelow`), so the end
+ * `paceAbove` (1,200-1,500/s) paces while the CPUs are saturated (waiting the saturated wait,
+ * below, while they stay so; `waitMs` after); once paced it follows the rate rule as before (paced until the rate falls below `eagerBelow`), so the end
  * of a saturated spell does not make it flap. Below `eagerBelow` it stays eager however
  * saturated the machine: 1,000 orders/s saturates this one (see cpu-pressure.ts) and is the
  * latency target. It is aimed at a trap measured on 2026-12-03: in slow spells, 32 HTTP writers
@@ -57,23 +57,25 @@
  * in a fast one, and its lower bound, 960 for 1,200, would hold a 1,000/s stream paced once a
  * spike had paced it.)
  *
- * Saturated wait (opt-in, `saturatedWaitMs`). While saturated, the relay waits that long (more
- * than `waitMs`: fewer, fuller batches) from `saturatedFromRate` on, whatever the band. Latency
- * is made of queueing on such a machine anyway; still, the wait then becomes the latency.
- * Measured side by side on that machine, 32 writers, pacing forced: at 50 ms, 87-100% of the
- * no-trigger rate through HTTP and 103-106% direct in three probes (eager: 76-82% and 87-101%
- * in four); at 50 / 100 / 200 ms in one probe, 90 / 104 / 94% and 96 / 103 / 103% (the noise
- * of such a probe is about 5 points): 50 ms, the least latency for about the same gain.
- * Below 500 events/s it never paces for the CPU: there the wait is most of an event's latency and
- * gathers few events. With pacing from 100/s, a saturated machine (this one, the benchmark's
- * consumer spinning beside it) paced 100 orders/s in spells: event p99 104 ms against 18.
- * It is off by default (saturatedWaitMs 0). On, in a full benchmark run on that machine
- * (2026-12-02), 32 writers kept 95% (HTTP) and 94% (direct) of their no-trigger rate, where
- * eager had left 77% and 87%; but the machine also reads saturated at 1,000 orders/s and under
- * one writer through HTTP, and there the wait became the latency: event p50 36 ms at 1,000/s
- * (eager: about 4), p99 52 ms for one writer (eager: about 9). Milliseconds from commit to
- * Kafka is this service's promise, so trading them for the writers' throughput is the
- * operator's call, made knowing their machine.
+ * Saturated wait (`saturatedWaitMs`, on by default at 50 ms). While the relay is paced (by the
+ * rate, or by the band) and the CPUs are saturated, it waits that long instead of `waitMs`:
+ * fewer, fuller batches, because on such a machine what a batch costs is mostly fixed. Measured
+ * here (2026-12-03, a 2-core VM): a kafkajs produce of 24 events took 0.6 ms of CPU back to
+ * back and 1.5-2.5 ms when each followed a 10 ms sleep; the relay's mark and claim 0.14-0.27
+ * against 0.66-1.27 ms; a bare Node process sleeping 10 ms at a time spends 90-220 µs per
+ * wake-up. Caches and the CPU go cold between batches, so a relay publishing every 10 ms costs
+ * about three times what the same events cost in bigger batches (alone at 2,000 events/s:
+ * 75-98 µs per event paced at 10 ms, 30-33 polling once a second), and on shared cores the
+ * writers pay it. Side by side, 32 writers: with the 50 ms wait 96-102% of the no-trigger rate
+ * through HTTP in three full benchmark runs, where the 10 ms pace left 76-86%; in a write
+ * probe of a fast spell, 98% against 92.5%. It waits only where the rate rule or the band
+ * already paces: a stream the rate keeps eager (1,000 orders/s, the latency target, which
+ * saturates this machine) never waits for the CPU. An earlier form of it, opt-in and from 500
+ * events/s whatever the band (2026-12-02), paced that stream too: event p50 36 ms at 1,000/s
+ * and p99 52 ms under one writer. The price now is latency under heavy load on saturated
+ * cores: a batch can wait 50 ms (event p99 under 8-64 writers with a 50 ms pace, 2026-12-01:
+ * 84-107 ms against 25-55 ms at 10 ms). Where the relay has cores of its own, its machine does
+ * not read saturated and the wait does not apply; `RELAY_PACE_SATURATED_MS=0` turns it off.
  *
  * The readings are the machine's: a neighbour's load counts as saturation too. Without them
  * (not Linux, no PSI) the relay never paces for the CPU, and the rate rule alone decides.
@@ -93,9 +95,8 @@ export type PaceOptions = {
   /** The rate is averaged over about this long (the time constant of its decay), ms. */
   windowMs: number
   /**
-   * The wait while the CPUs are saturated, ms, whatever the rate from `saturatedFromRate`
-   * (RELAY_PACE_SATURATED_MS; 0, the default: only the band between the bounds paces for it;
-   * 50 is the measured choice where it is wanted).
+   * The wait while paced and the CPUs are saturated, ms, where longer than `waitMs`
+   * (RELAY_PACE_SATURATED_MS; 0: none, the band still paces at `waitMs`).
    */
   saturatedWaitMs: number
   /** Saturated from this CPU pressure (share of time with tasks waiting for a CPU)... */
@@ -106,15 +107,13 @@ export type PaceOptions = {
   cpuBusyAbove: number
   /** ...and not any more below this. */
   cpuBusyBelow: number
-  /** No pacing for the CPU below this rate (events/s): a wait would gather next to nothing. */
-  saturatedFromRate: number
 }
 
 /**
  * The decision after a batch: `eager` (the claim after a short batch goes out at once), or
  * waiting, for `rate` (at `paceAbove` or more, or held there between the bounds), for `band`
- * (between the bounds because the CPUs are saturated), or for `cpu` (the opt-in saturated
- * wait, when it is the longer). The relay counts batches by it (relay_batches_total).
+ * (between the bounds because the CPUs are saturated), or for `cpu` (paced either way, the
+ * saturated wait, when it is the longer). The relay counts batches by it (relay_batches_total).
  */
 export const PACE_STATES = ['eager', 'rate', 'band', 'cpu'] as const
 export type PaceState = (typeof PACE_STATES)[number]
@@ -124,18 +123,17 @@ export const PACE_DEFAULTS: PaceOptions = {
   paceAbove: 1500,
   eagerBelow: 1200,
   windowMs: 200,
-  saturatedWaitMs: 0,
+  saturatedWaitMs: 50,
   pressureAbove: 0.6,
   pressureBelow: 0.45,
   cpuBusyAbove: 0.85,
   cpuBusyBelow: 0.75,
-  saturatedFromRate: 500,
 }
 
 /** Whether pacing with these options ever looks at the CPU load (else it is never read). */
 export function readsCpuLoad(options: Partial<PaceOptions> = {}): boolean {
   const o = { ...PACE_DEFAULTS, ...options }
-  return o.saturatedWaitMs > 0 || (o.waitMs > 0 && o.eagerBelow < o.paceAbove)
+  return o.waitMs > 0 && (o.eagerBelow < o.paceAbove || o.saturatedWaitMs > o.waitMs)
 }
 
 /** CPU pressure is read at most this often, and averaged over about PRESSURE_WINDOW_MS. */
@@ -212,9 +210,7 @@ export class Pacer {
   }
 
   private get forCpu(): number {
-    return this.saturated && this.eventsPerSecond >= this.o.saturatedFromRate
-      ? this.o.saturatedWaitMs
-      : 0
+    return this.paced && this.saturated ? this.o.saturatedWaitMs : 0
   }
 
   /** The average behind the decision; read by the tests. */

@@ -123,7 +123,7 @@ export async function startRelay(
       paceAbove: config.relay.pace.paceAbove,
       paceSaturatedMs: config.relay.pace.saturatedWaitMs,
       cpuSaturation: !readsCpu
-        ? 'not read (poll mode, or RELAY_PACE_MS=0 and RELAY_PACE_SATURATED_MS=0)'
+        ? 'not read (poll mode, or RELAY_PACE_MS=0)'
         : cpuPressure
           ? `${CPU_FILES.pressure} and ${CPU_FILES.stat}`
           : 'unreadable here (no Linux PSI): never paces for the CPU',

@@ -8,16 +8,22 @@ const W = PACE_DEFAULTS.waitMs
  * A relay draining a steady stream of `perMs` events per ms, on a simulated clock: each claim
  * brings what arrived since the previous claim and is acknowledged `roundTripMs` later; the next
  * claim follows after the pacer's wait. A claim that finds nothing is not a batch: the pacer
- * never hears of it. `batches` counts claims.
+ * never hears of it. `batches` counts claims. A clock passed from one call to the next carries
+ * the previous claim's time, so the stream goes on without a gap or a lost event.
  */
 function drainStream(
   pacer: Pacer,
-  o: { perMs: number; roundTripMs: number; batches: number; clock?: { now: number } },
+  o: {
+    perMs: number
+    roundTripMs: number
+    batches: number
+    clock?: { now: number; lastClaim?: number }
+  },
 ) {
   const clock = o.clock ?? { now: 0 }
   const waits: number[] = []
   const sizes: number[] = []
-  let previousClaim = clock.now - o.roundTripMs
+  let previousClaim = clock.lastClaim ?? clock.now - o.roundTripMs
   let owed = 0 // fractions of an event carried to the next claim, so the rate is exact
   for (let i = 0; i < o.batches; i++) {
     owed += o.perMs * (clock.now - previousClaim)
@@ -31,6 +37,7 @@ function drainStream(
     previousClaim = clock.now
     clock.now += o.roundTripMs + pacer.waitMs
   }
+  clock.lastClaim = previousClaim
   return { waits, sizes, clock }
 }
 
@@ -136,9 +143,10 @@ describe('Pacer', () => {
 })
 
 describe('Pacer, a saturated CPU', () => {
-  // Off by default (RELAY_PACE_SATURATED_MS=0); these pacers have it on, at 50 ms.
-  const S = 50
-  const on = { saturatedWaitMs: S }
+  // The saturated wait (RELAY_PACE_SATURATED_MS, 50 ms by default): while paced and saturated.
+  const S = PACE_DEFAULTS.saturatedWaitMs
+  const on = {}
+  const fast = 3 // events per ms: 3,000/s, over RELAY_PACE_ABOVE, so the rate rule paces
   /** A CPU load reader whose readings the test sets; counts them. */
   const cpu = (pressure: number, busy: number) => {
     const state = { load: { pressure, busy } as CpuLoad | undefined, readings: 0 }
@@ -150,20 +158,34 @@ describe('Pacer, a saturated CPU', () => {
   }
   const saturated = () => cpu(0.9, 0.95)
 
-  it('paces 1,000 events/s while the CPUs are saturated, and is eager again once they are not', () => {
+  it('is on by default at 50 ms, longer than the rate rule’s wait', () => {
+    expect(S).toBe(50)
+    expect(S).toBeGreaterThan(W)
+  })
+
+  it('waits longer while the CPUs are saturated, and the rate rule’s wait again once they are not', () => {
     const load = saturated()
     const pacer = new Pacer(on, load)
     const clock = { now: 0 }
-    const busy = drainStream(pacer, { perMs: 1, roundTripMs: 2, batches: 400, clock })
-    const firstPaced = busy.waits.indexOf(S)
-    expect(firstPaced).toBeGreaterThan(0)
-    expect(new Set(busy.waits.slice(firstPaced))).toEqual(new Set([S]))
-    // The wait gathers: about 50 events a batch at 1 event/ms.
-    expect(busy.sizes.at(-1)).toBeGreaterThanOrEqual(45)
+    const busy = drainStream(pacer, { perMs: fast, roundTripMs: 2, batches: 400, clock })
+    const firstLong = busy.waits.indexOf(S)
+    expect(firstLong).toBeGreaterThan(0)
+    expect(new Set(busy.waits.slice(firstLong))).toEqual(new Set([S]))
+    // The wait gathers: about 3 * (2 + 50) events a batch.
+    expect(busy.sizes.at(-1)).toBeGreaterThanOrEqual(150)
     load.state.load = { pressure: 0.1, busy: 0.5 }
-    const freed = drainStream(pacer, { perMs: 1, roundTripMs: 2, batches: 600, clock })
-    expect(freed.waits.at(-1)).toBe(0)
+    const freed = drainStream(pacer, { perMs: fast, roundTripMs: 2, batches: 600, clock })
+    expect(freed.waits.at(-1)).toBe(W)
     expect(pacer.cpuLoadAverage?.pressure).toBeLessThan(PACE_DEFAULTS.pressureBelow)
+  })
+
+  it('never waits for the CPU where the rate keeps the relay eager: 1,000 events/s, saturated', () => {
+    const load = saturated()
+    for (const roundTripMs of [0.5, 2, 12]) {
+      const { waits } = drainStream(new Pacer(on, load), { perMs: 1, roundTripMs, batches: 3000 })
+      expect(new Set(waits)).toEqual(new Set([0]))
+    }
+    expect(load.state.readings).toBeGreaterThan(0) // read, and saturated: still eager
   })
 
   it('needs both readings: tasks queueing on CPUs not all busy, or busy CPUs without a queue, are not saturation', () => {
@@ -173,11 +195,12 @@ describe('Pacer, a saturated CPU', () => {
       [0.3, 0.5],
     ] as const) {
       const { waits } = drainStream(new Pacer(on, cpu(pressure, busy)), {
-        perMs: 1,
+        perMs: fast,
         roundTripMs: 2,
         batches: 2000,
       })
-      expect(new Set(waits)).toEqual(new Set([0]))
+      expect(waits).not.toContain(S)
+      expect(waits.at(-1)).toBe(W)
     }
   })
 
@@ -185,11 +208,12 @@ describe('Pacer, a saturated CPU', () => {
     const load = cpu(0.3, 0.6)
     const pacer = new Pacer(on, load)
     const clock = { now: 0 }
-    drainStream(pacer, { perMs: 1, roundTripMs: 2, batches: 1000, clock })
+    drainStream(pacer, { perMs: fast, roundTripMs: 2, batches: 200, clock })
+    expect(pacer.waitMs).toBe(W)
     load.state.load = { pressure: 1, busy: 1 }
-    drainStream(pacer, { perMs: 1, roundTripMs: 2, batches: 50, clock }) // 100 ms of it
-    expect(pacer.waitMs).toBe(0)
-    const { waits } = drainStream(pacer, { perMs: 1, roundTripMs: 2, batches: 1000, clock })
+    drainStream(pacer, { perMs: fast, roundTripMs: 2, batches: 8, clock }) // ~100 ms of it
+    expect(pacer.waitMs).toBe(W)
+    const { waits } = drainStream(pacer, { perMs: fast, roundTripMs: 2, batches: 100, clock })
     expect(waits.at(-1)).toBe(S) // sustained, it is
   })
 
@@ -197,29 +221,20 @@ describe('Pacer, a saturated CPU', () => {
     const load = cpu(0.5, 0.8) // both between their bounds (0.45-0.6, 0.75-0.85)
     const pacer = new Pacer(on, load)
     const clock = { now: 0 }
-    drainStream(pacer, { perMs: 1, roundTripMs: 2, batches: 1000, clock })
-    expect(pacer.waitMs).toBe(0) // never reached the upper bounds
+    drainStream(pacer, { perMs: fast, roundTripMs: 2, batches: 200, clock })
+    expect(pacer.waitMs).toBe(W) // never reached the upper bounds
     load.state.load = { pressure: 0.9, busy: 0.95 }
-    drainStream(pacer, { perMs: 1, roundTripMs: 2, batches: 1000, clock })
+    drainStream(pacer, { perMs: fast, roundTripMs: 2, batches: 100, clock })
     expect(pacer.waitMs).toBe(S)
     load.state.load = { pressure: 0.5, busy: 0.8 }
-    drainStream(pacer, { perMs: 1, roundTripMs: 2, batches: 1000, clock })
+    drainStream(pacer, { perMs: fast, roundTripMs: 2, batches: 100, clock })
     expect(pacer.waitMs).toBe(S) // came from above: still saturated
     load.state.load = { pressure: 0.5, busy: 0.7 } // one below its lower bound ends it
-    drainStream(pacer, { perMs: 1, roundTripMs: 2, batches: 1000, clock })
-    expect(pacer.waitMs).toBe(0)
+    drainStream(pacer, { perMs: fast, roundTripMs: 2, batches: 100, clock })
+    expect(pacer.waitMs).toBe(W)
   })
 
-  it('does not pace a stream below 500 events/s for the CPU: its latency is worth more', () => {
-    const { waits } = drainStream(new Pacer(on, saturated()), {
-      perMs: 0.4,
-      roundTripMs: 2,
-      batches: 2000,
-    })
-    expect(new Set(waits)).toEqual(new Set([0]))
-  })
-
-  it('reads the CPU at most every 100 ms, and never when told not to pace for it', () => {
+  it('reads the CPU at most every 100 ms, and never when it never paces', () => {
     const load = saturated()
     const clock = { now: 0 }
     drainStream(new Pacer(on, load), { perMs: 1, roundTripMs: 2, batches: 500, clock })
@@ -227,8 +242,8 @@ describe('Pacer, a saturated CPU', () => {
     expect(load.state.readings).toBeGreaterThanOrEqual(5)
     expect(load.state.readings).toBeLessThanOrEqual(clock.now / 100 + 1)
     const off = saturated()
-    const { waits } = drainStream(new Pacer({ saturatedWaitMs: 0, waitMs: 0 }, off), {
-      perMs: 1,
+    const { waits } = drainStream(new Pacer({ waitMs: 0 }, off), {
+      perMs: fast,
       roundTripMs: 2,
       batches: 500,
     })
@@ -236,31 +251,33 @@ describe('Pacer, a saturated CPU', () => {
     expect(new Set(waits)).toEqual(new Set([0]))
   })
 
-  it('never paces for the CPU when the reader cannot tell (no PSI on this system)', () => {
+  it('never waits for the CPU when the reader cannot tell (no PSI on this system)', () => {
     const load = saturated()
     load.state.load = undefined
-    const { waits } = drainStream(new Pacer(on, load), { perMs: 1, roundTripMs: 2, batches: 1000 })
-    expect(new Set(waits)).toEqual(new Set([0]))
+    const { waits } = drainStream(new Pacer(on, load), {
+      perMs: fast,
+      roundTripMs: 2,
+      batches: 1000,
+    })
+    expect(waits).not.toContain(S)
+    expect(waits.at(-1)).toBe(W)
   })
 
-  it('is off by default: saturated CPUs do not pace 1,000 events/s with the default settings', () => {
-    const load = saturated()
-    const { waits } = drainStream(new Pacer({}, load), { perMs: 1, roundTripMs: 2, batches: 1000 })
-    expect(new Set(waits)).toEqual(new Set([0]))
-    expect(load.state.readings).toBeGreaterThan(0) // read, for the rule between the bounds
-    expect(PACE_DEFAULTS.saturatedWaitMs).toBe(0)
-  })
-
-  it('takes the longer of its two waits when both apply', () => {
-    const pacer = new Pacer(on, saturated())
-    const { waits } = drainStream(pacer, { perMs: 3, roundTripMs: 1.5, batches: 1000 })
-    expect(waits.at(-1)).toBe(Math.max(W, S))
+  it('takes the longer of its two waits, and none of its own when set to 0', () => {
+    const shorter = new Pacer({ saturatedWaitMs: 5 }, saturated())
+    expect(
+      drainStream(shorter, { perMs: fast, roundTripMs: 1.5, batches: 1000 }).waits.at(-1),
+    ).toBe(W)
+    const none = new Pacer({ saturatedWaitMs: 0 }, saturated())
+    const { waits } = drainStream(none, { perMs: fast, roundTripMs: 1.5, batches: 1000 })
+    expect(new Set(waits.slice(waits.indexOf(W)))).toEqual(new Set([W]))
   })
 })
 
 describe('Pacer, between the rate bounds on a saturated CPU', () => {
-  // The default settings: no saturated wait of its own; saturation only decides, between the
-  // bounds (1,200-1,500 events/s), for the rate rule's wait.
+  // Saturation decides, between the bounds (1,200-1,500 events/s), whether an eager relay paces.
+  // `bandOnly`: without the saturated wait, so the band's own pace (RELAY_PACE_MS) shows.
+  const bandOnly = { saturatedWaitMs: 0 }
   const load = (pressure: number, busy: number) => {
     const state = { load: { pressure, busy } }
     return Object.assign(() => state.load, { state })
@@ -273,12 +290,19 @@ describe('Pacer, between the rate bounds on a saturated CPU', () => {
     const idle = new Pacer({}, load(0.1, 0.4))
     const calm = drainStream(idle, { perMs: between, roundTripMs: 2, batches: 2000 })
     expect(new Set(calm.waits)).toEqual(new Set([0]))
-    const busy = new Pacer({}, load(0.9, 0.95))
+    // With the defaults, the saturated wait: paced by the band, on CPUs still saturated.
+    const defaults = drainStream(new Pacer({}, load(0.9, 0.95)), {
+      perMs: between,
+      roundTripMs: 2,
+      batches: 2000,
+    })
+    expect(defaults.waits.at(-1)).toBe(PACE_DEFAULTS.saturatedWaitMs)
+    const busy = new Pacer(bandOnly, load(0.9, 0.95))
     const { waits, sizes } = drainStream(busy, { perMs: between, roundTripMs: 2, batches: 2000 })
     const firstPaced = waits.indexOf(W)
     expect(firstPaced).toBeGreaterThan(0)
     expect(new Set(waits.slice(firstPaced))).toEqual(new Set([W]))
-    // The rate rule's wait, not the opt-in saturated one: about 1.35 * (2 + 10) events a batch.
+    // The rate rule's wait: about 1.35 * (2 + 10) events a batch.
     expect(sizes.at(-1)).toBeGreaterThanOrEqual(Math.floor(between * (2 + W)) - 1)
     expect(sizes.at(-1)).toBeLessThanOrEqual(Math.ceil(between * (2 + W)) + 1)
   })
@@ -311,10 +335,12 @@ describe('Pacer, between the rate bounds on a saturated CPU', () => {
     const pacer = new Pacer({}, cpu)
     const clock = { now: 0 }
     drainStream(pacer, { perMs: between, roundTripMs: 2, batches: 1000, clock })
-    expect(pacer.waitMs).toBe(W)
+    expect(pacer.waitMs).toBe(PACE_DEFAULTS.saturatedWaitMs)
     cpu.state.load = { pressure: 0.1, busy: 0.4 }
     const held = drainStream(pacer, { perMs: between, roundTripMs: 2, batches: 1000, clock })
-    expect(new Set(held.waits)).toEqual(new Set([W]))
+    // The saturated wait while the load's average comes down, then the rate rule's: paced still.
+    expect(held.waits).not.toContain(0)
+    expect(held.waits.at(-1)).toBe(W)
     expect(pacer.cpuLoadAverage?.pressure).toBeLessThan(PACE_DEFAULTS.pressureBelow)
     const slower = drainStream(pacer, { perMs: 1, roundTripMs: 2, batches: 1000, clock })
     expect(slower.waits.at(-1)).toBe(0)
@@ -323,7 +349,7 @@ describe('Pacer, between the rate bounds on a saturated CPU', () => {
   it('tells its observer the decision after each batch, and why it waits', () => {
     const cpu = load(0.1, 0.4)
     const states: PaceState[] = []
-    const pacer = new Pacer({}, cpu, (s) => states.push(s))
+    const pacer = new Pacer(bandOnly, cpu, (s) => states.push(s))
     const clock = { now: 0 }
     const run = (perMs: number, batches: number) => {
       states.length = 0
@@ -338,16 +364,12 @@ describe('Pacer, between the rate bounds on a saturated CPU', () => {
     expect(run(between, 500)).toEqual({ last: 'rate', seen: new Set(['rate']) }) // held
     expect(run(1, 500).last).toBe('eager')
     expect(states.length).toBeGreaterThan(0)
-    const opted = new Pacer({ saturatedWaitMs: 50 }, load(0.9, 0.95))
-    drainStream(opted, { perMs: 3, roundTripMs: 2, batches: 500 })
-    expect(opted.state).toBe('cpu')
+    const defaults = new Pacer({}, load(0.9, 0.95))
+    drainStream(defaults, { perMs: 3, roundTripMs: 2, batches: 500 })
+    expect(defaults.state).toBe('cpu')
   })
 
-  it('takes the opt-in saturated wait where it is longer, and never paces with RELAY_PACE_MS=0', () => {
-    const opted = new Pacer({ saturatedWaitMs: 50 }, load(0.9, 0.95))
-    expect(drainStream(opted, { perMs: between, roundTripMs: 2, batches: 1000 }).waits.at(-1)).toBe(
-      50,
-    )
+  it('never paces with RELAY_PACE_MS=0, saturated wait or not', () => {
     const never = new Pacer({ waitMs: 0 }, load(0.9, 0.95))
     const { waits } = drainStream(never, { perMs: between, roundTripMs: 2, batches: 1000 })
     expect(new Set(waits)).toEqual(new Set([0]))

@@ -110,7 +110,8 @@ describe('runRelay', () => {
 
   it('while the CPUs are saturated, gathers a stream into fewer batches', async () => {
     // About 2,000 events/s for 0.6 s, published once by a relay that reads no CPU pressure and
-    // once by one that reads saturation (pace.ts, on at 50 ms); pacing for the rate is off in both.
+    // once by one that reads saturation; both paced for the rate (from 100 events/s here, at
+    // 10 ms), the saturated one waiting 50 ms instead (pace.ts).
     const stream = async (cpuPressure: CpuPressure) => {
       await db.sql`truncate outbox`
       const batches: number[][] = []
@@ -121,7 +122,7 @@ describe('runRelay', () => {
         {
           cpuPressure,
           batchSize: 1000,
-          pace: { paceAbove: 1e9, eagerBelow: 1e9, saturatedWaitMs: 50 },
+          pace: { paceAbove: 100, eagerBelow: 80, waitMs: 10, saturatedWaitMs: 50 },
         },
       )
       for (let i = 0; i < 120; i++) {
@@ -137,7 +138,7 @@ describe('runRelay', () => {
     }
     const spare = await stream(() => ({ pressure: 0.05, busy: 0.3 }))
     const saturated = await stream(() => ({ pressure: 0.95, busy: 0.98 }))
-    // Paced at 50 ms from 500 events/s on: a 0.6 s stream fits in a few dozen batches.
+    // 50 ms against 10 ms between claims: a fraction of the batches.
     expect(saturated).toBeLessThan(spare / 2)
   })
 
