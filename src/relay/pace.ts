@@ -40,8 +40,9 @@
  *
  * Between the bounds (on by default). An eager relay whose rate is between `eagerBelow` and
  * `paceAbove` (1,200-1,500/s) paces while the CPUs are saturated (waiting the saturated wait,
- * below, while they stay so; `waitMs` after); once paced it follows the rate rule as before (paced until the rate falls below `eagerBelow`), so the end
- * of a saturated spell does not make it flap. Below `eagerBelow` it stays eager however
+ * below, while they stay so; `waitMs` after); once paced it follows the rate rule as before
+ * (paced until the rate falls below `eagerBelow`), so the end of a saturated spell does not
+ * make it flap. Below `eagerBelow` it stays eager however
  * saturated the machine: 1,000 orders/s saturates this one (see cpu-pressure.ts) and is the
  * latency target. It is aimed at a trap measured on 2026-12-03: in slow spells, 32 HTTP writers
  * with the relay eager bring 1,250-1,590 events/s, just under `paceAbove`, and the eager
@@ -66,9 +67,10 @@
  * wake-up. Caches and the CPU go cold between batches, so a relay publishing every 10 ms costs
  * about three times what the same events cost in bigger batches (alone at 2,000 events/s:
  * 75-98 µs per event paced at 10 ms, 30-33 polling once a second), and on shared cores the
- * writers pay it. Side by side, 32 writers: with the 50 ms wait 96-102% of the no-trigger rate
- * through HTTP in three full benchmark runs, where the 10 ms pace left 76-86%; in a write
- * probe of a fast spell, 98% against 92.5%. It waits only where the rate rule or the band
+ * writers pay it. Side by side, 32 writers through HTTP: this wait 92% of the no-trigger rate
+ * in a full benchmark run where the 10 ms pace alone read 86%, and 98% against 92.5% in a
+ * write probe of a fast spell; its earlier form (below) 96-102% in three full runs where the
+ * 10 ms pace read 76-86%. It waits only where the rate rule or the band
  * already paces: a stream the rate keeps eager (1,000 orders/s, the latency target, which
  * saturates this machine) never waits for the CPU. An earlier form of it, opt-in and from 500
  * events/s whatever the band (2026-12-02), paced that stream too: event p50 36 ms at 1,000/s
