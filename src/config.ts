@@ -85,10 +85,10 @@ const schema = z.object({
   // an eager relay paces too while the machine's CPUs are saturated: tasks wait for one
   // RELAY_PACE_CPU_PRESSURE % of the time or more (Linux PSI) and they are 85% busy or more.
   RELAY_PACE_ABOVE: positiveInt('RELAY_PACE_ABOVE', 1500, 10_000_000),
-  // While paced (either way above) and the CPUs are saturated, the wait instead of
+  // Opt-in: while paced (either way above) and the CPUs are saturated, the wait instead of
   // RELAY_PACE_MS, where longer: fewer, fuller batches where the relay shares its cores with
-  // the writers (pace.ts: 50 is the measured choice; 0 = none).
-  RELAY_PACE_SATURATED_MS: intSetting('RELAY_PACE_SATURATED_MS', 50, 1000, 'none'),
+  // the writers, at the price of latency under load (pace.ts: 50 is the measured choice).
+  RELAY_PACE_SATURATED_MS: intSetting('RELAY_PACE_SATURATED_MS', 0, 1000, 'none'),
   RELAY_PACE_CPU_PRESSURE: positiveInt('RELAY_PACE_CPU_PRESSURE', 60, 100),
   RELAY_BACKOFF_BASE_MS: positiveInt('RELAY_BACKOFF_BASE_MS', 100, 60_000),
   RELAY_BACKOFF_CAP_MS: positiveInt('RELAY_BACKOFF_CAP_MS', 30_000, 3_600_000),

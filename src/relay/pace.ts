@@ -39,8 +39,8 @@
  * spends is one the writers queue for. It is used in two ways.
  *
  * Between the bounds (on by default). An eager relay whose rate is between `eagerBelow` and
- * `paceAbove` (1,200-1,500/s) paces while the CPUs are saturated (waiting the saturated wait,
- * below, while they stay so; `waitMs` after); once paced it follows the rate rule as before
+ * `paceAbove` (1,200-1,500/s) paces, at `waitMs` (or the saturated wait below, where set),
+ * while the CPUs are saturated; once paced it follows the rate rule as before
  * (paced until the rate falls below `eagerBelow`), so the end of a saturated spell does not
  * make it flap. Below `eagerBelow` it stays eager however
  * saturated the machine: 1,000 orders/s saturates this one (see cpu-pressure.ts) and is the
@@ -58,26 +58,29 @@
  * in a fast one, and its lower bound, 960 for 1,200, would hold a 1,000/s stream paced once a
  * spike had paced it.)
  *
- * Saturated wait (`saturatedWaitMs`, on by default at 50 ms). While the relay is paced (by the
- * rate, or by the band) and the CPUs are saturated, it waits that long instead of `waitMs`:
- * fewer, fuller batches, because on such a machine what a batch costs is mostly fixed. Measured
- * here (2026-12-03, a 2-core VM): a kafkajs produce of 24 events took 0.6 ms of CPU back to
- * back and 1.5-2.5 ms when each followed a 10 ms sleep; the relay's mark and claim 0.14-0.27
- * against 0.66-1.27 ms; a bare Node process sleeping 10 ms at a time spends 90-220 µs per
- * wake-up. Caches and the CPU go cold between batches, so a relay publishing every 10 ms costs
- * about three times what the same events cost in bigger batches (alone at 2,000 events/s:
- * 75-98 µs per event paced at 10 ms, 30-33 polling once a second), and on shared cores the
- * writers pay it. Side by side, 32 writers through HTTP: this wait 92% of the no-trigger rate
- * in a full benchmark run where the 10 ms pace alone read 86%, and 98% against 92.5% in a
- * write probe of a fast spell; its earlier form (below) 96-102% in three full runs where the
- * 10 ms pace read 76-86%. It waits only where the rate rule or the band
- * already paces: a stream the rate keeps eager (1,000 orders/s, the latency target, which
- * saturates this machine) never waits for the CPU. An earlier form of it, opt-in and from 500
- * events/s whatever the band (2026-12-02), paced that stream too: event p50 36 ms at 1,000/s
- * and p99 52 ms under one writer. The price now is latency under heavy load on saturated
- * cores: a batch can wait 50 ms (event p99 under 8-64 writers with a 50 ms pace, 2026-12-01:
- * 84-107 ms against 25-55 ms at 10 ms). Where the relay has cores of its own, its machine does
- * not read saturated and the wait does not apply; `RELAY_PACE_SATURATED_MS=0` turns it off.
+ * Saturated wait (opt-in, `saturatedWaitMs`; 50 ms is the measured choice). While the relay is
+ * paced (by the rate, or by the band) and the CPUs are saturated, it waits that long instead of
+ * `waitMs`: fewer, fuller batches, because on such a machine what a batch costs is mostly
+ * fixed. Measured here (2026-12-03, a 2-core VM): a kafkajs produce of 24 events took 0.6 ms
+ * of CPU back to back and 1.5-2.5 ms when each followed a 10 ms sleep; the relay's mark and
+ * claim 0.14-0.27 against 0.66-1.27 ms; a bare Node process sleeping 10 ms at a time spends
+ * 90-220 µs per wake-up. Caches and the CPU go cold between batches, so a relay publishing
+ * every 10 ms costs about three times what the same events cost in bigger batches (alone at
+ * 2,000 events/s: 75-98 µs per event paced at 10 ms, 30-33 polling once a second), and on
+ * shared cores the writers pay it. It waits only where the rate rule or the band already
+ * paces: a stream the rate keeps eager (1,000 orders/s, the latency target, which saturates
+ * this machine) never waits for the CPU. Side by side, 32 writers through HTTP, in the form
+ * here: 92% and 85% of the no-trigger rate in two full benchmark runs where the 10 ms pace read
+ * 86% and 85%, and 98% against 92.5% in a write probe (directly 87% / 93% against 86% / 90%,
+ * 91% against 87%). Its price: event p99 under 8-64 writers 75-119 ms in those runs against
+ * 27-39 ms in the last full run without it. So it stays off by default: a gain of 0-6 points
+ * that did not meet the write target in those runs, for tail latency two to three times
+ * longer, and machine-wide readings, so a neighbour's load would lengthen this relay's waits.
+ * (Its earlier form, 2026-12-02, applied from 500 events/s whatever the rate rule said: it
+ * paced the 1,000/s stream too, event p50 36 ms, but it also paced the eager stretches below
+ * `paceAbove` and read 96-102% through HTTP in three full runs where the 10 ms pace read
+ * 76-86%.) A deployment whose relay shares cores with its writers, and that values their
+ * throughput over tens of milliseconds, sets it.
  *
  * The readings are the machine's: a neighbour's load counts as saturation too. Without them
  * (not Linux, no PSI) the relay never paces for the CPU, and the rate rule alone decides.
@@ -98,7 +101,7 @@ export type PaceOptions = {
   windowMs: number
   /**
    * The wait while paced and the CPUs are saturated, ms, where longer than `waitMs`
-   * (RELAY_PACE_SATURATED_MS; 0: none, the band still paces at `waitMs`).
+   * (RELAY_PACE_SATURATED_MS; 0, the default: none).
    */
   saturatedWaitMs: number
   /** Saturated from this CPU pressure (share of time with tasks waiting for a CPU)... */
@@ -125,7 +128,7 @@ export const PACE_DEFAULTS: PaceOptions = {
   paceAbove: 1500,
   eagerBelow: 1200,
   windowMs: 200,
-  saturatedWaitMs: 50,
+  saturatedWaitMs: 0,
   pressureAbove: 0.6,
   pressureBelow: 0.45,
   cpuBusyAbove: 0.85,

@@ -7,8 +7,8 @@
  *             drain: claim-publish-mark batches until a claim comes back empty (poll: until
  *             a batch comes back short); under load (RELAY_PACE_ABOVE events/s, or four
  *             fifths of it while the CPUs are saturated) wait RELAY_PACE_MS before the claim
- *             that follows a short batch, RELAY_PACE_SATURATED_MS instead while the CPUs
- *             stay saturated (pace.ts)
+ *             that follows a short batch, RELAY_PACE_SATURATED_MS instead (opt-in) while
+ *             the CPUs stay saturated (pace.ts)
  *             adaptive: after publishing anything, linger awake, re-checking at once for
  *             SPIN_MS, then every AWAKE_POLL_MS, until LINGER_MS pass with nothing new
  *             (avoids flapping under load); a sparse stream (events more than

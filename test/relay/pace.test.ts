@@ -143,9 +143,10 @@ describe('Pacer', () => {
 })
 
 describe('Pacer, a saturated CPU', () => {
-  // The saturated wait (RELAY_PACE_SATURATED_MS, 50 ms by default): while paced and saturated.
-  const S = PACE_DEFAULTS.saturatedWaitMs
-  const on = {}
+  // The saturated wait (RELAY_PACE_SATURATED_MS): while paced and saturated. Off by default;
+  // these pacers have it on, at 50 ms, the measured choice.
+  const S = 50
+  const on = { saturatedWaitMs: S }
   const fast = 3 // events per ms: 3,000/s, over RELAY_PACE_ABOVE, so the rate rule paces
   /** A CPU load reader whose readings the test sets; counts them. */
   const cpu = (pressure: number, busy: number) => {
@@ -158,9 +159,15 @@ describe('Pacer, a saturated CPU', () => {
   }
   const saturated = () => cpu(0.9, 0.95)
 
-  it('is on by default at 50 ms, longer than the rate rule’s wait', () => {
-    expect(S).toBe(50)
-    expect(S).toBeGreaterThan(W)
+  it('is off by default: saturated CPUs do not lengthen the rate rule’s wait', () => {
+    expect(PACE_DEFAULTS.saturatedWaitMs).toBe(0)
+    const { waits } = drainStream(new Pacer({}, saturated()), {
+      perMs: fast,
+      roundTripMs: 2,
+      batches: 1000,
+    })
+    expect(waits).not.toContain(S)
+    expect(waits.at(-1)).toBe(W)
   })
 
   it('waits longer while the CPUs are saturated, and the rate rule’s wait again once they are not', () => {
@@ -276,8 +283,9 @@ describe('Pacer, a saturated CPU', () => {
 
 describe('Pacer, between the rate bounds on a saturated CPU', () => {
   // Saturation decides, between the bounds (1,200-1,500 events/s), whether an eager relay paces.
-  // `bandOnly`: without the saturated wait, so the band's own pace (RELAY_PACE_MS) shows.
-  const bandOnly = { saturatedWaitMs: 0 }
+  // The defaults: no saturated wait, so the band paces at RELAY_PACE_MS; `withWait` adds it.
+  const bandOnly = {}
+  const withWait = { saturatedWaitMs: 50 }
   const load = (pressure: number, busy: number) => {
     const state = { load: { pressure, busy } }
     return Object.assign(() => state.load, { state })
@@ -290,13 +298,13 @@ describe('Pacer, between the rate bounds on a saturated CPU', () => {
     const idle = new Pacer({}, load(0.1, 0.4))
     const calm = drainStream(idle, { perMs: between, roundTripMs: 2, batches: 2000 })
     expect(new Set(calm.waits)).toEqual(new Set([0]))
-    // With the defaults, the saturated wait: paced by the band, on CPUs still saturated.
-    const defaults = drainStream(new Pacer({}, load(0.9, 0.95)), {
+    // With the saturated wait: paced by the band, on CPUs still saturated, it waits that.
+    const waiting = drainStream(new Pacer(withWait, load(0.9, 0.95)), {
       perMs: between,
       roundTripMs: 2,
       batches: 2000,
     })
-    expect(defaults.waits.at(-1)).toBe(PACE_DEFAULTS.saturatedWaitMs)
+    expect(waiting.waits.at(-1)).toBe(50)
     const busy = new Pacer(bandOnly, load(0.9, 0.95))
     const { waits, sizes } = drainStream(busy, { perMs: between, roundTripMs: 2, batches: 2000 })
     const firstPaced = waits.indexOf(W)
@@ -335,12 +343,10 @@ describe('Pacer, between the rate bounds on a saturated CPU', () => {
     const pacer = new Pacer({}, cpu)
     const clock = { now: 0 }
     drainStream(pacer, { perMs: between, roundTripMs: 2, batches: 1000, clock })
-    expect(pacer.waitMs).toBe(PACE_DEFAULTS.saturatedWaitMs)
+    expect(pacer.waitMs).toBe(W)
     cpu.state.load = { pressure: 0.1, busy: 0.4 }
     const held = drainStream(pacer, { perMs: between, roundTripMs: 2, batches: 1000, clock })
-    // The saturated wait while the load's average comes down, then the rate rule's: paced still.
-    expect(held.waits).not.toContain(0)
-    expect(held.waits.at(-1)).toBe(W)
+    expect(new Set(held.waits)).toEqual(new Set([W]))
     expect(pacer.cpuLoadAverage?.pressure).toBeLessThan(PACE_DEFAULTS.pressureBelow)
     const slower = drainStream(pacer, { perMs: 1, roundTripMs: 2, batches: 1000, clock })
     expect(slower.waits.at(-1)).toBe(0)
@@ -364,9 +370,9 @@ describe('Pacer, between the rate bounds on a saturated CPU', () => {
     expect(run(between, 500)).toEqual({ last: 'rate', seen: new Set(['rate']) }) // held
     expect(run(1, 500).last).toBe('eager')
     expect(states.length).toBeGreaterThan(0)
-    const defaults = new Pacer({}, load(0.9, 0.95))
-    drainStream(defaults, { perMs: 3, roundTripMs: 2, batches: 500 })
-    expect(defaults.state).toBe('cpu')
+    const waiting = new Pacer(withWait, load(0.9, 0.95))
+    drainStream(waiting, { perMs: 3, roundTripMs: 2, batches: 500 })
+    expect(waiting.state).toBe('cpu')
   })
 
   it('never paces with RELAY_PACE_MS=0, saturated wait or not', () => {
