@@ -73,7 +73,7 @@
  * here: 92% and 85% of the no-trigger rate in two full benchmark runs where the 10 ms pace read
  * 86% and 85%, and 98% against 92.5% in a write probe (directly 87% / 93% against 86% / 90%,
  * 91% against 87%). Its price: event p99 under 8-64 writers 75-119 ms in those runs against
- * 27-39 ms in the last full run without it. So it stays off by default: a gain of 0-6 points
+ * 26-39 ms in the full runs before and after them without it. So it stays off by default: a gain of 0-6 points
  * that did not meet the write target in those runs, for tail latency two to three times
  * longer, and machine-wide readings, so a neighbour's load would lengthen this relay's waits.
  * (Its earlier form, 2026-12-02, applied from 500 events/s whatever the rate rule said: it
