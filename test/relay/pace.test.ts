@@ -158,16 +158,16 @@ describe('Pacer, a saturated CPU', () => {
     return Object.assign(read, { state })
   }
   const saturated = () => cpu(0.9, 0.95)
+  /** A fast stream, paced by the rate: it ends at the rate rule's wait, never the longer one. */
+  const expectRateWaitOnly = (pacer: Pacer, batches: number) => {
+    const { waits } = drainStream(pacer, { perMs: fast, roundTripMs: 2, batches })
+    expect(waits).not.toContain(S)
+    expect(waits.at(-1)).toBe(W)
+  }
 
   it('is off by default: saturated CPUs do not lengthen the rate rule’s wait', () => {
     expect(PACE_DEFAULTS.saturatedWaitMs).toBe(0)
-    const { waits } = drainStream(new Pacer({}, saturated()), {
-      perMs: fast,
-      roundTripMs: 2,
-      batches: 1000,
-    })
-    expect(waits).not.toContain(S)
-    expect(waits.at(-1)).toBe(W)
+    expectRateWaitOnly(new Pacer({}, saturated()), 1000)
   })
 
   it('waits longer while the CPUs are saturated, and the rate rule’s wait again once they are not', () => {
@@ -201,13 +201,7 @@ describe('Pacer, a saturated CPU', () => {
       [0.3, 0.99], // busy, nobody waiting
       [0.3, 0.5],
     ] as const) {
-      const { waits } = drainStream(new Pacer(on, cpu(pressure, busy)), {
-        perMs: fast,
-        roundTripMs: 2,
-        batches: 2000,
-      })
-      expect(waits).not.toContain(S)
-      expect(waits.at(-1)).toBe(W)
+      expectRateWaitOnly(new Pacer(on, cpu(pressure, busy)), 2000)
     }
   })
 
@@ -261,13 +255,7 @@ describe('Pacer, a saturated CPU', () => {
   it('never waits for the CPU when the reader cannot tell (no PSI on this system)', () => {
     const load = saturated()
     load.state.load = undefined
-    const { waits } = drainStream(new Pacer(on, load), {
-      perMs: fast,
-      roundTripMs: 2,
-      batches: 1000,
-    })
-    expect(waits).not.toContain(S)
-    expect(waits.at(-1)).toBe(W)
+    expectRateWaitOnly(new Pacer(on, load), 1000)
   })
 
   it('takes the longer of its two waits, and none of its own when set to 0', () => {
