@@ -79,17 +79,8 @@ const schema = z.object({
   RELAY_MAX_ATTEMPTS: positiveInt('RELAY_MAX_ATTEMPTS', 10, 1000),
   RELAY_POLL_INTERVAL_MS: positiveInt('RELAY_POLL_INTERVAL_MS', 1000, 3_600_000),
   RELAY_BATCH_SIZE: positiveInt('RELAY_BATCH_SIZE', 1000, 10_000),
-  // Under load, the wait before claiming after a short batch (pace.ts)...
-  RELAY_PACE_MS: intSetting('RELAY_PACE_MS', 10, 1000, 'never wait'),
-  // ...from this arrival rate (events/s) on; eager again below four fifths of it. In between,
-  // an eager relay paces too while the machine's CPUs are saturated: tasks wait for one
-  // RELAY_PACE_CPU_PRESSURE % of the time or more (Linux PSI) and they are 85% busy or more.
-  RELAY_PACE_ABOVE: positiveInt('RELAY_PACE_ABOVE', 1500, 10_000_000),
-  // Opt-in: while paced (either way above) and the CPUs are saturated, the wait instead of
-  // RELAY_PACE_MS, where longer: fewer, fuller batches where the relay shares its cores with
-  // the writers, at the price of latency under load (pace.ts: 50 is the measured choice).
-  RELAY_PACE_SATURATED_MS: intSetting('RELAY_PACE_SATURATED_MS', 0, 1000, 'none'),
-  RELAY_PACE_CPU_PRESSURE: positiveInt('RELAY_PACE_CPU_PRESSURE', 60, 100),
+  // Adaptive: how long the relay stays awake after the last event (src/relay/linger.ts).
+  RELAY_LINGER_MS: intSetting('RELAY_LINGER_MS', 20, 1000, 'sleep at once'),
   RELAY_BACKOFF_BASE_MS: positiveInt('RELAY_BACKOFF_BASE_MS', 100, 60_000),
   RELAY_BACKOFF_CAP_MS: positiveInt('RELAY_BACKOFF_CAP_MS', 30_000, 3_600_000),
   SHUTDOWN_TIMEOUT_MS: positiveInt('SHUTDOWN_TIMEOUT_MS', 10_000, 600_000),
@@ -168,15 +159,7 @@ function toConfig(env: z.output<typeof schema>) {
       maxAttempts: env.RELAY_MAX_ATTEMPTS,
       pollIntervalMs: env.RELAY_POLL_INTERVAL_MS,
       batchSize: env.RELAY_BATCH_SIZE,
-      pace: {
-        waitMs: env.RELAY_PACE_MS,
-        paceAbove: env.RELAY_PACE_ABOVE,
-        eagerBelow: env.RELAY_PACE_ABOVE * 0.8,
-        saturatedWaitMs: env.RELAY_PACE_SATURATED_MS,
-        pressureAbove: env.RELAY_PACE_CPU_PRESSURE / 100,
-        // Hysteresis, so it does not flap: saturated until the pressure falls a quarter below.
-        pressureBelow: (env.RELAY_PACE_CPU_PRESSURE / 100) * 0.75,
-      },
+      lingerMs: env.RELAY_LINGER_MS,
       backoff: { baseMs: env.RELAY_BACKOFF_BASE_MS, capMs: env.RELAY_BACKOFF_CAP_MS },
       eventSource: env.EVENT_SOURCE,
       eventSchemaBaseUrl: env.EVENT_SCHEMA_BASE_URL,

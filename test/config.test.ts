@@ -48,14 +48,10 @@ describe('loadConfig', () => {
     expect(() => loadConfig(Object.fromEntries(entries))).not.toThrow()
   })
 
-  it('waits longer on saturated CPUs only when asked: RELAY_PACE_SATURATED_MS is 0 unless set', () => {
-    expect(loadConfig({}).relay.pace.saturatedWaitMs).toBe(0)
-    const on = loadConfig({ RELAY_PACE_SATURATED_MS: '50', RELAY_PACE_CPU_PRESSURE: '80' }).relay
-      .pace
-    expect(on).toMatchObject({ saturatedWaitMs: 50, pressureAbove: 0.8 })
-    expect(on.pressureBelow).toBeCloseTo(0.6)
-    expect(() => loadConfig({ RELAY_PACE_SATURATED_MS: '-1' })).toThrow(/RELAY_PACE_SATURATED_MS/)
-    expect(() => loadConfig({ RELAY_PACE_CPU_PRESSURE: '0' })).toThrow(/RELAY_PACE_CPU_PRESSURE/)
+  it('lingers 20 ms by default; 0 turns the linger off, and a negative value is refused', () => {
+    expect(loadConfig({}).relay.lingerMs).toBe(20)
+    expect(loadConfig({ RELAY_LINGER_MS: '0' }).relay.lingerMs).toBe(0)
+    expect(() => loadConfig({ RELAY_LINGER_MS: '-1' })).toThrow(/RELAY_LINGER_MS/)
   })
 
   it('reads durations like 7d, 12h and 30m, and rejects other units', () => {

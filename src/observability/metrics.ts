@@ -6,8 +6,6 @@
 
 import type postgres from 'postgres'
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
-import type { FailureClass } from '../relay/classify-error'
-import { PACE_STATES, type PaceState } from '../relay/pace'
 
 export function createRegistry(): Registry {
   const registry = new Registry()
@@ -30,21 +28,24 @@ export function createHttpMetrics(registry: Registry) {
 }
 
 export type WakeCause = 'notify' | 'poll' | 'reconnect'
+export type FailureKind = 'unavailable' | 'retriable' | 'permanent'
+/** awake: a writer that rang holds it; trace: a writer that skipped its NOTIFY holds it. */
+export type WaitLockKind = 'awake' | 'trace'
 
 /** What the relay loop and publisher report. A no-op implementation is used in unit tests. */
 export type RelayMetrics = {
   published(batch: ReadonlyArray<{ occurredAt: Date }>, ackedAt: number): void
-  publishFailed(kind: FailureClass): void
+  publishFailed(kind: FailureKind): void
   wokeUp(cause: WakeCause): void
-  /** A batch published, with the pacer's decision after it (src/relay/pace.ts). */
-  paced(state: PaceState): void
+  /** A partition was kept from the relay for over a second by another session's lock. */
+  lockWaited(lock: WaitLockKind): void
 }
 
 export const noRelayMetrics: RelayMetrics = {
   published: () => {},
   publishFailed: () => {},
   wokeUp: () => {},
-  paced: () => {},
+  lockWaited: () => {},
 }
 
 export type OutboxStats = {
@@ -95,7 +96,14 @@ export async function oldestPublishableAge(
 
 export function createRelayMetrics(
   registry: Registry,
-  sources: { stats: () => Promise<OutboxStats>; ownedPartitions: () => number },
+  sources: {
+    stats: () => Promise<OutboxStats>
+    ownedPartitions: () => number
+    /** How long the relay has made no progress while it has publishable events (s). */
+    stalledSeconds: () => Promise<number>
+    /** How long the longest wait on another session's lock has lasted so far (s). */
+    longestWaitSeconds: () => number
+  },
 ): RelayMetrics {
   // The three outbox gauges come from one query per scrape, shared between them.
   let pendingScrape: Promise<OutboxStats> | undefined
@@ -156,13 +164,29 @@ export function createRelayMetrics(
     labelNames: ['cause'] as const,
     registers: [registry],
   })
-  const batches = new Counter({
-    name: 'relay_batches_total',
-    help: "Batches published by a relay that paces (adaptive and notify modes; poll mode counts none), by the pacer's decision after each (src/relay/pace.ts): eager (the claim after a short batch goes out at once), rate (it waits RELAY_PACE_MS: events arrive at RELAY_PACE_ABOVE per second or more), band (it waits RELAY_PACE_MS: between four fifths of that rate and it, with the machine's CPUs saturated), cpu (it waits RELAY_PACE_SATURATED_MS: paced either way, with the CPUs saturated).",
-    labelNames: ['pace'] as const,
+  const lockWaits = new Counter({
+    name: 'relay_lock_waits_total',
+    help: "Partitions kept from the relay for over a second by another session's transaction, by lock: awake (a writer that rang holds it; the partition stays asleep) or trace (a writer that skipped its NOTIFY is still open; the partition cannot sleep). Each wait counts once; the relay logs the partition and the blocking pid.",
+    labelNames: ['lock'] as const,
     registers: [registry],
   })
-  for (const pace of PACE_STATES) batches.inc({ pace }, 0)
+  for (const lock of ['awake', 'trace'] as const) lockWaits.inc({ lock }, 0)
+  new Gauge({
+    name: 'relay_lock_wait_seconds',
+    help: "How long the longest wait on another session's lock in progress has lasted (0 if none).",
+    registers: [registry],
+    collect() {
+      this.set(sources.longestWaitSeconds())
+    },
+  })
+  new Gauge({
+    name: 'relay_stalled_seconds',
+    help: 'How long this relay has made no progress (published, or found nothing to claim) while its partitions hold publishable events; 0 when it keeps up.',
+    registers: [registry],
+    async collect() {
+      this.set(await sources.stalledSeconds())
+    },
+  })
   for (const kind of ['unavailable', 'retriable', 'permanent'] as const)
     errors.inc({ class: kind }, 0)
   for (const cause of ['notify', 'poll', 'reconnect'] as const) wakeups.inc({ cause }, 0)
@@ -173,6 +197,6 @@ export function createRelayMetrics(
     },
     publishFailed: (kind) => errors.inc({ class: kind }),
     wokeUp: (cause) => wakeups.inc({ cause }),
-    paced: (pace) => batches.inc({ pace }),
+    lockWaited: (lock) => lockWaits.inc({ lock }),
   }
 }

@@ -11,8 +11,8 @@
  */
 import type postgres from 'postgres'
 import { RELAY_PARTITIONS } from '../db/schema'
+import { LOCK } from '../outbox/locks'
 import { OUTBOX_CHANNEL } from '../relay/listener'
-import { LOCK } from '../relay/session'
 
 export type AdminErrorCode = 'EVENT_NOT_FOUND' | 'EVENT_NOT_DEAD' | 'EVENT_ALREADY_PUBLISHED'
 

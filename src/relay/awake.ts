@@ -1,106 +1,94 @@
 /**
- * Awake and asleep, for the adaptive doorbell (drizzle/0003_adaptive_doorbell.sql).
+ * Awake and asleep, for the adaptive doorbell: the one place that argues why going to sleep
+ * strands no event. docs/design.md and the trigger's migration (drizzle/0012) point here.
  *
- * While awake, the relay holds the awake lock (780003, p) of every partition it owns, and
- * writers to those partitions skip their NOTIFY. Going to sleep must not strand a row whose
- * writer skipped the NOTIFY but committed after the relay's last drain. The argument:
+ * Two advisory locks per partition p. The relay holds the awake lock (A, p) exclusively while
+ * it drains p. A writer's trigger first takes the trace lock (T, p) shared, then probes A
+ * shared without waiting: if the probe fails the relay is awake and the writer skips its
+ * NOTIFY; otherwise it rings. Both locks are transaction-level, held to the writer's end.
  *
- *  1. A writer skips only if its lock probe fails, i.e. while this relay holds (or queues for)
- *     the awake lock: strictly before step 2 below. By then the writer has inserted its row,
- *     so it has a transaction id.
- *  2. The relay releases its awake locks. From now on every writer's probe succeeds: it
- *     NOTIFYs, and the LISTEN connection (open throughout) latches the doorbell.
- *  3. After the release, the relay commits a transaction id of its own, X, then reads
- *     pg_current_snapshot(). Every writer of step 1 got its xid before the release, so before
- *     X; X is completed, so the snapshot's xmax is past X, and every such writer still running
- *     is in its xip list. (A snapshot lists only running xids below xmax, and xmax is one past
- *     the latest *completed* xid: without X, a writer newer than every finished transaction
- *     would be missing. A snapshot taken before the release could miss a writer whose xid was
- *     assigned between the two.)
- *  4. It waits until each listed transaction has committed or aborted (pg_xact_status),
- *     polling gently. An unrelated long transaction only delays the sleep: past a short wait
- *     the relay takes the locks back and stays awake, polling, and tries again later.
- *  5. It drains once more. Every row of step 1 is now committed (visible) or rolled back.
- *
- * If that last drain finds something, the relay stays awake. Correctness never depends on this
- * argument alone: the fallback poll still runs.
- *
- * A partition can change hands while its relay is awake (a rebalance under load gives it away,
- * awake lock and all). Its writers that skipped got their xids before that release, so before
- * the new owner could take the partition; the new owner drains it at once, and before it ever
- * sleeps it runs steps 2-5 itself, whose snapshot comes after that release too. So the same
- * argument covers the writers that skipped because of the previous owner.
+ * Claim: once the relay has released A (p) and then taken T (p) exclusively without waiting,
+ * every writer of p that skipped its NOTIFY has ended, and its commit is visible to the relay's
+ * next claim. So after that check, one more drain, and p may sleep: its later writers ring.
+ *  1. A writer skips only if it holds T and its probe of A failed, i.e. the relay held A at the
+ *     probe: strictly before the release. It took T before the probe and keeps it to its end.
+ *  2. So when the relay takes T after the release, every writer that skipped has ended (a
+ *     writer still running would hold T). One that has not ended makes the check fail, and the
+ *     partition stays settling: re-checked on a timer, never waited on.
+ *  3. Ended means visible: a committing backend leaves the proc array (its commit becomes part
+ *     of every new snapshot) before it releases its locks. pg_xact_status alone would not say
+ *     that: the commit log is written before the proc array is updated.
+ *  4. After the release, a new writer's probe of A succeeds, so it rings (at worst a NOTIFY too
+ *     many, when it probes T while the relay holds it for the check).
+ * A partition that changes hands (rebalance, a relay that died) is settling for its new owner
+ * until a check passes: writers that skipped because of the old owner still hold T.
+ * Correctness never rests on this argument alone: the fallback poll delivers everything.
  */
-import { LOCK, type RelaySession } from './session'
+import { LOCK } from '../outbox/locks'
+import type { WaitLock } from './lock-waits'
+import type { RelaySession } from './session'
 
 /**
- * Takes the awake locks of owned partitions not yet held. A writer that got a partition's lock
- * (shared) rings, and holds the lock to its commit; the relay's exclusive lock must wait for it.
- * When load starts after a sleep, every writer rings, and their NOTIFYs serialise their commits
- * (each holds the notify lock through its WAL flush), so such a writer may take tens of ms to
- * commit. One blocking statement for all partitions waited for them one partition after another
- * while the writers of the partitions not yet reached kept ringing: 32 writers starting at once
- * left the locks untaken for up to 250 ms, and reached 54-63% of their rate in quarter-second
- * slices. So the free locks are taken at once, and the held ones in further rounds of one
- * round trip (pausing 1 ms from the fourth): each partition taken stops its writers' rings, so
- * the rest come free as the rings already made commit (all taken within 90 ms, 75-77% of the
- * rate, same measure). Past TRY_ROUNDS the rest are waited for (a long transaction holds one).
+ * Takes the awake locks of owned partitions not yet held, without waiting. Returns the
+ * partitions it could not take: a writer that rang holds A shared to its commit. Those stay
+ * asleep (their writers go on ringing); a long transaction there holds back no other partition.
  */
-export async function enterAwake(session: RelaySession): Promise<void> {
-  let missing = session.owned.filter((p) => !session.awake.includes(p))
-  for (let round = 0; missing.length > 0 && round < TRY_ROUNDS; round++) {
-    if (round >= 3) await new Promise((r) => setTimeout(r, 1))
-    const rows = await session.sql<{ p: number }[]>`
-      select p from unnest(${missing}::int[]) p where pg_try_advisory_lock(${LOCK.awake}, p)`
-    const taken = new Set(rows.map((r) => r.p))
-    session.awake = [...session.awake, ...taken]
-    missing = missing.filter((p) => !taken.has(p))
-  }
-  if (missing.length === 0) return
-  await session.sql`select pg_advisory_lock(${LOCK.awake}, p) from unnest(${missing}::int[]) p`
-  session.awake = [...session.awake, ...missing]
+export async function enterAwake(session: RelaySession): Promise<number[]> {
+  const missing = session.owned.filter((p) => !session.awake.includes(p))
+  if (missing.length === 0) return []
+  const rows = await session.sql<{ p: number }[]>`
+    select p from unnest(${missing}::int[]) p where pg_try_advisory_lock(${LOCK.awake}, p)`
+  const taken = new Set(rows.map((r) => r.p))
+  session.awake = [...session.awake, ...taken]
+  return missing.filter((p) => !taken.has(p))
 }
 
-const TRY_ROUNDS = 100
-
 /**
- * Steps 2-4: release the awake locks, then wait out every transaction in progress.
- * Returns false if some transaction outlived `maxWaitMs` (a long transaction anywhere in the
- * cluster: another relay stuck on the broker, a report, a migration): the relay then takes its
- * awake locks back and stays awake, polling, rather than stalling here; it tries again later.
+ * Steps 1-2 for every partition: releases the awake locks held, then checks the trace lock of
+ * each partition released now or still settling from before. Returns those still settling.
+ * Both statements go out in one round trip and run one after the other.
  */
-export async function leaveAwake(
-  session: RelaySession,
-  signal: AbortSignal,
-  maxWaitMs = 250,
-): Promise<boolean> {
-  if (session.awake.length === 0) return true
+export async function leaveAwake(session: RelaySession): Promise<number[]> {
   const held = session.awake
   session.awake = []
-  // The three statements are pipelined (one round trip) and still run one after the other, each
-  // committing before the next starts.
-  const [, , rows] = await Promise.all([
+  const check = [...new Set([...session.settling, ...held])]
+  const [, rows] = await Promise.all([
     session.sql`select pg_advisory_unlock(${LOCK.awake}, p) from unnest(${held}::int[]) p`,
-    // A snapshot lists as in progress only xids below its xmax, and xmax is one past the latest
-    // *completed* xid: a writer whose xid is newer than every finished transaction would be
-    // missing from the list (the adaptive-wakeup test caught exactly that). Committing an xid of
-    // our own first, assigned after the release and so newer than any skipping writer's, pushes
-    // xmax past all of them.
-    session.sql`select pg_current_xact_id()`,
-    session.sql<{ xid: string }[]>`select pg_snapshot_xip(pg_current_snapshot())::text as xid`,
+    busyTraces(session, check),
   ])
-  let pending = rows.map((r) => r.xid)
-  const giveUpAt = Date.now() + maxWaitMs
-  for (let pause = 1; pending.length > 0 && !signal.aborted; pause = Math.min(pause * 2, 50)) {
-    if (Date.now() > giveUpAt) {
-      await enterAwake(session)
-      return false
-    }
-    await new Promise((r) => setTimeout(r, pause))
-    const still = await session.sql<{ xid: string }[]>`
-      select x::text as xid from unnest(${pending}::xid8[]) x
-       where pg_xact_status(x) = 'in progress'`
-    pending = still.map((r) => r.xid)
-  }
-  return true
+  session.settling = rows
+  return rows
+}
+
+/** Step 2 again for the partitions still settling; returns those that now may sleep. */
+export async function recheckSettling(session: RelaySession): Promise<number[]> {
+  const before = session.settling
+  session.settling = await busyTraces(session, before)
+  return before.filter((p) => !session.settling.includes(p))
+}
+
+/**
+ * The partitions whose trace lock some writer still holds. The exclusive lock is taken for the
+ * length of this one statement (transaction-level), so nothing is left to unlock.
+ */
+async function busyTraces(session: RelaySession, partitions: number[]): Promise<number[]> {
+  if (partitions.length === 0) return []
+  const rows = await session.sql<{ p: number }[]>`
+    select p from unnest(${partitions}::int[]) p where not pg_try_advisory_xact_lock(${LOCK.trace}, p)`
+  return rows.map((r) => r.p)
+}
+
+/** Who holds the `lock` of each of these partitions, other than us: for the wait's log line. */
+export async function blockingPids(
+  sql: RelaySession['sql'],
+  lock: WaitLock,
+  partitions: number[],
+): Promise<Map<number, number[]>> {
+  const rows = await sql<{ p: number; pids: number[] }[]>`
+    select objid::int as p, array_agg(pid order by pid) as pids from pg_locks
+     where locktype = 'advisory' and classid = ${LOCK[lock]} and objsubid = 2 and granted
+       and objid = any(${partitions}::int[]) and pid <> pg_backend_pid()
+       and database = (select oid from pg_database where datname = current_database())
+     group by objid`
+  return new Map(rows.map((r) => [r.p, r.pids]))
 }

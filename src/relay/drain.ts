@@ -27,8 +27,6 @@
  */
 import { type BackoffOptions, backoffDelay } from './backoff'
 import { classifyPublishError, describeError } from './classify-error'
-import { sleep } from './doorbell'
-import type { Pacer } from './pace'
 import type { Publish } from './publish'
 import {
   type ClaimedMessage,
@@ -43,8 +41,6 @@ import type { RelaySession } from './session'
 export type DrainPolicy = {
   maxAttempts: number
   backoff: BackoffOptions
-  /** Paces the claim after a short batch under load (pace.ts); none: always eager. */
-  pacer?: Pacer
   /**
    * Claim again after a short batch (default true): what arrived while it was in flight goes out
    * at once. `poll` mode says false: a poll drains what it found and waits for the next poll.
@@ -88,7 +84,7 @@ export async function drain(
   const owned = session.owned
   const total: DrainResult = { claimed: 0, published: 0 }
   const goOn = () => !signal?.aborted && Date.now() < until
-  let { batch, sentAt } = await claim(session, owned, batchSize, [])
+  let batch = await claim(session, owned, batchSize, [])
   // The previous batch's mark, still running while this batch is published.
   let marking: Promise<void> = Promise.resolve()
   try {
@@ -97,7 +93,7 @@ export async function drain(
       const ids = batch.map((m) => m.id)
       // A full batch suggests more: claim the next one while this one is in flight. It is sent
       // after the previous mark, so it sees that batch published; this one it leaves out.
-      let next: Promise<Claimed> | undefined =
+      let next: Promise<ClaimedMessage[]> | undefined =
         batch.length === batchSize && goOn() ? claim(session, owned, batchSize, ids) : undefined
       next?.catch(() => {}) // awaited below on every path
       try {
@@ -111,23 +107,15 @@ export async function drain(
         if (result.unavailable) throw new BrokerUnavailableError(err)
         return total
       }
-      policy.pacer?.record(batch.length, sentAt)
       total.published += batch.length
-      // Under load the pacer has the claim after a short batch wait a little, so the next
-      // batch is a fuller one (pace.ts), and this batch's mark waits with it: both then go out
-      // in one write. A stop during the wait still marks (the finally below awaits it).
-      const wait = next === undefined && goOn() ? (policy.pacer?.waitMs ?? 0) : 0
-      if (wait > 0) await sleep(wait, signal)
       await marking
       marking = markPublished(sql, ids)
       marking.catch(() => {}) // awaited at the next step or on the way out
       // A short batch: look again for what arrived while it was in flight. The claim goes out
       // right behind the mark, in the same write: one round trip for both, and it runs after
-      // the mark, so it sees this batch published. (Stopping at the short batch would cost a
-      // round trip more per batch at a steady trickle, where every batch is short. Sending the
-      // claim ahead of the mark returned it sooner, but under 64 writers the smaller batches
-      // that followed let the relay fall behind: event p99 38-227 ms against 29-57 ms,
-      // measured side by side.) A poll stops at a short batch instead; a full batch that
+      // the mark, so it sees this batch published. (Sent ahead of the mark, the claim returns
+      // sooner but the batches after it are smaller, and under many writers the relay falls
+      // behind: docs/benchmarks.md.) A poll stops at a short batch instead; a full batch that
       // `until` kept from claiming on is cut short there too, not done (below).
       if (next === undefined && batch.length < batchSize && policy.reclaimAfterShort === false) {
         break
@@ -137,7 +125,7 @@ export async function drain(
         total.cutShort = true
         break
       }
-      ;({ batch, sentAt } = await next)
+      batch = await next
     }
   } finally {
     await marking
@@ -145,19 +133,16 @@ export async function drain(
   return total
 }
 
-type Claimed = { batch: ClaimedMessage[]; sentAt: number }
-
 async function claim(
   session: RelaySession,
   owned: number[],
   batchSize: number,
   inFlight: number[],
-): Promise<Claimed> {
-  const sentAt = performance.now()
+): Promise<ClaimedMessage[]> {
   const batch = await claimBatch(session.sql, owned, batchSize, inFlight)
   const first = batch[0]
   if (first) session.assertSession(first.session)
-  return { batch, sentAt }
+  return batch
 }
 
 async function onPublishFailure(

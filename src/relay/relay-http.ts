@@ -9,6 +9,8 @@ import type { Registry } from 'prom-client'
 export type Readiness = {
   /** Age of the oldest event this relay owns and should be publishing (0 if none). */
   lagSeconds: () => Promise<number>
+  /** How long the relay has made no progress while it has publishable events (s). */
+  stalledSeconds?: () => Promise<number>
   /** undefined when the relay does not listen (poll mode). */
   listenerHealthy?: () => boolean
   ownedPartitions: () => number
@@ -32,6 +34,13 @@ export async function checkRelayReadiness(r: Readiness) {
     if (lag > r.maxLagSeconds) {
       reasons.push(
         `its oldest publishable event is ${Math.round(lag)} s old (limit READY_MAX_LAG_SECONDS=${r.maxLagSeconds})`,
+      )
+    }
+    const stalled = reachable && r.stalledSeconds ? await r.stalledSeconds() : 0
+    checks.stalledSeconds = Math.round(stalled * 1000) / 1000
+    if (stalled > r.maxLagSeconds) {
+      reasons.push(
+        `no progress for ${Math.round(stalled)} s with events to publish (limit READY_MAX_LAG_SECONDS=${r.maxLagSeconds})`,
       )
     }
   } catch (err) {

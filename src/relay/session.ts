@@ -18,8 +18,8 @@
 import postgres from 'postgres'
 import { reconnectBackoff, type Sql } from '../db/client'
 import { RELAY_PARTITIONS } from '../db/schema'
+import { LOCK } from '../outbox/locks'
 
-export const LOCK = { owner: 780001, member: 780002, awake: 780003 } as const
 const MEMBER_SLOTS = 1024
 
 export class SessionChangedError extends Error {
@@ -36,6 +36,8 @@ export class RelaySession {
   owned: number[] = []
   /** Partitions whose awake lock this session holds (adaptive and poll modes). */
   awake: number[] = []
+  /** Partitions released from awake, or newly owned, whose trace check has not yet passed. */
+  settling: number[] = []
 
   constructor(url: string, applicationName: string) {
     this.sql = postgres(url, {
@@ -60,6 +62,11 @@ export class RelaySession {
         // A mark planned so compared every row with every id of its batch (measured: the
         // relay's backend at 37% CPU instead of 12%; test/relay/query-plans.test.ts).
         enable_seqscan: 'off',
+        // The relay never waits on another session: its advisory locks are only ever tried.
+        // A row or table lock held elsewhere (an operator's update, a migration) fails the
+        // statement after this long, and the relay backs off and retries instead of hanging.
+        lock_timeout: 2000,
+        statement_timeout: 30_000,
       },
     })
   }
@@ -74,6 +81,7 @@ export class RelaySession {
     this.pid = row.pid
     this.owned = []
     this.awake = []
+    this.settling = []
   }
 
   /** Throws SessionChangedError if postgres.js reconnected under us. */
@@ -105,6 +113,8 @@ export class RelaySession {
       await this.sql`select pg_advisory_unlock(${LOCK.owner}, p) from unnest(${extra}::int[]) p`
       this.owned = this.owned.slice(0, share)
       this.awake = this.awake.filter((p) => this.owned.includes(p))
+      // The new owner checks their trace locks itself (awake.ts).
+      this.settling = this.settling.filter((p) => this.owned.includes(p))
       return []
     }
     if (this.owned.length === share) return []
@@ -119,6 +129,8 @@ export class RelaySession {
       limit ${share - this.owned.length}`
     const added = gained.map((r) => r.p)
     this.owned = [...this.owned, ...added].sort((a, b) => a - b)
+    // Writers that skipped their NOTIFY under the previous owner may still be running.
+    this.settling = [...this.settling, ...added]
     return added
   }
 

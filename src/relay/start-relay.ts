@@ -6,17 +6,16 @@ import {
   createRegistry,
   createRelayMetrics,
   oldestPublishableAge,
+  type RelayMetrics,
   readOutboxStats,
 } from '../observability/metrics'
 import { tracedPublish } from '../observability/tracing'
 import { classifyPublishError } from './classify-error'
-import { CPU_FILES, machineCpuPressure } from './cpu-pressure'
 import { Doorbell } from './doorbell'
-import { createKafkaPublisher } from './kafka-publisher'
+import { createKafkaPublisher, type KafkaPublisher } from './kafka-publisher'
 import { type Listener, startListener } from './listener'
-import { readsCpuLoad } from './pace'
 import type { Publish } from './publish'
-import { runRelay } from './relay'
+import { RelayStatus, runRelay } from './relay'
 import { relayHttpApp, serveRelayHttp } from './relay-http'
 import { startRetention } from './retention'
 import { RelaySession } from './session'
@@ -27,13 +26,53 @@ export type RelayService = {
   stop(): Promise<void>
 }
 
+type RelayConfig = Config & { databaseUrl: string; kafka: { brokers: string[] } }
+
 /** Wires the relay: its database session, the LISTEN connection, the Kafka producer, the loop. */
-export async function startRelay(
-  config: Config & { databaseUrl: string; kafka: { brokers: string[] } },
-  logger: Logger,
-): Promise<RelayService> {
+export async function startRelay(config: RelayConfig, logger: Logger): Promise<RelayService> {
   const log = logger.child({ component: 'relay' })
   const session = new RelaySession(config.databaseUrl, 'outbox-relay')
+  // Metrics and readiness read the outbox on their own small pool, never the claiming session.
+  const statsSql = sideConnection(config.databaseUrl, 'outbox-relay-stats', 5000)
+  const closeEarly = () =>
+    Promise.all([statsSql.end({ timeout: 1 }), session.close()]).catch(() => {})
+  await checkDoorbellTrigger(statsSql, config.relay.mode, log).catch(async (err: unknown) => {
+    await closeEarly()
+    throw err
+  })
+  const status = new RelayStatus()
+  const stalledSeconds = () => relayStalledSeconds(statsSql, session, status)
+  const registry = createRegistry()
+  const metrics = createRelayMetrics(registry, {
+    stats: () => readOutboxStats(statsSql),
+    ownedPartitions: () => session.owned.length,
+    stalledSeconds,
+    longestWaitSeconds: () => status.waits.longestMs(Date.now()) / 1000,
+  })
+  let listener: Listener | undefined
+  // First of the parts that can fail to start (a port in use): nothing else runs yet.
+  const http = await serveRelayHttp(
+    relayHttpApp(registry, {
+      lagSeconds: () => oldestPublishableAge(statsSql, session.owned),
+      stalledSeconds,
+      ownedPartitions: () => session.owned.length,
+      listenerHealthy: config.relay.mode === 'poll' ? undefined : () => !!listener?.healthy(),
+      maxLagSeconds: config.readyMaxLagSeconds,
+      wakeupMismatch: async () =>
+        triggerMismatch(config.relay.mode, await doorbellTrigger(statsSql)),
+    }),
+    config.relayMetricsPort,
+  ).catch(async (err: unknown) => {
+    await closeEarly()
+    throw err
+  })
+
+  const doorbell = new Doorbell()
+  // In poll mode nobody rings, so there is nothing to listen for.
+  if (config.relay.mode !== 'poll') listener = startListener(config.databaseUrl, doorbell, log)
+  // Retention deletes old published rows on its own connection, never the claiming session.
+  const retentionSql = sideConnection(config.databaseUrl, 'outbox-relay-retention', 60_000)
+  const retention = startRetention({ sql: retentionSql, ...config.retention, logger: log })
   const publisher = createKafkaPublisher({
     ...config.kafka,
     cloudEvents: {
@@ -42,93 +81,20 @@ export async function startRelay(
     },
     logger: log,
   })
-  const doorbell = new Doorbell()
   const controller = new AbortController()
-
-  // Metrics and readiness read the outbox on their own small pool, never the claiming session.
-  const statsSql = postgres(config.databaseUrl, {
-    max: 1,
-    connect_timeout: 3,
-    onnotice: () => {},
-    connection: { application_name: 'outbox-relay-stats', statement_timeout: 5000 },
-  })
-  try {
-    await checkDoorbellTrigger(statsSql, config.relay.mode, log)
-  } catch (err) {
-    await Promise.all([statsSql.end({ timeout: 1 }), session.close()]).catch(() => {})
-    throw err
-  }
-  const ownedPartitions = () => session.owned.length
-  const registry = createRegistry()
-  const metrics = createRelayMetrics(registry, {
-    stats: () => readOutboxStats(statsSql),
-    ownedPartitions,
-  })
-  let listener: Listener | undefined
-  // First of the parts that can fail to start (a port in use): nothing else runs yet.
-  const http = await serveRelayHttp(
-    relayHttpApp(registry, {
-      lagSeconds: () => oldestPublishableAge(statsSql, session.owned),
-      ownedPartitions,
-      listenerHealthy: config.relay.mode === 'poll' ? undefined : () => !!listener?.healthy(),
-      maxLagSeconds: config.readyMaxLagSeconds,
-      wakeupMismatch: async () =>
-        triggerMismatch(config.relay.mode, await doorbellTrigger(statsSql)),
-    }),
-    config.relayMetricsPort,
-  ).catch(async (err: unknown) => {
-    await Promise.all([statsSql.end({ timeout: 1 }), session.close()]).catch(() => {})
-    throw err
-  })
-
-  // In poll mode nobody rings, so there is nothing to listen for.
-  if (config.relay.mode !== 'poll') listener = startListener(config.databaseUrl, doorbell, log)
-  // Retention deletes old published rows on its own connection, never the claiming session.
-  const retentionSql = postgres(config.databaseUrl, {
-    max: 1,
-    connect_timeout: 3,
-    onnotice: () => {},
-    connection: { application_name: 'outbox-relay-retention', statement_timeout: 60_000 },
-  })
-  const retention = startRetention({ sql: retentionSql, ...config.retention, logger: log })
-  const publish: Publish = async (batch) => {
-    try {
-      await tracedPublish(config.kafka.topic, batch, () => publisher.publish(batch))
-    } catch (err) {
-      metrics.publishFailed(classifyPublishError(err))
-      throw err
-    }
-    metrics.published(batch, Date.now())
-  }
-
-  // Pacing for a saturated CPU reads the machine's CPU pressure and use (cpu-pressure.ts).
-  const readsCpu = config.relay.mode !== 'poll' && readsCpuLoad(config.relay.pace)
-  const cpuPressure = readsCpu ? machineCpuPressure() : undefined
   const loop = runRelay({
+    ...config.relay,
     session,
-    publish,
+    publish: measuredPublish(publisher, config.kafka.topic, metrics),
     metrics,
+    status,
     doorbell,
     logger: log,
     signal: controller.signal,
-    ...config.relay,
-    cpuPressure,
   })
+  const { mode, pollIntervalMs, lingerMs } = config.relay
   log.info(
-    {
-      topic: config.kafka.topic,
-      mode: config.relay.mode,
-      pollIntervalMs: config.relay.pollIntervalMs,
-      paceMs: config.relay.pace.waitMs,
-      paceAbove: config.relay.pace.paceAbove,
-      paceSaturatedMs: config.relay.pace.saturatedWaitMs,
-      cpuSaturation: !readsCpu
-        ? 'not read (poll mode, or RELAY_PACE_MS=0)'
-        : cpuPressure
-          ? `${CPU_FILES.pressure} and ${CPU_FILES.stat}`
-          : 'unreadable here (no Linux PSI): never paces for the CPU',
-      httpPort: http.port,
-    },
+    { topic: config.kafka.topic, mode, pollIntervalMs, lingerMs, httpPort: http.port },
     'relay started',
   )
 
@@ -138,19 +104,11 @@ export async function startRelay(
       controller.abort()
       // The loop stops between batches; a batch stuck on the broker is abandoned by closing
       // the session below (it stays unmarked and is published again later).
-      let timer: NodeJS.Timeout | undefined
-      const within = <T>(work: Promise<T>, ms: number) =>
-        Promise.race([
-          work.then(() => false),
-          new Promise<boolean>((r) => {
-            timer = setTimeout(() => r(true), ms)
-          }),
-        ]).finally(() => clearTimeout(timer))
-      if (await within(loop, config.shutdownTimeoutMs)) {
+      if (await outlasts(loop, config.shutdownTimeoutMs)) {
         log.warn('batch in hand abandoned at shutdown; it will be published again')
       }
       // A retention batch in progress is cut off (closing its connection rolls it back).
-      await within(retention.stop(), 1000)
+      await outlasts(retention.stop(), 1000)
       await retentionSql.end({ timeout: 0 }).catch(() => {})
       await listener?.close().catch(() => {})
       await session.close()
@@ -160,6 +118,53 @@ export async function startRelay(
       log.info('relay stopped')
     },
   }
+}
+
+/** A small pool of its own, with a statement timeout, for work beside the claiming session. */
+function sideConnection(url: string, applicationName: string, statementTimeoutMs: number) {
+  return postgres(url, {
+    max: 1,
+    connect_timeout: 3,
+    onnotice: () => {},
+    connection: {
+      application_name: applicationName,
+      statement_timeout: statementTimeoutMs,
+      lock_timeout: 2000,
+    },
+  })
+}
+
+function measuredPublish(publisher: KafkaPublisher, topic: string, metrics: RelayMetrics) {
+  const publish: Publish = async (batch) => {
+    try {
+      await tracedPublish(topic, batch, () => publisher.publish(batch))
+    } catch (err) {
+      metrics.publishFailed(classifyPublishError(err))
+      throw err
+    }
+    metrics.published(batch, Date.now())
+  }
+  return publish
+}
+
+/**
+ * How long the relay has made no progress while its partitions hold publishable events (s).
+ * Bounded by the oldest such event's age, so an event that just committed after a quiet spell
+ * does not read as a stall.
+ */
+async function relayStalledSeconds(sql: postgres.Sql, session: RelaySession, status: RelayStatus) {
+  const age = await oldestPublishableAge(sql, session.owned)
+  if (age === 0) return 0
+  return Math.min(age, Math.max(0, (Date.now() - status.lastProgressAt) / 1000))
+}
+
+/** True when `work` is still running after `ms`. */
+async function outlasts(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<boolean>((r) => {
+    timer = setTimeout(() => r(true), ms)
+  })
+  return Promise.race([work.then(() => false), late]).finally(() => clearTimeout(timer))
 }
 
 /**

@@ -61,3 +61,26 @@ export function cpuBetween(a: RelayCpu, b: RelayCpu): { process: number; backend
   }
   return { process: b.process - a.process, backends }
 }
+
+/** CPU seconds so far of every backend connected to this database, by pid. */
+export async function readDatabaseCpu(sql: postgres.Sql): Promise<Map<number, number>> {
+  const rows = await sql<{ pid: number }[]>`
+    select pid from pg_stat_activity where datname = current_database() and backend_type = 'client backend'`
+  const out = new Map<number, number>()
+  for (const { pid } of rows) {
+    const seconds = readCpuSeconds(pid)
+    if (seconds !== undefined) out.set(pid, seconds)
+  }
+  return out
+}
+
+/**
+ * The database's backends' CPU seconds between two readings; NaN when none could be read (the
+ * database is not on this machine). Opened in between: counted in full; closed: lost.
+ */
+export function databaseCpuBetween(a: Map<number, number>, b: Map<number, number>): number {
+  if (b.size === 0) return Number.NaN
+  let seconds = 0
+  for (const [pid, s] of b) seconds += s - (a.get(pid) ?? 0)
+  return seconds
+}

@@ -6,7 +6,7 @@
  * the drain scenario's size. BENCH_SCENARIOS (default `modes,write,drain,retention`) picks
  * parts: `modes` is latency and scale per wake-up mode, `write` the write throughput of every
  * mode in alternating slices (BENCH_WRITE_KINDS, e.g. `adaptive,no-trigger`, runs only some of
- * its stacks, for a quick look; `adaptive@RELAY_PACE_MS=50` is a stack with a setting of its
+ * its stacks, for a quick look; `adaptive@RELAY_LINGER_MS=0` is a stack with a setting of its
  * own). BENCH_RELAY_ENV (`NAME=value`, several joined by `@`) gives every relay of the run
  * settings (settingsList in stack.ts). Prints tables, writes bench-results/results.json and
  * (with `modes`) bench-results/latency.svg.
@@ -16,19 +16,19 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { cpus, totalmem } from 'node:os'
 import postgres from 'postgres'
 import { migrateDatabase } from '../../src/db/migrate'
-import { PACE_STATES } from '../../src/relay/pace'
 import { unpublishedCount } from '../helpers/ledger'
 import { latencyChart } from './chart'
-import { cpuBetween, processCpuSeconds, readRelayCpu } from './cpu'
+import {
+  cpuBetween,
+  databaseCpuBetween,
+  processCpuSeconds,
+  readDatabaseCpu,
+  readRelayCpu,
+} from './cpu'
 import { closedLoop, directWrite, openLoop, type Placed, postOrder } from './load'
 import { benchRetention } from './retention'
 import {
-  addBatches,
-  batchesBetween,
   createPhaseDatabase,
-  describeBatches,
-  noBatches,
-  type PaceCounts,
   type Phase,
   peakRssMb,
   settingsList,
@@ -53,8 +53,8 @@ for (const s of SCENARIOS) {
   }
 }
 const MODES = ['adaptive', 'notify', 'poll'] as const
-/** The write bench's stack with the opt-in wait for a saturated CPU. */
-const SATURATED = 'adaptive@RELAY_PACE_SATURATED_MS=50'
+/** The write bench's stack that shows what the linger earns: `adaptive` without it. */
+const NO_LINGER = 'adaptive@RELAY_LINGER_MS=0'
 const LEAD_IN_SECONDS = 0.25
 const TEMPLATE = `bench_template_${randomUUID().slice(0, 8)}`
 const results: Record<string, unknown> = {}
@@ -111,17 +111,14 @@ async function main() {
         // Warm-up: JIT, and the API's connection pool opened (it opens connections on demand).
         await closedLoop(32, 2, () => postOrder(phase.apiUrl))
         for (const rate of [100, 1000]) {
-          const batches0 = await phase.relayBatches()
           const sent = await openLoop(phase.apiUrl, rate, SECONDS)
           const r = {
             ...(await eventLatencies(phase, sent.placed)),
             failedRequests: sent.failed,
-            // How the relay paced these events' batches (relay_batches_total).
-            relayBatches: batchesBetween(batches0, await phase.relayBatches()),
           }
           latency[`${mode}@${rate}/s`] = r
           log(
-            `latency ${mode.padEnd(8)} ${String(rate).padStart(5)}/s  event p50 ${fmt(r.event.p50)} p95 ${fmt(r.event.p95)} p99 ${fmt(r.event.p99)} max ${fmt(r.event.max)} ms | http p50 ${fmt(r.http.p50)} p99 ${fmt(r.http.p99)} ms | failed requests ${sent.failed} | relay: ${describeBatches(r.relayBatches)}`,
+            `latency ${mode.padEnd(8)} ${String(rate).padStart(5)}/s  event p50 ${fmt(r.event.p50)} p95 ${fmt(r.event.p95)} p99 ${fmt(r.event.p99)} max ${fmt(r.event.max)} ms | http p50 ${fmt(r.http.p50)} p99 ${fmt(r.http.p99)} ms | failed requests ${sent.failed}`,
           )
         }
         for (const writers of [1, 8, 32, 64]) {
@@ -204,10 +201,10 @@ async function writeThroughput(serverUrl: string, kafka: BenchBroker) {
   const baselines = ['no-trigger', 'no-trigger-10ms']
   const all: string[] = [...MODES, ...baselines]
   // BENCH_WRITE_KINDS (comma-separated, default all) runs only some, for a quick look; a kind
-  // may carry relay settings to compare, e.g. `adaptive@RELAY_PACE_MS=40`.
+  // may carry relay settings to compare, e.g. `adaptive@RELAY_LINGER_MS=5`.
   // A stack's own settings win over BENCH_RELAY_ENV's. By default, beside the modes, `adaptive`
-  // with the opt-in pacing for a saturated CPU (pace.ts), so that what it buys is seen.
-  const picked = pickKinds('BENCH_WRITE_KINDS', [...MODES, SATURATED, ...baselines], all)
+  // without its linger (linger.ts), so that what the linger buys is seen.
+  const picked = pickKinds('BENCH_WRITE_KINDS', [...MODES, NO_LINGER, ...baselines], all)
   const kinds = picked.map((p) => p.kind)
   const stacks = picked.map(({ base, settings }) => {
     const relayEnv: Record<string, string> = {
@@ -292,8 +289,8 @@ async function writeThroughput(serverUrl: string, kafka: BenchBroker) {
       apiCpuSeconds: number
       /** ...and the orders of those slices (lead-in and run-in included). */
       sliceOrders: number
-      /** The relay's batches over the same, by the pacer's decision after each. */
-      batches: PaceCounts
+      /** Every backend of the stack's database (writers, API pool, relay) over the same. */
+      postgresCpuSeconds: number
     }
     const tally0 = (): Tally => ({
       orders: 0,
@@ -304,7 +301,7 @@ async function writeThroughput(serverUrl: string, kafka: BenchBroker) {
       relayBackendsCpuSeconds: 0,
       apiCpuSeconds: 0,
       sliceOrders: 0,
-      batches: noBatches(),
+      postgresCpuSeconds: 0,
     })
     const tallies = kinds.map(() => ({
       http: tally0(),
@@ -322,14 +319,14 @@ async function writeThroughput(serverUrl: string, kafka: BenchBroker) {
     ): Promise<void> => {
       const phase = phases[k] as Phase
       const sliceStart = performance.now()
-      const batches0 = await phase.relayBatches()
+      const db0 = await readDatabaseCpu(phase.sql)
       const relay0 = await relayCpu(phase)
       const api0 = processCpuSeconds(phase.api.child.pid)
       const run = await closedLoop(32, sliceSeconds, write, LEAD_IN_SECONDS, runInSeconds)
       const left = await unpublishedCount(phase.sql) // the outbox was empty at the start
       const isSettled = await settled(phase.sql, 10_000)
       const relay1 = await relayCpu(phase)
-      addBatches(steady.batches, batchesBetween(batches0, await phase.relayBatches()))
+      steady.postgresCpuSeconds += databaseCpuBetween(db0, await readDatabaseCpu(phase.sql))
       steady.apiCpuSeconds += processCpuSeconds(phase.api.child.pid) - api0
       const wholeSeconds = (performance.now() - sliceStart) / 1000
       const orders = run.results.length + run.leadIn.writes + run.runIn.writes
@@ -376,6 +373,7 @@ async function writeThroughput(serverUrl: string, kafka: BenchBroker) {
       1e6
     // The API's CPU per order through HTTP: two stacks alike differ in it when their rates do.
     const apiMicros = (t: Tally) => (t.apiCpuSeconds / t.sliceOrders) * 1e6
+    const pgMicros = (t: Tally) => (t.postgresCpuSeconds / t.sliceOrders) * 1e6
     const out: Record<string, Record<string, number>> = {}
     const idleNote = idleCores.map(
       (c, k) => `${kinds[k]} ${c.process.toFixed(3)} + ${c.backends.toFixed(3)}`,
@@ -399,18 +397,14 @@ async function writeThroughput(serverUrl: string, kafka: BenchBroker) {
         httpApiMicrosPerOrder: apiMicros(t.http),
         relayIdleProcessCores: idleCores[k]?.process ?? Number.NaN,
         relayIdleBackendsCores: idleCores[k]?.backends ?? Number.NaN,
-        ...Object.fromEntries(
-          PACE_STATES.flatMap((s) => [
-            [`httpBatches_${s}`, t.http.batches[s]],
-            [`directBatches_${s}`, t.direct.batches[s]],
-          ]),
-        ),
+        httpPostgresMicrosPerOrder: pgMicros(t.http),
+        directPostgresMicrosPerOrder: pgMicros(t.direct),
       }
       log(
         `write   ${kind.padEnd(15)} 32 writers  HTTP ${rate(t.http).toFixed(0).padStart(6)}/s  direct SQL ${rate(t.direct).toFixed(0).padStart(6)}/s  (${slices} alternating slices) | unpublished at slice end: HTTP ${pct(left(t.http))} direct ${pct(left(t.direct))} | first ${LEAD_IN_SECONDS} s from idle: HTTP ${rate(t.httpLeadIn).toFixed(0).padStart(6)}/s  direct ${rate(t.directLeadIn).toFixed(0).padStart(6)}/s | relay's CPU per order, process + backends: HTTP ${micros(t.http, 'process').toFixed(0)} + ${micros(t.http, 'backends').toFixed(0)} direct ${micros(t.direct, 'process').toFixed(0)} + ${micros(t.direct, 'backends').toFixed(0)} µs | API's CPU per order (HTTP) ${apiMicros(t.http).toFixed(0)} µs`,
       )
       log(
-        `        ${kind}: relay's batches, HTTP: ${describeBatches(t.http.batches)}; direct: ${describeBatches(t.direct.batches)}`,
+        `        ${kind}: Postgres CPU per order (every backend of its database): HTTP ${pgMicros(t.http).toFixed(0)} µs, direct ${pgMicros(t.direct).toFixed(0)} µs`,
       )
       if (t.http.unsettled + t.direct.unsettled > 0) {
         log(`        ${kind}: ${t.http.unsettled + t.direct.unsettled} slices not settled in 10 s`)
@@ -425,7 +419,7 @@ async function writeThroughput(serverUrl: string, kafka: BenchBroker) {
 /**
  * The stacks a scenario runs: the comma-separated list in `variable`, or `defaults`. Each is a
  * known base, optionally with settings of its own after `@` (settingsList), e.g.
- * `adaptive@RELAY_PACE_MS=50`; none twice.
+ * `adaptive@RELAY_LINGER_MS=0`; none twice.
  */
 function pickKinds(variable: string, defaults: string[], known: readonly string[]) {
   const kinds = process.env[variable]?.split(',') ?? defaults
@@ -493,6 +487,9 @@ function summarizeRatios(latency: Record<string, unknown>, throughput: Record<st
   const direct = (k: string) => (throughput[k] as Tp | undefined)?.directPerSecond ?? Number.NaN
   const leadIn = (k: string, path: 'http' | 'direct') =>
     (throughput[k] as Record<string, number> | undefined)?.[`${path}LeadInPerSecond`] ?? Number.NaN
+  const pg = (k: string, path: 'http' | 'direct') =>
+    (throughput[k] as Record<string, number> | undefined)?.[`${path}PostgresMicrosPerOrder`] ??
+    Number.NaN
   const ratios = {
     pollOverAdaptiveP50At1000: p50('poll@1000/s') / p50('adaptive@1000/s'),
     adaptiveHttpVsNoTrigger: http('adaptive') / http('no-trigger'),
@@ -502,8 +499,12 @@ function summarizeRatios(latency: Record<string, unknown>, throughput: Record<st
     apiVsDirectCeiling: http('adaptive') / direct('adaptive'),
     pollHttpVsNoTrigger: http('poll') / http('no-trigger'),
     pollDirectVsNoTrigger: direct('poll') / direct('no-trigger'),
-    adaptiveSaturatedPacingHttpVsNoTrigger: http(SATURATED) / http('no-trigger'),
-    adaptiveSaturatedPacingDirectVsNoTrigger: direct(SATURATED) / direct('no-trigger'),
+    adaptiveNoLingerDirectVsNoTrigger: direct(NO_LINGER) / direct('no-trigger'),
+    adaptivePostgresCpuDirectVsNoTrigger: pg('adaptive', 'direct') / pg('no-trigger', 'direct'),
+    adaptivePostgresCpuHttpVsNoTrigger: pg('adaptive', 'http') / pg('no-trigger', 'http'),
+    adaptiveNoLingerPostgresCpuDirectVsNoTrigger:
+      pg(NO_LINGER, 'direct') / pg('no-trigger', 'direct'),
+    notifyPostgresCpuDirectVsNoTrigger: pg('notify', 'direct') / pg('no-trigger', 'direct'),
     adaptiveHttpVsNoTrigger10ms: http('adaptive') / http('no-trigger-10ms'),
     adaptiveDirectVsNoTrigger10ms: direct('adaptive') / direct('no-trigger-10ms'),
     noTrigger10msDirectVsNoTrigger: direct('no-trigger-10ms') / direct('no-trigger'),

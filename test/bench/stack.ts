@@ -6,7 +6,6 @@ import postgres from 'postgres'
 import { API_DB_POOL_DEFAULT, settingNames } from '../../src/config'
 import { fitDoorbellTrigger } from '../../src/db/doorbell-trigger'
 import { freePort } from '../../src/dev/free-port'
-import { PACE_STATES, type PaceState } from '../../src/relay/pace'
 import type { WakeupMode } from '../../src/relay/relay'
 import { type Spawned, spawnEntrypoint, spawnRelayProcess } from '../helpers/process'
 import type { ConsumerWorkerData, FromConsumer } from './consumer-worker'
@@ -24,42 +23,7 @@ export type Phase = {
   arrivals: Arrivals
   api: Spawned
   relay: Spawned
-  /** The relay's batches so far by the pacer's decision (relay_batches_total, its /metrics). */
-  relayBatches(): Promise<PaceCounts>
   stop(): Promise<void>
-}
-
-export type PaceCounts = Record<PaceState, number>
-
-/** The batches between two readings. */
-export function batchesBetween(a: PaceCounts, b: PaceCounts): PaceCounts {
-  return Object.fromEntries(PACE_STATES.map((s) => [s, b[s] - a[s]])) as PaceCounts
-}
-
-export function addBatches(into: PaceCounts, more: PaceCounts): void {
-  for (const s of PACE_STATES) into[s] += more[s]
-}
-
-export const noBatches = (): PaceCounts => ({ eager: 0, rate: 0, band: 0, cpu: 0 })
-
-/** "eager 12%, rate 85%, band 3%, cpu 0% of 1,234 batches" */
-export function describeBatches(c: PaceCounts): string {
-  const total = PACE_STATES.reduce((n, s) => n + c[s], 0)
-  const shares = PACE_STATES.map(
-    (s) => `${s} ${total > 0 ? ((100 * c[s]) / total).toFixed(0) : '-'}%`,
-  )
-  return `${shares.join(', ')} of ${total.toLocaleString()} batches`
-}
-
-async function readRelayBatches(metricsUrl: string): Promise<PaceCounts> {
-  const text = await (await fetch(metricsUrl)).text()
-  const counts = noBatches()
-  for (const s of PACE_STATES) {
-    const m = new RegExp(`^relay_batches_total\\{pace="${s}"\\} (\\d+)$`, 'm').exec(text)
-    if (!m?.[1]) throw new Error(`no relay_batches_total{pace="${s}"} in the relay's metrics`)
-    counts[s] = Number(m[1])
-  }
-  return counts
 }
 
 export function createPhaseDatabase(serverUrl: string, template: string): Promise<string> {
@@ -151,7 +115,7 @@ function nodeFlags(relayEnv: Record<string, string>): Record<string, string> {
   return flags === undefined ? {} : { NODE_FLAGS: flags }
 }
 
-/** A relay of the benchmark: BENCH_RELAY_ENV (e.g. `RELAY_PACE_MS=50`) first, then `env`. */
+/** A relay of the benchmark: BENCH_RELAY_ENV (e.g. `RELAY_LINGER_MS=0`) first, then `env`. */
 export function spawnRelay(
   dbUrl: string,
   brokers: string,
@@ -233,7 +197,6 @@ export async function startPhase(o: {
     arrivals,
     api,
     relay,
-    relayBatches: () => readRelayBatches(`http://127.0.0.1:${relayMetricsPort}/metrics`),
     async stop() {
       await closeClient(apiUrl)
       api.child.kill('SIGTERM')

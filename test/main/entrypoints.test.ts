@@ -55,9 +55,9 @@ describe('running processes', () => {
     expect(metrics).toMatch(/^outbox_published_events_total 1$/m)
     expect(metrics).toMatch(/^outbox_pending_events 0$/m)
     expect(metrics).toMatch(/^relay_owned_partitions 64$/m)
-    // One event, one batch, and no load to pace for.
-    expect(metrics).toMatch(/^relay_batches_total\{pace="eager"\} 1$/m)
-    expect(metrics).toMatch(/^relay_batches_total\{pace="band"\} 0$/m)
+    // Nothing held any partition's lock, and the relay kept up.
+    expect(metrics).toMatch(/^relay_lock_waits_total\{lock="awake"\} 0$/m)
+    expect(metrics).toMatch(/^relay_stalled_seconds 0$/m)
     expect(metrics).toMatch(/^process_resident_memory_bytes \d+/m)
     // Ready once the LISTEN watchdog has confirmed a ping (every 2 s).
     type Ready = { status: string; reasons: string[]; checks: Record<string, string> }

@@ -28,6 +28,8 @@ export function metricsByJob(): Record<string, MetricShape[]> {
   createRelayMetrics(relay, {
     stats: async () => ({ pending: 0, dead: 0, oldestPendingAgeSeconds: 0 }),
     ownedPartitions: () => 0,
+    stalledSeconds: async () => 0,
+    longestWaitSeconds: () => 0,
   })
   return { api: shapes(api), relay: shapes(relay) }
 }

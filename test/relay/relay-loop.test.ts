@@ -4,9 +4,7 @@
  */
 import { pino } from 'pino'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import type { CpuPressure } from '../../src/relay/cpu-pressure'
 import { Doorbell } from '../../src/relay/doorbell'
-import type { PaceOptions } from '../../src/relay/pace'
 import type { OutboxMessage, Publish } from '../../src/relay/publish'
 import { runRelay, type WakeupMode } from '../../src/relay/relay'
 import { RelaySession } from '../../src/relay/session'
@@ -35,8 +33,7 @@ function run(
     pollIntervalMs?: number
     mode?: WakeupMode
     rebalanceEveryMs?: number
-    pace?: Partial<PaceOptions>
-    cpuPressure?: CpuPressure
+    lingerMs?: number
   } = {},
 ) {
   const controller = new AbortController()
@@ -53,8 +50,7 @@ function run(
     backoff: { baseMs: 20, capMs: 200 },
     signal: controller.signal,
     rebalanceEveryMs: overrides.rebalanceEveryMs,
-    pace: overrides.pace,
-    cpuPressure: overrides.cpuPressure,
+    lingerMs: overrides.lingerMs,
   })
   return {
     session,
@@ -83,80 +79,26 @@ describe('runRelay', () => {
     expect(batches.map((b) => b.length)).toEqual([10, 10, 10, 5])
   })
 
-  // Paced from the first batch on (paceAbove 0, never eager again): after every short batch the
-  // relay waits before claiming again, and marks the batch with that claim (drain.ts, pace.ts).
-  const alwaysPaced = (waitMs: number) => ({ waitMs, paceAbove: 0, eagerBelow: 0 })
-
-  it('while pacing, publishes a stream in order and marks every batch', async () => {
+  it('lingering, publishes a stream in order, and a stop is prompt with every batch marked', async () => {
     const batches: number[][] = []
     const relay = run(
       async (batch) => {
         batches.push(batch.map((m) => m.id))
       },
-      { pace: alwaysPaced(20) },
+      { lingerMs: 1000 },
     )
     for (let i = 0; i < 10; i++) {
       await insertEvents(3)
       await delay(5)
     }
     await waitFor('all marked', async () => (await unpublished()) === 0)
+    await delay(50) // inside the second-long linger
+    const stopAt = performance.now()
     await relay.stop()
+    expect(performance.now() - stopAt).toBeLessThan(1000)
     const ids = batches.flat()
     expect(new Set(ids).size).toBe(30)
     expect(ids).toEqual([...ids].sort((a, b) => a - b))
-    // The waits gather events: fewer batches than the 10 inserts.
-    expect(batches.length).toBeLessThan(10)
-  })
-
-  it('while the CPUs are saturated, gathers a stream into fewer batches', async () => {
-    // About 2,000 events/s for 0.6 s, published once by a relay that reads no CPU pressure and
-    // once by one that reads saturation; both paced for the rate (from 100 events/s here, at
-    // 10 ms), the saturated one waiting 50 ms instead (pace.ts).
-    const stream = async (cpuPressure: CpuPressure) => {
-      await db.sql`truncate outbox`
-      const batches: number[][] = []
-      const relay = run(
-        async (batch) => {
-          batches.push(batch.map((m) => m.id))
-        },
-        {
-          cpuPressure,
-          batchSize: 1000,
-          pace: { paceAbove: 100, eagerBelow: 80, waitMs: 10, saturatedWaitMs: 50 },
-        },
-      )
-      for (let i = 0; i < 120; i++) {
-        await insertEvents(10)
-        await delay(5)
-      }
-      await waitFor('all marked', async () => (await unpublished()) === 0)
-      await relay.stop()
-      const ids = batches.flat()
-      expect(new Set(ids).size).toBe(1200)
-      expect(ids).toEqual([...ids].sort((a, b) => a - b))
-      return batches.length
-    }
-    const spare = await stream(() => ({ pressure: 0.05, busy: 0.3 }))
-    const saturated = await stream(() => ({ pressure: 0.95, busy: 0.98 }))
-    // 50 ms against 10 ms between claims: a fraction of the batches.
-    expect(saturated).toBeLessThan(spare / 2)
-  })
-
-  it('while pacing, a stop during the wait is prompt and leaves the batch marked', async () => {
-    await insertEvents(5)
-    let published = 0
-    const relay = run(
-      async (batch) => {
-        published += batch.length
-      },
-      { pace: alwaysPaced(60_000) },
-    )
-    await waitFor('published', async () => published === 5)
-    await delay(50) // inside the minute-long wait
-    const stopAt = performance.now()
-    await relay.stop()
-    expect(performance.now() - stopAt).toBeLessThan(5_000)
-    expect(await unpublished()).toBe(0)
   })
 
   it('in poll mode, drains full batches and stops at the first short one until the next poll', async () => {

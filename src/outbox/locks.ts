@@ -1,0 +1,10 @@
+/**
+ * The advisory lock ids of the outbox protocol: the first key of every two-key advisory lock
+ * the relay and the writers' trigger take (the second is a partition or a member slot). The
+ * trigger's migrations spell them as literals; test/outbox/locks.test.ts keeps the two in step.
+ *  - owner (p): held by the relay that owns partition p (session-level).
+ *  - member (slot): one per running relay, so relays can count each other (session-level).
+ *  - awake (p): held exclusively while p's relay drains; writers probe it (src/relay/awake.ts).
+ *  - trace (p): held shared by each writer that may skip its NOTIFY, to its end (awake.ts).
+ */
+export const LOCK = { owner: 780001, member: 780002, awake: 780003, trace: 780004 } as const
