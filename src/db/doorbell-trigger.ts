@@ -16,7 +16,9 @@
  * only probe), then restart the relays.
  */
 import type postgres from 'postgres'
-import type { WakeupMode } from '../relay/relay'
+
+/** Who rings: see src/relay/relay.ts. The trigger's state follows it. */
+export type WakeupMode = 'adaptive' | 'notify' | 'poll'
 
 export type DoorbellTrigger = 'enabled' | 'disabled' | 'missing'
 

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url'
 import { migrate } from 'drizzle-orm/postgres-js/migrator'
-import type { WakeupMode } from '../relay/relay'
 import { createDb } from './client'
+import type { WakeupMode } from './doorbell-trigger'
 import { fitDoorbellTrigger } from './doorbell-trigger'
 import { enableRoleLogins, type RoleName } from './roles'
 

@@ -29,18 +29,20 @@ import type { WaitLock } from './lock-waits'
 import type { RelaySession } from './session'
 
 /**
- * Takes the awake locks of owned partitions not yet held, without waiting. Returns the
- * partitions it could not take: a writer that rang holds A shared to its commit. Those stay
+ * Takes the awake locks of owned partitions not yet held, without waiting. Returns those it
+ * tried, and those it could not take: a writer that rang holds A shared to its commit. Those stay
  * asleep (their writers go on ringing); a long transaction there holds back no other partition.
  */
-export async function enterAwake(session: RelaySession): Promise<number[]> {
+export async function enterAwake(
+  session: RelaySession,
+): Promise<{ checked: number[]; blocked: number[] }> {
   const missing = session.owned.filter((p) => !session.awake.includes(p))
-  if (missing.length === 0) return []
+  if (missing.length === 0) return { checked: [], blocked: [] }
   const rows = await session.sql<{ p: number }[]>`
     select p from unnest(${missing}::int[]) p where pg_try_advisory_lock(${LOCK.awake}, p)`
   const taken = new Set(rows.map((r) => r.p))
   session.awake = [...session.awake, ...taken]
-  return missing.filter((p) => !taken.has(p))
+  return { checked: missing, blocked: missing.filter((p) => !taken.has(p)) }
 }
 
 /**

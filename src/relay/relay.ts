@@ -1,43 +1,38 @@
 /**
- * The relay loop, a state machine (RelayLoop below: one method per state, each returning the
- * next state).
+ * The relay loop, a state machine: one method per state, each returning the next.
  *
- *   DRAIN   adaptive and poll: take the awake locks of owned partitions, never waiting
- *           (awake.ts); claim, publish, mark until a claim comes back empty (drain.ts; poll:
- *           until a batch comes back short).         -> LINGER if it published (adaptive)
- *                                                     -> SETTLE if it found nothing (adaptive)
- *                                                     -> SLEEP (notify, poll)
- *   LINGER  claim again every millisecond until RELAY_LINGER_MS pass with nothing new
- *           (linger.ts).                              -> SETTLE
+ *   DRAIN   take the awake locks of owned partitions without waiting (adaptive, poll; awake.ts),
+ *           claim, publish, mark until a claim finds nothing (poll: until a short batch).
+ *           -> LINGER if it published, SETTLE if not (adaptive); SLEEP (notify, poll)
+ *   LINGER  claim again every millisecond until RELAY_LINGER_MS pass with nothing new. -> SETTLE
  *   SETTLE  release the awake locks, check the trace locks, drain once more (awake.ts argues
- *           why nothing is stranded).                 -> DRAIN if that drain found events
- *                                                     -> SLEEP
- *   SLEEP   wait for the first of: a ring (NOTIFY, re-LISTEN), the poll timer, a retry time,
- *           a settling partition's re-check, the rebalance tick, abort.
- *                                                     -> DRAIN (SLEEP again after a tick)
- * Before each step: rebalance when due (about every second); partitions gained -> DRAIN.
- * A drain cut short by a due rebalance -> DRAIN again right after it.
- * Any failure -> back off (exponential, full jitter; a re-LISTEN cuts it short) -> DRAIN.
+ *           why this strands nothing).  -> DRAIN if that drain found events, else SLEEP
+ *   SLEEP   wait for the first of: a ring (NOTIFY, re-LISTEN), the poll timer, a retry time, a
+ *           settling partition's re-check, the rebalance tick, abort.  -> DRAIN
+ * Before each step: rebalance when due (about every second); partitions gained -> DRAIN. A
+ * drain cut short by a due rebalance -> DRAIN. Any failure -> back off (failures.ts) -> DRAIN.
  *
  * Modes differ only in who rings: `adaptive` writers NOTIFY only while the relay sleeps,
  * `notify` writers always do, `poll` writers never do. A notification is only a latency hint:
  * the poll timer alone delivers everything. Shutdown is checked between batches; a batch in
  * hand is finished or abandoned (left unmarked, published again later).
  */
+
+import type { WakeupMode } from '../db/doorbell-trigger'
 import type { Logger } from '../logger'
 import { noRelayMetrics, type RelayMetrics } from '../observability/metrics'
-import { blockingPids, enterAwake, leaveAwake, recheckSettling } from './awake'
-import { type BackoffOptions, backoffDelay } from './backoff'
-import { describeError } from './classify-error'
+import { alongside } from './alongside'
+import { enterAwake, leaveAwake, recheckSettling } from './awake'
+import type { BackoffOptions } from './backoff'
 import { type Doorbell, sleep } from './doorbell'
 import { type DrainPolicy, type DrainResult, drain } from './drain'
+import { Failures } from './failures'
 import { lingerStep } from './linger'
-import { LockWaits, type WaitLock } from './lock-waits'
 import type { Publish } from './publish'
 import { earliestRetry } from './queries'
-import { type RelaySession, SessionChangedError } from './session'
-
-export type WakeupMode = 'adaptive' | 'notify' | 'poll'
+import { RelayStatus, reportWaits } from './relay-status'
+import type { RelaySession } from './session'
+import { WakeTimers } from './wake-timers'
 
 export type RelayOptions = {
   session: RelaySession
@@ -58,60 +53,38 @@ export type RelayOptions = {
   status?: RelayStatus
 }
 
-/** What the loop tells the outside about itself; read by the stall gauge and /readyz. */
-export class RelayStatus {
-  /** When the relay last caught up (a claim found nothing) or published (epoch ms). */
-  lastProgressAt = Date.now()
-  readonly waits = new LockWaits()
-}
-
 type State = 'drain' | 'linger' | 'settle' | 'sleep'
-
-const DEFAULT_LINGER_MS = 20
-/** Re-checks of a settling partition start at this and double up to the cap. */
-const RECHECK_FIRST_MS = 1
-const RECHECK_CAP_MS = 50
-const onlyListen = new Set(['listen'] as const)
 
 export function runRelay(o: RelayOptions): Promise<void> {
   return new RelayLoop(o).run()
 }
 
 class RelayLoop {
-  readonly #o: RelayOptions
   readonly #metrics: RelayMetrics
   readonly #status: RelayStatus
+  readonly #timers: WakeTimers
+  readonly #failures: Failures
+  /** A poll drains what it finds and stops at the first short batch: no claim after it. */
   readonly #policy: DrainPolicy
   #state: State = 'drain'
-  #failures = 0
-  #nextRebalance = 0
-  #nextPoll = 0
-  #nextRecheck = Number.POSITIVE_INFINITY
-  #recheckMs = RECHECK_FIRST_MS
-  #retryAt = Number.POSITIVE_INFINITY
-  /** Deferred events may exist (ours, or a previous owner's): look up their retry time. */
-  #checkRetries = true
   #quietSince = 0
 
-  constructor(o: RelayOptions) {
-    this.#o = o
+  constructor(readonly o: RelayOptions) {
     this.#metrics = o.metrics ?? noRelayMetrics
     this.#status = o.status ?? new RelayStatus()
-    // A poll drains what it finds and stops at the first short batch: no claim after it.
-    this.#policy = {
-      maxAttempts: o.maxAttempts,
-      backoff: o.backoff,
-      reclaimAfterShort: o.mode !== 'poll',
-    }
+    this.#timers = new WakeTimers(o.pollIntervalMs, o.rebalanceEveryMs ?? 1000)
+    this.#failures = new Failures(o.logger, o.backoff)
+    this.#policy = { ...o, reclaimAfterShort: o.mode !== 'poll' }
   }
 
   async run(): Promise<void> {
-    while (!this.#o.signal.aborted) {
+    while (!this.o.signal.aborted) {
       try {
         await this.#rebalanceIfDue()
         this.#state = await this.#step(this.#state)
       } catch (err) {
-        await this.#failed(err)
+        this.#timers.reset()
+        await this.#failures.failed(err, this.o.doorbell, this.o.signal)
         this.#state = 'drain'
       }
     }
@@ -125,179 +98,100 @@ class RelayLoop {
   }
 
   async #drain(): Promise<State> {
-    this.#o.doorbell.clear()
+    this.o.doorbell.clear()
     // Taking the awake locks and the first claim share one round trip (pipelined). Order does
     // not matter: a writer that commits before the locks are held rings, which costs a wake-up.
-    const [blocked, result] = await bothSettled(
-      this.#o.mode === 'notify'
+    const [blocked, result] = await alongside(
+      this.o.mode === 'notify'
         ? Promise.resolve({ checked: [], blocked: [] })
-        : this.#enterAwake(),
+        : enterAwake(this.o.session),
       this.#drainOnce(),
     )
-    await this.#reportWaits('awake', blocked.checked, blocked.blocked)
+    await this.#report({ lock: 'awake', ...blocked })
     if (result.cutShort) return 'drain'
-    if (this.#o.mode !== 'adaptive') return this.#toSleep()
+    if (this.o.mode !== 'adaptive') return this.#toSleep(false)
     return result.published > 0 ? 'linger' : 'settle'
   }
 
   async #linger(): Promise<State> {
-    const step = lingerStep(performance.now() - this.#quietSince, this.#lingerMs)
+    const step = lingerStep(performance.now() - this.#quietSince, this.o.lingerMs ?? 20)
     if (step === 'settle') return 'settle'
-    await sleep(step.claimInMs, this.#o.signal)
+    await sleep(step.claimInMs, this.o.signal)
     const result = await this.#drainOnce()
     return result.cutShort ? 'drain' : 'linger'
   }
 
   async #settle(): Promise<State> {
-    const released = [...this.#o.session.awake, ...this.#o.session.settling]
-    const settling = await leaveAwake(this.#o.session)
-    await this.#reportWaits('trace', released, settling)
+    const released = [...this.o.session.awake, ...this.o.session.settling]
+    const settling = await leaveAwake(this.o.session)
+    await this.#report({ lock: 'trace', checked: released, blocked: settling })
     const result = await this.#drainOnce()
     if (result.published > 0 || result.cutShort) return 'drain'
-    this.#recheckMs = RECHECK_FIRST_MS
-    return this.#toSleep()
+    return this.#toSleep(true)
   }
 
   async #sleep(): Promise<State> {
-    const o = this.#o
-    if (this.#checkRetries) {
-      const at = await earliestRetry(o.session.sql, o.session.owned)
-      this.#checkRetries = at !== undefined
-      this.#retryAt = at?.getTime() ?? Number.POSITIVE_INFINITY
-    }
-    // Recovered once nothing is left waiting for a retry (or, in #drainOnce, once something
-    // got through): a pass that merely found every event deferred proves nothing.
-    if (this.#failures > 0 && !this.#checkRetries) this.#recovered()
+    const o = this.o
+    const timers = this.#timers
+    if (timers.checkRetries) timers.retriesAt(await earliestRetry(o.session.sql, o.session.owned))
+    // Recovered once nothing waits for a retry (or, in #drainOnce, once something got
+    // through): a pass that merely found every event deferred proves nothing.
+    if (!timers.checkRetries) this.#failures.recovered()
     const settling = o.session.settling.length > 0
-    const recheckAt = settling ? this.#nextRecheck : Number.POSITIVE_INFINITY
-    const wakeAt = Math.min(this.#nextPoll, this.#nextRebalance, this.#retryAt, recheckAt)
-    const cause = await o.doorbell.wait(wakeAt - Date.now(), o.signal)
+    const cause = await o.doorbell.wait(timers.wakeAt(settling) - Date.now(), o.signal)
     if (cause === 'notify' || cause === 'listen') {
       this.#metrics.wokeUp(cause === 'notify' ? 'notify' : 'reconnect')
       return 'drain'
     }
-    const now = Date.now()
-    if (now >= this.#nextPoll) {
-      this.#metrics.wokeUp('poll')
-      return 'drain'
-    }
-    if (now >= this.#retryAt) return 'drain'
-    if (settling && now >= recheckAt) return this.#recheck()
-    return 'sleep'
+    const due = timers.due(Date.now(), settling)
+    if (due === 'poll') this.#metrics.wokeUp('poll')
+    if (due === 'recheck') return this.#recheck()
+    return due === 'tick' ? 'sleep' : 'drain'
   }
 
   /** A settling partition's writers may have ended: drain for those that did. */
   async #recheck(): Promise<State> {
-    const before = this.#o.session.settling
-    const cleared = await recheckSettling(this.#o.session)
-    await this.#reportWaits('trace', before, this.#o.session.settling)
-    this.#recheckMs = Math.min(this.#recheckMs * 2, RECHECK_CAP_MS)
-    this.#nextRecheck = Date.now() + this.#recheckMs
+    const before = this.o.session.settling
+    const cleared = await recheckSettling(this.o.session)
+    await this.#report({ lock: 'trace', checked: before, blocked: this.o.session.settling })
+    this.#timers.rechecked(Date.now())
     if (cleared.length === 0) return 'sleep'
     const result = await this.#drainOnce()
     return result.published > 0 || result.cutShort ? 'drain' : 'sleep'
   }
 
-  #toSleep(): State {
-    this.#nextPoll = Date.now() + this.#o.pollIntervalMs
-    this.#nextRecheck = Date.now() + this.#recheckMs
+  #toSleep(freshSettle: boolean): State {
+    this.#timers.sleeping(Date.now(), freshSettle)
     return 'sleep'
   }
 
-  get #lingerMs(): number {
-    return this.#o.lingerMs ?? DEFAULT_LINGER_MS
-  }
-
-  async #enterAwake(): Promise<{ checked: number[]; blocked: number[] }> {
-    const s = this.#o.session
-    const checked = s.owned.filter((p) => !s.awake.includes(p))
-    return { checked, blocked: await enterAwake(s) }
-  }
+  #report = (attempt: Parameters<typeof reportWaits>[3]) =>
+    reportWaits(this.#status, this.o, this.#metrics, attempt)
 
   async #drainOnce(): Promise<DrainResult> {
-    const o = this.#o
-    const result = await drain(
-      o.session,
-      o.batchSize,
-      o.publish,
-      this.#policy,
-      o.signal,
-      this.#nextRebalance,
-    )
-    const now = performance.now()
-    if (result.published > 0) this.#quietSince = now
-    if (result.published > 0 || result.claimed === 0) this.#status.lastProgressAt = Date.now()
-    if (result.retryAt !== undefined) {
-      this.#retryAt = Math.min(this.#retryAt, result.retryAt)
-      this.#checkRetries = true
+    const { session, batchSize, publish, signal } = this.o
+    const until = this.#timers.nextRebalance
+    const result = await drain(session, batchSize, publish, this.#policy, signal, until)
+    if (result.published > 0) {
+      this.#quietSince = performance.now()
+      this.#failures.recovered()
     }
-    if (this.#failures > 0 && result.published > 0) this.#recovered()
+    if (result.published > 0 || result.claimed === 0) this.#status.lastProgressAt = Date.now()
+    if (result.retryAt !== undefined) this.#timers.deferred(result.retryAt)
     return result
   }
 
   async #rebalanceIfDue(): Promise<void> {
-    const o = this.#o
-    if (Date.now() < this.#nextRebalance) return
+    const o = this.o
+    if (Date.now() < this.#timers.nextRebalance) return
     const gained = await o.session.rebalance()
-    this.#nextRebalance = Date.now() + (o.rebalanceEveryMs ?? 1000)
+    this.#timers.rebalanced(Date.now())
     this.#status.waits.keepOnly(o.session.owned)
     // A polling relay relies on no ring, so there is nothing to settle before it sleeps.
     if (o.mode === 'poll') o.session.settling = []
     if (gained.length === 0) return
     o.logger.info({ gained, owned: o.session.owned.length }, 'partitions acquired')
-    this.#checkRetries = true
+    this.#timers.checkRetries = true
     this.#state = 'drain' // they may hold a backlog
   }
-
-  /** Logs and counts, once per episode, each partition kept from us for over a second. */
-  async #reportWaits(lock: WaitLock, checked: number[], blocked: number[]): Promise<void> {
-    const due = this.#status.waits.attempt(lock, checked, blocked, Date.now())
-    if (due.length === 0) return
-    const pids = await blockingPids(
-      this.#o.session.sql,
-      lock,
-      due.map((d) => d.partition),
-    )
-    for (const { partition, waitedMs } of due) {
-      this.#metrics.lockWaited(lock)
-      this.#o.logger.warn(
-        { partition, lock, blockingPids: pids.get(partition) ?? [], waitedMs },
-        lock === 'awake'
-          ? 'partition held by another transaction that rang; it stays asleep meanwhile'
-          : 'partition cannot go to sleep: a writer that skipped its NOTIFY is still open',
-      )
-    }
-  }
-
-  async #failed(err: unknown): Promise<void> {
-    const o = this.#o
-    this.#nextRebalance = 0
-    this.#nextPoll = 0
-    this.#checkRetries = true
-    if (err instanceof SessionChangedError) {
-      o.logger.warn('database session replaced; re-acquiring partitions')
-      return
-    }
-    this.#failures += 1
-    // Log once per state change (healthy -> failing), not once per attempt.
-    if (this.#failures === 1)
-      o.logger.warn({ reason: describeError(err) }, 'relay failing; backing off')
-    await o.doorbell.wait(backoffDelay(this.#failures, o.backoff), o.signal, onlyListen)
-  }
-
-  #recovered(): void {
-    this.#o.logger.info({ failures: this.#failures }, 'relay recovered; publishing again')
-    this.#failures = 0
-  }
-}
-
-/**
- * Both results, after both have finished: unlike Promise.all, a failure of one never leaves the
- * other running on (a drain still publishing while the loop starts the next one could reorder).
- */
-async function bothSettled<A, B>(a: Promise<A>, b: Promise<B>): Promise<[A, B]> {
-  const [ra, rb] = await Promise.allSettled([a, b])
-  if (ra.status === 'rejected') throw ra.reason
-  if (rb.status === 'rejected') throw rb.reason
-  return [ra.value, rb.value]
 }

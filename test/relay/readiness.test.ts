@@ -1,7 +1,7 @@
 /** The relay's /readyz verdict (relay-http.ts) against a real database and its trigger. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { WakeupMode } from '../../src/db/doorbell-trigger'
 import { doorbellTrigger, triggerMismatch } from '../../src/db/doorbell-trigger'
-import type { WakeupMode } from '../../src/relay/relay'
 import { checkRelayReadiness, type Readiness } from '../../src/relay/relay-http'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 

@@ -4,9 +4,10 @@
  */
 import { pino } from 'pino'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import type { WakeupMode } from '../../src/db/doorbell-trigger'
 import { Doorbell } from '../../src/relay/doorbell'
 import type { OutboxMessage, Publish } from '../../src/relay/publish'
-import { runRelay, type WakeupMode } from '../../src/relay/relay'
+import { runRelay } from '../../src/relay/relay'
 import { RelaySession } from '../../src/relay/session'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 import { unpublishedCount } from '../helpers/ledger'

@@ -1,0 +1,43 @@
+import type { Logger } from '../logger'
+import { type BackoffOptions, backoffDelay } from './backoff'
+import { describeError } from './classify-error'
+import type { Doorbell } from './doorbell'
+import { SessionChangedError } from './session'
+
+const onlyListen = new Set(['listen'] as const)
+
+/**
+ * The relay's failures in a row: logged once per change of state (healthy -> failing ->
+ * recovered), not once per attempt, and waited out with backoff (a re-LISTEN, i.e. the database
+ * back, cuts the wait short). A replaced database session is no failure: start over at once.
+ */
+export class Failures {
+  #count = 0
+
+  constructor(
+    private readonly logger: Logger,
+    private readonly backoff: BackoffOptions,
+  ) {}
+
+  get failing(): boolean {
+    return this.#count > 0
+  }
+
+  async failed(err: unknown, doorbell: Doorbell, signal: AbortSignal): Promise<void> {
+    if (err instanceof SessionChangedError) {
+      this.logger.warn('database session replaced; re-acquiring partitions')
+      return
+    }
+    this.#count += 1
+    if (this.#count === 1) {
+      this.logger.warn({ reason: describeError(err) }, 'relay failing; backing off')
+    }
+    await doorbell.wait(backoffDelay(this.#count, this.backoff), signal, onlyListen)
+  }
+
+  recovered(): void {
+    if (this.#count === 0) return
+    this.logger.info({ failures: this.#count }, 'relay recovered; publishing again')
+    this.#count = 0
+  }
+}

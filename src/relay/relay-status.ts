@@ -1,0 +1,43 @@
+/**
+ * What the relay loop tells the outside about itself: when it last made progress (for the stall
+ * gauge and /readyz) and its waits on other sessions' locks (lock-waits.ts), reported here once
+ * per wait, with the pids that hold the lock.
+ */
+import type { Logger } from '../logger'
+import type { RelayMetrics } from '../observability/metrics'
+import { blockingPids } from './awake'
+import { LockWaits, type WaitLock } from './lock-waits'
+import type { RelaySession } from './session'
+
+/** What the loop tells the outside about itself; read by the stall gauge and /readyz. */
+export class RelayStatus {
+  /** When the relay last caught up (a claim found nothing) or published (epoch ms). */
+  lastProgressAt = Date.now()
+  readonly waits = new LockWaits()
+}
+
+/** Logs and counts, once per wait, each partition kept from the relay for over a second. */
+export async function reportWaits(
+  status: RelayStatus,
+  to: { session: RelaySession; logger: Logger },
+  metrics: RelayMetrics,
+  attempt: { lock: WaitLock; checked: number[]; blocked: number[] },
+): Promise<void> {
+  const { lock, checked, blocked } = attempt
+  const due = status.waits.attempt(lock, checked, blocked, Date.now())
+  if (due.length === 0) return
+  const pids = await blockingPids(
+    to.session.sql,
+    lock,
+    due.map((d) => d.partition),
+  )
+  for (const { partition, waitedMs } of due) {
+    metrics.lockWaited(lock)
+    to.logger.warn(
+      { partition, lock, blockingPids: pids.get(partition) ?? [], waitedMs },
+      lock === 'awake'
+        ? 'partition held by another transaction that rang; it stays asleep meanwhile'
+        : 'partition cannot go to sleep: a writer that skipped its NOTIFY is still open',
+    )
+  }
+}
