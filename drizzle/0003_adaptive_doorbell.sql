@@ -2,7 +2,7 @@
 --
 -- Why: at commit a notifying transaction takes a database-wide lock and holds it through the
 -- WAL flush, so a NOTIFY per write serialises commits and roughly halves write throughput under
--- concurrency (DESIGN.md). Under load the relay is awake and draining anyway and needs no bell.
+-- concurrency. Under load the relay is awake and draining anyway and needs no bell.
 --
 -- How: a relay that is awake holds the session advisory lock (780003, partition) exclusively
 -- for every partition it owns. A writer tries to take the same lock shared, without waiting:

@@ -6,7 +6,7 @@
  * (re)LISTEN rings the doorbell with cause `listen` and the relay drains what arrived in the gap.
  *
  * After an outage of a few seconds postgres.js can stop listening silently: its re-LISTEN
- * fails, the error is swallowed and `onlisten` never fires again (DESIGN.md). So the watchdog
+ * fails, the error is swallowed and `onlisten` never fires again. So the watchdog
  * sends itself a NOTIFY on a ping channel from another connection every `checkEveryMs`; if the
  * listener hears none of the pings sent since the last check while the pings themselves
  * succeed, the listener is torn down and re-created.
