@@ -19,8 +19,14 @@ describe("the services' Node flags", () => {
     expect(SERVICE_NODE_FLAGS).toContain('--initial-old-space-size=64')
   })
 
+  // `exec`: the script's shell gives way to tsx, so a Ctrl-C reaches no shell that would die of
+  // it and make npm exit 130 after a clean stop (test/main/npm-start.test.ts).
+  it('npm start passes them to node', () => {
+    const scripts = JSON.parse(read('package.json')).scripts as Record<string, string>
+    expect(scripts.start).toBe(['exec', 'tsx', ...SERVICE_NODE_FLAGS, 'src/main/all.ts'].join(' '))
+  })
+
   it.each([
-    ['start', 'src/main/all.ts'],
     ['start:api', 'src/main/api.ts'],
     ['start:relay', 'src/main/relay.ts'],
   ])('npm run %s passes them to node', (script, file) => {
