@@ -27,26 +27,22 @@ describe("the services' Node flags", () => {
   })
 
   it.each([
-    ['start:api', 'src/main/api.ts'],
-    ['start:relay', 'src/main/relay.ts'],
+    ['start:api', 'dist/main/api.js'],
+    ['start:relay', 'dist/main/relay.js'],
   ])('npm run %s passes them to node', (script, file) => {
     const scripts = JSON.parse(read('package.json')).scripts as Record<string, string>
-    expect(scripts[script]).toBe(['tsx', ...SERVICE_NODE_FLAGS, file].join(' '))
+    expect(scripts[script]).toBe(
+      ['node', '--enable-source-maps', ...SERVICE_NODE_FLAGS, file].join(' '),
+    )
   })
 
   it.each(['api', 'relay'])('the compose service %s starts node with them', (service) => {
-    const command = quoted([
-      'node',
-      ...SERVICE_NODE_FLAGS,
-      '--import',
-      'tsx',
-      `src/main/${service}.ts`,
-    ])
+    const command = quoted(['node', ...SERVICE_NODE_FLAGS, `dist/main/${service}.js`])
     expect(read('compose.yaml')).toContain(`command: [ ${command} ]`)
   })
 
   it("the image's default command starts node with them", () => {
-    const command = quoted(['node', ...SERVICE_NODE_FLAGS, '--import', 'tsx', 'src/main/api.ts'])
+    const command = quoted(['node', ...SERVICE_NODE_FLAGS, 'dist/main/api.js'])
     expect(read('Dockerfile')).toContain(`CMD [${command}]`)
   })
 })
