@@ -8,7 +8,13 @@ import type { Spawned } from './process'
  */
 export function spawnCommand(
   argv: readonly string[],
-  options: { env: Record<string, string>; cwd?: string; detached?: boolean },
+  options: {
+    env: Record<string, string>
+    cwd?: string
+    detached?: boolean
+    uid?: number
+    gid?: number
+  },
 ): Spawned {
   const [command, ...args] = argv
   if (!command) throw new Error('spawnCommand: empty argv')
@@ -16,6 +22,8 @@ export function spawnCommand(
     env: { PATH: process.env.PATH ?? '', ...options.env },
     cwd: options.cwd,
     detached: options.detached ?? false,
+    ...(options.uid === undefined ? {} : { uid: options.uid }),
+    ...(options.gid === undefined ? {} : { gid: options.gid }),
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let output = ''
