@@ -75,6 +75,20 @@ async function runStage(stage: Stage, dirs: Map<string, string>, path: string): 
   }
 }
 
+/**
+ * The image has no pino-pretty: on a terminal (`docker run -it`) a process logs JSON lines
+ * instead of failing to start. util-linux `script` gives the process a pseudo-terminal.
+ */
+function ttyLogsWithoutPinoPretty(app: string, node: string, databaseUrl: string): void {
+  const command = `env DATABASE_URL=${databaseUrl} LOG_LEVEL=info ${node} dist/main/migrate.js`
+  const output = execFileSync('script', ['-qec', command, '/dev/null'], {
+    cwd: app,
+    encoding: 'utf8',
+  })
+  if (!/"msg":"migrated"/.test(output)) throw new Error(`migrate on a terminal:\n${output}`)
+  log('on a terminal without pino-pretty: JSON logs')
+}
+
 async function main(): Promise<void> {
   const stages = readDockerfile()
   const runtime = runtimeStage(stages)
@@ -131,6 +145,7 @@ async function main(): Promise<void> {
     const { id } = (await res.json()) as { id: string }
     await waitFor('the order on the broker', () => collector.messages.some((m) => m.key === id))
     log(`order ${id} arrived on the broker`)
+    ttyLogsWithoutPinoPretty(app, node, stack.databaseUrl)
   } finally {
     for (const cleanup of cleanups) await cleanup().catch(() => {})
     for (const dir of dirs.values()) await rm(dir, { recursive: true, force: true })
