@@ -5,7 +5,7 @@
 import type { Config } from '../config'
 import { redactUrl } from '../logger'
 import { EmbeddedPostgresFailed } from './embedded-postgres'
-import { LibrdkafkaNotFound } from './mock-kafka'
+import { LibrdkafkaNotFound } from './load-librdkafka'
 
 type Errno = Error & { code?: string; port?: number }
 
