@@ -1,5 +1,7 @@
+import { join, relative } from 'node:path'
 import { redactUrl } from '../logger'
 import type { DevServices } from './dev-services'
+import { devDataDir } from './dev-services-file'
 
 export function printDevBanner(dev: DevServices, port: number): void {
   const { config, embedded } = dev
@@ -7,7 +9,7 @@ export function printDevBanner(dev: DevServices, port: number): void {
   const lines = [
     '',
     `  Orders API   ${url}`,
-    `  Postgres     ${redactUrl(config.databaseUrl)}${embedded.postgres ? '  (embedded; data in .data/postgres)' : ''}`,
+    `  Postgres     ${redactUrl(config.databaseUrl)}${embedded.postgres ? `  (embedded; data in ${join(relative(process.cwd(), devDataDir), 'postgres')})` : ''}`,
     `  Kafka        ${config.kafka.brokers.join(',')}  topic ${config.kafka.topic}`,
     ...(embedded.kafka
       ? [

@@ -3,28 +3,13 @@
  * (data kept in .data/postgres, so orders survive a restart) and an in-process
  * Kafka-protocol broker (memory only). For development and trying things out, not production.
  */
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import type { Config } from '../config'
+import { type DevServicesRecord, devDataDir, devServicesFile } from './dev-services-file'
 import { createEmbeddedPostgres } from './embedded-postgres'
 import { freePort } from './free-port'
 import { startMockKafka } from './mock-kafka'
-
-export const devDataDir = resolve(process.env.DEV_DATA_DIR ?? '.data')
-/**
- * Where a running `npm start` records the services it started itself (the embedded database's
- * URL, the in-process broker's address and topic), so `npm run tail`, `npm run consume` and
- * `npm run outbox` beside it need no settings. Removed when it stops.
- */
-export const devServicesFile = resolve(devDataDir, 'dev-services.json')
-
-export type DevServicesRecord = { databaseUrl?: string; brokers?: string[]; topic: string }
-
-/** What a running `npm start` recorded here, if anything. */
-export async function readDevServices(): Promise<DevServicesRecord | undefined> {
-  const text = await readFile(devServicesFile, 'utf8').catch(() => undefined)
-  return text === undefined ? undefined : (JSON.parse(text) as DevServicesRecord)
-}
 
 export type DevServices = {
   config: Config & { databaseUrl: string; kafka: { brokers: string[] } }
@@ -32,42 +17,54 @@ export type DevServices = {
   stop(): Promise<void>
 }
 
+/**
+ * Starts what is not configured. If any part fails to start, the parts already started are
+ * stopped again before the error is thrown: a failed start leaves nothing running.
+ */
 export async function startDevServices(config: Config): Promise<DevServices> {
   const stops: Array<() => Promise<void> | void> = []
-  let databaseUrl = config.databaseUrl
-  if (!databaseUrl) {
-    const pg = await createEmbeddedPostgres({
-      dataDir: resolve(devDataDir, 'postgres'),
-      port: await freePort(),
-    })
-    await pg.start()
-    stops.push(() => pg.stop())
-    databaseUrl = pg.url()
+  const stop = async () => {
+    for (const s of stops.reverse()) await s()
   }
-  let brokers = config.kafka.brokers
-  let idempotent = config.kafka.idempotent
-  if (!brokers) {
-    const kafka = startMockKafka({ brokers: 1 })
-    kafka.createTopic(config.kafka.topic, 3)
-    stops.push(() => kafka.close())
-    brokers = kafka.bootstrap.split(',')
-    idempotent = false // the mock cannot run the idempotent producer (DESIGN.md)
-  }
-  if (!config.databaseUrl || !config.kafka.brokers) {
-    const record: DevServicesRecord = {
-      ...(config.databaseUrl ? {} : { databaseUrl }),
-      ...(config.kafka.brokers ? {} : { brokers }),
-      topic: config.kafka.topic,
+  try {
+    // The broker first: it fails fast (librdkafka missing) before a database is started.
+    let brokers = config.kafka.brokers
+    let idempotent = config.kafka.idempotent
+    if (!brokers) {
+      const kafka = startMockKafka({ brokers: 1 })
+      stops.push(() => kafka.close())
+      kafka.createTopic(config.kafka.topic, 3)
+      brokers = kafka.bootstrap.split(',')
+      idempotent = false // the mock cannot run the idempotent producer (DESIGN.md)
     }
-    await mkdir(devDataDir, { recursive: true })
-    await writeFile(devServicesFile, JSON.stringify(record))
-    stops.push(() => rm(devServicesFile, { force: true }))
-  }
-  return {
-    config: { ...config, databaseUrl, kafka: { ...config.kafka, brokers, idempotent } },
-    embedded: { postgres: !config.databaseUrl, kafka: !config.kafka.brokers },
-    async stop() {
-      for (const stop of stops.reverse()) await stop()
-    },
+    let databaseUrl = config.databaseUrl
+    if (!databaseUrl) {
+      const pg = await createEmbeddedPostgres({
+        dataDir: resolve(devDataDir, 'postgres'),
+        port: await freePort(),
+      })
+      await pg.start()
+      stops.push(() => pg.stop())
+      databaseUrl = pg.url()
+    }
+    if (!config.databaseUrl || !config.kafka.brokers) {
+      const record: DevServicesRecord = {
+        pid: process.pid,
+        ...(config.databaseUrl ? {} : { databaseUrl }),
+        ...(config.kafka.brokers ? {} : { brokers }),
+        topic: config.kafka.topic,
+      }
+      await mkdir(devDataDir, { recursive: true })
+      stops.push(() => rm(devServicesFile, { force: true }))
+      await writeFile(devServicesFile, JSON.stringify(record))
+    }
+    return {
+      config: { ...config, databaseUrl, kafka: { ...config.kafka, brokers, idempotent } },
+      embedded: { postgres: !config.databaseUrl, kafka: !config.kafka.brokers },
+      stop,
+    }
+  } catch (err) {
+    await stop()
+    throw err
   }
 }

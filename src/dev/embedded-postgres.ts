@@ -7,11 +7,17 @@
  * which would race our graceful shutdown (and tests need to stop and restart a server).
  * Postgres refuses to run as root, so as root the server runs as the `postgres` OS user,
  * created if missing, and owns its data directory.
+ *
+ * The server runs in a process group of its own, so a Ctrl-C in the terminal reaches only
+ * the Node process, which stops its users (the relay, the API) before the database. A server
+ * left behind by a killed owner (SIGKILL, an OOM kill) still holds the data directory; the
+ * next start finds it through postmaster.pid and stops it before starting its own.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { chown, mkdir } from 'node:fs/promises'
+import { chown, mkdir, readFile } from 'node:fs/promises'
 import { arch, platform, userInfo } from 'node:os'
+import { resolve } from 'node:path'
 import { promisify } from 'node:util'
 
 const run = promisify(execFile)
@@ -31,6 +37,17 @@ export type EmbeddedPostgres = {
   start(): Promise<void>
   /** Fast shutdown (SIGINT): open transactions roll back, the data stays. */
   stop(): Promise<void>
+}
+
+/** The server did not start; `reason` is its last FATAL/ERROR line (or its exit code). */
+export class EmbeddedPostgresFailed extends Error {
+  constructor(
+    readonly reason: string,
+    output: string,
+  ) {
+    super(`postgres failed to start: ${reason}\n${output}`)
+    this.name = 'EmbeddedPostgresFailed'
+  }
 }
 
 type Binaries = { initdb: string; postgres: string }
@@ -93,9 +110,14 @@ export async function createEmbeddedPostgres(
       `postgres://${user}:${password}@127.0.0.1:${options.port}/${database}`,
 
     async start() {
+      await stopLeftover(options.dataDir)
       const args = ['-D', options.dataDir, '-p', String(options.port)]
       for (const [k, v] of Object.entries(settings)) args.push('-c', `${k}=${v}`)
-      const proc = spawn(bin.postgres, args, { ...ids, stdio: ['ignore', 'ignore', 'pipe'] })
+      const proc = spawn(bin.postgres, args, {
+        ...ids,
+        detached: true,
+        stdio: ['ignore', 'ignore', 'pipe'],
+      })
       child = proc
       await new Promise<void>((resolve, reject) => {
         let output = ''
@@ -103,9 +125,10 @@ export async function createEmbeddedPostgres(
           output = (output + chunk.toString()).slice(-4000)
           if (output.includes('database system is ready to accept connections')) resolve()
         })
-        proc.once('exit', (code) =>
-          reject(new Error(`postgres exited with code ${code} during start:\n${output}`)),
-        )
+        proc.once('exit', (code) => {
+          const fatal = output.match(/^.*(?:FATAL|ERROR|PANIC): .*$/gm)?.at(-1)
+          reject(new EmbeddedPostgresFailed(fatal ?? `exited with code ${code}`, output))
+        })
       })
     },
 
@@ -119,4 +142,50 @@ export async function createEmbeddedPostgres(
       })
     },
   }
+}
+
+/**
+ * A server still running on this data directory (its owner was killed) is stopped with a fast
+ * shutdown, as our own stop() does; the data stays. postmaster.pid's first line is the
+ * server's pid, its second the data directory; a pid reused by another program is left alone.
+ */
+async function stopLeftover(dataDir: string): Promise<void> {
+  const lines = (await readFile(`${dataDir}/postmaster.pid`, 'utf8').catch(() => '')).split('\n')
+  const pid = Number(lines[0])
+  if (!Number.isInteger(pid) || pid <= 0 || resolve(lines[1] ?? '') !== resolve(dataDir)) return
+  if (!(await isPostgres(pid))) return
+  try {
+    process.kill(pid, 'SIGINT')
+  } catch {
+    return // gone in the meantime
+  }
+  const deadline = Date.now() + 15_000
+  while (alive(pid)) {
+    if (Date.now() > deadline)
+      throw new EmbeddedPostgresFailed(
+        `an earlier server (pid ${pid}) on ${dataDir} does not stop`,
+        '',
+      )
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+async function isPostgres(pid: number): Promise<boolean> {
+  if (!alive(pid)) return false
+  const command = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() =>
+    run('ps', ['-p', String(pid), '-o', 'command=']).then(
+      (r) => r.stdout,
+      () => '',
+    ),
+  )
+  return /postgres/.test(command)
 }

@@ -1,6 +1,7 @@
 /**
  * A development Kafka-protocol broker: librdkafka's mock cluster (the one librdkafka tests
- * itself against), loaded through koffi from Debian's `librdkafka1`. It speaks the real wire
+ * itself against), loaded through koffi (Debian's `librdkafka1`, Homebrew's
+ * `librdkafka`) when the first broker starts. It speaks the real wire
  * protocol, so kafkajs produces and consumes against it unchanged. It keeps messages in
  * memory only (newest ~5 MB or 100,000 per partition) and lives as long as this process.
  *
@@ -8,34 +9,45 @@
  * kafkajs `admin.createTopics` and the idempotent producer fail against it. Topics are
  * created here through the mock API instead.
  */
-import koffi from 'koffi'
+import type { LibraryHandle } from 'koffi'
+import { loadLibrdkafka } from './load-librdkafka'
 
-const lib = koffi.load('librdkafka.so.1')
-const rd_kafka_conf_new = lib.func('void *rd_kafka_conf_new()')
-const rd_kafka_conf_set = lib.func(
-  'int rd_kafka_conf_set(void *conf, str name, str value, _Out_ uint8_t *errstr, size_t errstr_size)',
-)
-const rd_kafka_new = lib.func(
-  'void *rd_kafka_new(int type, void *conf, _Out_ uint8_t *errstr, size_t errstr_size)',
-)
-const rd_kafka_destroy = lib.func('void rd_kafka_destroy(void *rk)')
-const mock_cluster_new = lib.func('void *rd_kafka_mock_cluster_new(void *rk, int brokers)')
-const mock_cluster_destroy = lib.func('void rd_kafka_mock_cluster_destroy(void *mcluster)')
-const mock_bootstraps = lib.func('str rd_kafka_mock_cluster_bootstraps(void *mcluster)')
-const mock_topic_create = lib.func(
-  'int rd_kafka_mock_topic_create(void *mcluster, str topic, int partitions, int replication)',
-)
-const mock_broker_set_down = lib.func('int rd_kafka_mock_broker_set_down(void *mcluster, int32 id)')
-const mock_broker_set_up = lib.func('int rd_kafka_mock_broker_set_up(void *mcluster, int32 id)')
-const mock_broker_set_rtt = lib.func(
-  'int rd_kafka_mock_broker_set_rtt(void *mcluster, int32 id, int rtt_ms)',
-)
-const mock_push_request_errors = lib.func(
-  'void rd_kafka_mock_push_request_errors_array(void *mcluster, int16 apiKey, size_t cnt, int32 *errors)',
-)
-const mock_clear_request_errors = lib.func(
-  'void rd_kafka_mock_clear_request_errors(void *mcluster, int16 apiKey)',
-)
+/** The functions used here, bound on first use: importing this module loads nothing. */
+function bind(lib: LibraryHandle) {
+  return {
+    conf_new: lib.func('void *rd_kafka_conf_new()'),
+    conf_set: lib.func(
+      'int rd_kafka_conf_set(void *conf, str name, str value, _Out_ uint8_t *errstr, size_t errstr_size)',
+    ),
+    kafka_new: lib.func(
+      'void *rd_kafka_new(int type, void *conf, _Out_ uint8_t *errstr, size_t errstr_size)',
+    ),
+    destroy: lib.func('void rd_kafka_destroy(void *rk)'),
+    cluster_new: lib.func('void *rd_kafka_mock_cluster_new(void *rk, int brokers)'),
+    cluster_destroy: lib.func('void rd_kafka_mock_cluster_destroy(void *mcluster)'),
+    bootstraps: lib.func('str rd_kafka_mock_cluster_bootstraps(void *mcluster)'),
+    topic_create: lib.func(
+      'int rd_kafka_mock_topic_create(void *mcluster, str topic, int partitions, int replication)',
+    ),
+    broker_set_down: lib.func('int rd_kafka_mock_broker_set_down(void *mcluster, int32 id)'),
+    broker_set_up: lib.func('int rd_kafka_mock_broker_set_up(void *mcluster, int32 id)'),
+    broker_set_rtt: lib.func(
+      'int rd_kafka_mock_broker_set_rtt(void *mcluster, int32 id, int rtt_ms)',
+    ),
+    push_request_errors: lib.func(
+      'void rd_kafka_mock_push_request_errors_array(void *mcluster, int16 apiKey, size_t cnt, int32 *errors)',
+    ),
+    clear_request_errors: lib.func(
+      'void rd_kafka_mock_clear_request_errors(void *mcluster, int16 apiKey)',
+    ),
+  }
+}
+
+let rd: ReturnType<typeof bind> | undefined
+const librdkafka = () => {
+  rd ??= bind(loadLibrdkafka())
+  return rd
+}
 
 const RD_KAFKA_PRODUCER = 0
 
@@ -71,6 +83,21 @@ function check(what: string, rc: number): void {
 }
 
 export function startMockKafka(options: { brokers?: number } = {}): MockKafka {
+  const {
+    conf_new: rd_kafka_conf_new,
+    conf_set: rd_kafka_conf_set,
+    kafka_new: rd_kafka_new,
+    destroy: rd_kafka_destroy,
+    cluster_new: mock_cluster_new,
+    cluster_destroy: mock_cluster_destroy,
+    bootstraps: mock_bootstraps,
+    topic_create: mock_topic_create,
+    broker_set_down: mock_broker_set_down,
+    broker_set_up: mock_broker_set_up,
+    broker_set_rtt: mock_broker_set_rtt,
+    push_request_errors: mock_push_request_errors,
+    clear_request_errors: mock_clear_request_errors,
+  } = librdkafka()
   const brokers = options.brokers ?? 3
   const errstr = Buffer.alloc(512)
   const conf = rd_kafka_conf_new()

@@ -1,26 +1,36 @@
 /** `npm start`: API and relay in one process, with embedded services for whatever is not configured. */
-import { loadConfig } from '../config'
+import { ConfigError, loadConfig } from '../config'
 import { wakeupToFit } from '../db/doorbell-trigger'
 import { migrateDatabase } from '../db/migrate'
 import { printDevBanner } from '../dev/banner'
 import { startDevServices } from '../dev/dev-services'
+import { describeStartFailure } from '../dev/start-failure'
 import { createLogger } from '../logger'
 import { startRelay } from '../relay/start-relay'
 import { startApi } from '../start-api'
-import { runMain } from './run-main'
+import { runMain, StartFailure, type Stoppable } from './run-main'
 
 runMain(async () => {
-  const logger = createLogger(loadConfig().logLevel)
-  const dev = await startDevServices(loadConfig())
-  await migrateDatabase(dev.config.databaseUrl, {}, wakeupToFit(dev.config.relay.mode))
-  const api = await startApi(dev.config, logger)
-  const relay = await startRelay(dev.config, logger)
-  printDevBanner(dev, api.port)
+  const config = loadConfig()
+  const logger = createLogger(config.logLevel)
+  // Stopped in reverse: the relay and the API before the database they use.
+  const started: Stoppable[] = []
+  try {
+    const dev = await startDevServices(config)
+    started.push(dev)
+    await migrateDatabase(dev.config.databaseUrl, {}, wakeupToFit(dev.config.relay.mode))
+    const api = await startApi(dev.config, logger)
+    started.push(api)
+    started.push(await startRelay(dev.config, logger))
+    printDevBanner(dev, api.port)
+  } catch (err) {
+    // A failed start leaves nothing running (the embedded Postgres is a process of its own).
+    for (const s of started.reverse()) await s.stop().catch(() => {})
+    throw err instanceof ConfigError ? err : new StartFailure(describeStartFailure(err, config))
+  }
   return {
     async stop() {
-      await api.stop()
-      await relay.stop()
-      await dev.stop()
+      for (const s of started.reverse()) await s.stop()
     },
   }
 })

@@ -5,7 +5,7 @@
 import { type Config, loadConfig } from '../config'
 import { startInventoryConsumer } from '../consumer/consumer'
 import { createDb } from '../db/client'
-import { readDevServices } from '../dev/dev-services'
+import { readDevServices } from '../dev/dev-services-file'
 import { createLogger } from '../logger'
 import { runMain } from './run-main'
 

@@ -1,7 +1,7 @@
 /** `npm run outbox -- <command>`: one-shot operator commands (src/ops/cli.ts lists them). */
 import postgres from 'postgres'
 import { ConfigError, loadConfig } from '../config'
-import { readDevServices } from '../dev/dev-services'
+import { readDevServices } from '../dev/dev-services-file'
 import { type Output, parseCommand, runCommand, USAGE, UsageError } from '../ops/cli'
 
 const io: Output = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) }

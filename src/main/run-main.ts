@@ -3,32 +3,47 @@ import { ConfigError } from '../config'
 export type Stoppable = { stop(): Promise<void> }
 
 /**
+ * A start failure the user fixes with a setting or an install: printed as its one-line
+ * message, without a stack trace (`PORT 3000 is in use; set PORT=...`).
+ */
+export class StartFailure extends Error {
+  override name = 'StartFailure'
+}
+
+/**
  * Runs an entrypoint: prints configuration problems (all of them) and exits 1; on
- * SIGTERM/SIGINT stops what `start` returned and exits 0, or exits 1 if stopping hangs.
+ * SIGTERM/SIGINT stops what `start` returned and exits 0, or exits 1 if stopping hangs. A
+ * signal that arrives while `start` is still running stops the service as soon as it is up,
+ * so nothing it started is left behind.
  */
 export function runMain(start: () => Promise<Stoppable>, hardTimeoutMs = 30_000): void {
+  let service: Stoppable | undefined
+  let stopping = false
+  const stopAndExit = (s: Stoppable) =>
+    s.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        process.stderr.write(`shutdown failed: ${String(err)}\n`)
+        process.exit(1)
+      },
+    )
+  const shutdown = (signal: string) => {
+    if (stopping) return
+    stopping = true
+    process.stderr.write(`${signal} received, shutting down\n`)
+    setTimeout(() => process.exit(1), hardTimeoutMs).unref()
+    if (service) stopAndExit(service)
+  }
+  process.on('SIGTERM', () => shutdown('SIGTERM'))
+  process.on('SIGINT', () => shutdown('SIGINT'))
   start().then(
-    (service) => {
-      let stopping = false
-      const shutdown = (signal: string) => {
-        if (stopping) return
-        stopping = true
-        process.stderr.write(`${signal} received, shutting down\n`)
-        setTimeout(() => process.exit(1), hardTimeoutMs).unref()
-        service.stop().then(
-          () => process.exit(0),
-          (err: unknown) => {
-            process.stderr.write(`shutdown failed: ${String(err)}\n`)
-            process.exit(1)
-          },
-        )
-      }
-      process.on('SIGTERM', () => shutdown('SIGTERM'))
-      process.on('SIGINT', () => shutdown('SIGINT'))
+    (started) => {
+      service = started
+      if (stopping) stopAndExit(started)
     },
     (err: unknown) => {
       process.stderr.write(
-        err instanceof ConfigError
+        err instanceof ConfigError || err instanceof StartFailure
           ? `${err.message}\n`
           : `failed to start: ${(err as Error)?.stack ?? String(err)}\n`,
       )

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto'
 import { Kafka, logLevel } from 'kafkajs'
 import { loadConfig } from '../config'
-import { readDevServices } from '../dev/dev-services'
+import { readDevServices } from '../dev/dev-services-file'
 import { runMain } from './run-main'
 
 async function brokersAndTopic() {

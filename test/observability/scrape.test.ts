@@ -18,8 +18,8 @@ import {
 
 /** Per job: the entrypoint its service runs and the setting that names its HTTP port. */
 const processes: Record<string, { entrypoint: string; portSetting: string }> = {
-  api: { entrypoint: 'src/main/api.ts', portSetting: 'PORT' },
-  relay: { entrypoint: 'src/main/relay.ts', portSetting: 'RELAY_METRICS_PORT' },
+  api: { entrypoint: 'dist/main/api.js', portSetting: 'PORT' },
+  relay: { entrypoint: 'dist/main/relay.js', portSetting: 'RELAY_METRICS_PORT' },
 }
 
 const { services } = readCompose()
