@@ -36,5 +36,5 @@ USER node
 # 3000: the API. 9400: the relay's /metrics, /healthz and /readyz (RELAY_METRICS_PORT).
 EXPOSE 3000 9400
 # Overridden per service in compose.yaml (api, relay, consumer, migrate); the services keep
-# --initial-old-space-size (README, Benchmark: "What made these figures").
+# --initial-old-space-size (docs/benchmarks.md).
 CMD ["node", "--initial-old-space-size=64", "dist/main/api.js"]

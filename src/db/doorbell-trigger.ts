@@ -43,7 +43,7 @@ const fits = (mode: WakeupMode, state: DoorbellTrigger) =>
 /** A ringing mode over a dropped trigger: migrations do not recreate it. */
 const missingTrigger = (mode: WakeupMode) =>
   `RELAY_WAKEUP=${mode} needs the outbox_notify trigger, which is missing: recreate it ` +
-  '(drizzle/0009_ring_only_when_asleep.sql) or run with RELAY_WAKEUP=poll'
+  '(drizzle/0009_ring_only_when_asleep.sql, then drizzle/0012_skip_trace.sql) or run with RELAY_WAKEUP=poll'
 
 /**
  * RELAY_WAKEUP as db:migrate fits the trigger to it: only when set in `env`, since its default

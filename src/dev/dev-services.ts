@@ -35,7 +35,7 @@ export async function startDevServices(config: Config): Promise<DevServices> {
       stops.push(() => kafka.close())
       kafka.createTopic(config.kafka.topic, 3)
       brokers = kafka.bootstrap.split(',')
-      idempotent = false // the mock cannot run the idempotent producer (DESIGN.md)
+      idempotent = false // the mock cannot run the idempotent producer (mock-kafka.ts)
     }
     let databaseUrl = config.databaseUrl
     if (!databaseUrl) {

@@ -5,7 +5,7 @@
  * protocol, so kafkajs produces and consumes against it unchanged. It keeps messages in
  * memory only (newest ~5 MB or 100,000 per partition) and lives as long as this process.
  *
- * Known limits of librdkafka 2.0.2's mock (see DESIGN.md): it reports controller id 0, so
+ * Known limits of librdkafka 2.0.2's mock: it reports controller id 0, so
  * kafkajs `admin.createTopics` and the idempotent producer fail against it. Topics are
  * created here through the mock API instead.
  */

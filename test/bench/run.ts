@@ -259,7 +259,7 @@ async function writeThroughput(serverUrl: string, kafka: BenchBroker) {
     // while its writers are idle), but by then it has also published the run-in's writes inside
     // the counted part. Counted from the lead-in on, that baseline read 2-8 points faster than
     // it is, its leftover work free. The share of each slice's events still unpublished at its
-    // end is printed for every mode (README, Benchmark).
+    // end is printed for every mode (docs/benchmarks.md).
     const sliceSeconds = Number(process.env.BENCH_WRITE_SLICE_SECONDS ?? 2)
     const slices = Math.max(1, Math.round((2 * SECONDS) / sliceSeconds))
     // The relay's draw (its process and its backends) with every stack idle (idle relays poll),

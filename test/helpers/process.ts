@@ -12,7 +12,7 @@ export type Spawned = {
  * Node's flags for the services, as package.json, compose.yaml and the Dockerfile start them
  * (test/main/node-flags.test.ts holds them to it). `--initial-old-space-size`: a heap whose old
  * generation's size is not configured had V8 start a full mark-compact every 0.3-0.5 s in some
- * runs, its old generation flat at 18 MB (README, "What made these figures").
+ * runs, its old generation flat at 18 MB (docs/benchmarks.md).
  */
 export const SERVICE_NODE_FLAGS = ['--initial-old-space-size=64']
 
