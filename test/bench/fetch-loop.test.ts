@@ -5,8 +5,8 @@
  */
 import { CompressionTypes, Kafka, logLevel, type Producer } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { FetchLoop } from '../../bench/fetch-loop'
 import { type MockKafka, startMockKafka } from '../../src/dev/mock-kafka'
-import { FetchLoop } from './fetch-loop'
 
 const PARTITIONS = 6
 let kafka: MockKafka

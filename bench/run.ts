@@ -15,8 +15,8 @@ import { randomUUID } from 'node:crypto'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { cpus, totalmem } from 'node:os'
 import postgres from 'postgres'
-import { migrateDatabase } from '../../src/db/migrate'
-import { unpublishedCount } from '../helpers/ledger'
+import { migrateDatabase } from '../src/db/migrate'
+import { unpublishedCount } from '../test/helpers/ledger'
 import { latencyChart } from './chart'
 import {
   cpuBetween,

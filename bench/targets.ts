@@ -15,9 +15,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Kafka, logLevel } from 'kafkajs'
 import postgres from 'postgres'
-import { createEmbeddedPostgres } from '../../src/dev/embedded-postgres'
-import { freePort } from '../../src/dev/free-port'
-import { startMockKafka } from '../../src/dev/mock-kafka'
+import { createEmbeddedPostgres } from '../src/dev/embedded-postgres'
+import { freePort } from '../src/dev/free-port'
+import { startMockKafka } from '../src/dev/mock-kafka'
 
 export type BenchBroker = {
   bootstrap: string

@@ -15,7 +15,7 @@
 
 import { pino } from 'pino'
 import postgres from 'postgres'
-import { startRetention } from '../../src/relay/retention'
+import { startRetention } from '../src/relay/retention'
 import { closedLoop, type Placed, postOrder } from './load'
 import { startPhase } from './stack'
 import { fmt, type Summary, summarize } from './stats'
