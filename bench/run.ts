@@ -11,6 +11,7 @@
  * settings (settingsList in stack.ts). Prints tables, writes bench-results/results.json and
  * (with `modes`) bench-results/latency.svg.
  */
+import { execFileSync } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { cpus, totalmem } from 'node:os'
@@ -79,6 +80,12 @@ async function main() {
   log(
     `machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`,
   )
+  results.run = {
+    commit: gitCommit(),
+    at: new Date().toISOString(),
+    machine: `${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB`,
+    node: process.version,
+  }
   log(`each measurement ${SECONDS} s; backlog ${BACKLOG.toLocaleString()} events\n`)
   const server = await benchServer(process.env.DATABASE_URL)
   const kafka = await benchBroker(process.env.KAFKA_BROKERS).catch(async (err: unknown) => {
@@ -448,6 +455,17 @@ async function evenOut(sql: postgres.Sql): Promise<void> {
     if ((err as { code?: string }).code !== '42501') throw err // insufficient_privilege
     checkpoints = false
     log('note: this role may not CHECKPOINT; write slices are not evened out by one')
+  }
+}
+
+/** The commit measured, with `+changes` when the work tree differs from it. */
+function gitCommit(): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim()
+    const dirty = execFileSync('git', ['status', '--porcelain'], { encoding: 'utf8' }).trim()
+    return dirty ? `${head}+changes` : head
+  } catch {
+    return 'unknown'
   }
 }
 
