@@ -3,35 +3,27 @@
  * aggregate type) become aggregate type `orders`, and the ones still unpublished are delivered
  * after it, in order, while published and dead ones stay as they were.
  */
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { migrate } from 'drizzle-orm/postgres-js/migrator'
 import postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { createDb } from '../../src/db/client'
 import { doorbellTrigger } from '../../src/db/doorbell-trigger'
-import { migrateDatabase, migrationsFolder } from '../../src/db/migrate'
+import { migrateDatabase } from '../../src/db/migrate'
 import type { MockKafka } from '../../src/dev/mock-kafka'
 import type { RelayService } from '../../src/relay/start-relay'
 import { type Collector, collectMessages, startTestKafka } from '../helpers/kafka'
+import { migrationsUpTo } from '../helpers/previous-schema'
 import { startTestRelay } from '../helpers/relay'
 import { waitFor } from '../helpers/wait'
 
 const BEFORE = 12 // the last migration of the previous schema (0012_skip_trace)
 
-let oldMigrations: string
+let oldMigrations: Awaited<ReturnType<typeof migrationsUpTo>>
 beforeAll(async () => {
-  // drizzle's migrator applies what the journal lists: a copy that stops at 0012.
-  oldMigrations = await mkdtemp(join(tmpdir(), 'outbox-migrations-'))
-  await cp(migrationsFolder, oldMigrations, { recursive: true })
-  const journalFile = join(oldMigrations, 'meta', '_journal.json')
-  const journal = JSON.parse(await readFile(journalFile, 'utf8')) as { entries: { idx: number }[] }
-  journal.entries = journal.entries.filter((e) => e.idx <= BEFORE)
-  await writeFile(journalFile, JSON.stringify(journal))
+  oldMigrations = await migrationsUpTo(BEFORE)
 })
 afterAll(async () => {
-  await rm(oldMigrations, { recursive: true, force: true })
+  await oldMigrations.remove()
 })
 
 /** A new database at the previous schema. */
@@ -43,7 +35,7 @@ async function previousSchemaDatabase() {
   await admin.end()
   const url = serverUrl.replace(/\/[^/]*$/, `/${name}`)
   const handle = createDb(url, { max: 2, applicationName: 'upgrade-test' })
-  await migrate(handle.db, { migrationsFolder: oldMigrations })
+  await migrate(handle.db, { migrationsFolder: oldMigrations.folder })
   return { ...handle, url }
 }
 
