@@ -49,6 +49,7 @@ export async function startDevServices(config: Config): Promise<DevServices> {
   if (!brokers) {
     const kafka = startMockKafka({ brokers: 1 })
     kafka.createTopic(config.kafka.topic, 3)
+    kafka.createTopic(config.kafka.inventoryTopic, 3) // the example consumer's own events
     stops.push(() => kafka.close())
     brokers = kafka.bootstrap.split(',')
     idempotent = false // the mock cannot run the idempotent producer (DESIGN.md)
