@@ -9,7 +9,7 @@
  */
 import { Kafka, logLevel, type Producer, type TopicMessages } from 'kafkajs'
 import type { Logger } from '../logger'
-import { routeOf } from '../outbox/routing'
+import { isValidTopicName, routeOf } from '../outbox/routing'
 import { MissingTopicError, PermanentPublishError } from './classify-error'
 import { type CloudEventAttributes, type KafkaMessage, toKafkaMessage } from './kafka-message'
 import type { Publish } from './publish'
@@ -94,6 +94,15 @@ export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPubli
         }
       })
       const routes = batch.map((m) => routeOf(m, options.topicTemplate))
+      // A name no topic can have (from a row's topic or aggregate type) would wait forever.
+      routes.forEach((topic, i) => {
+        if (isValidTopicName(topic)) return
+        const eventId = batch[i]?.eventId ?? '?'
+        throw new PermanentPublishError(
+          eventId,
+          `INVALID_TOPIC: event ${eventId} is routed to '${topic}', which is not a valid topic name`,
+        )
+      })
       const missing = await topics.missing([...new Set(routes)])
       if (missing.length > 0) {
         const ids = new Set(

@@ -114,6 +114,18 @@ describe('rows written with plain SQL', () => {
     ).rejects.toThrow(/outbox_headers_strings/)
   })
 
+  it('a row routed to a name no topic can have is dead-lettered, saying why', async () => {
+    await db.sql`
+      insert into outbox (aggregate_type, aggregate_id, event_type, payload, topic)
+      values ('shipment', 'SHP-0004', 'X', '{}', 'no such/topic')`
+    const dead = await waitFor('the event dead-lettered', async () => {
+      const [row] = await db.sql<{ last_error: string }[]>`
+        select last_error from outbox where aggregate_id = 'SHP-0004' and dead_at is not null`
+      return row
+    })
+    expect(dead.last_error).toMatch(/INVALID_TOPIC: .*'no such\/topic'/)
+  })
+
   it('two aggregates of different types with the same id do not hold each other back', async () => {
     // orders/SAME has a dead event: its later event waits. shipment/SAME is another aggregate.
     await db.sql`
