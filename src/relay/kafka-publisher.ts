@@ -103,13 +103,6 @@ export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPubli
           `INVALID_TOPIC: event ${eventId} is routed to '${topic}', which is not a valid topic name`,
         )
       })
-      const missing = await topics.missing([...new Set(routes)])
-      if (missing.length > 0) {
-        const ids = new Set(
-          batch.filter((_, i) => missing.includes(routes[i] ?? '')).map((m) => m.id),
-        )
-        throw new MissingTopicError(missing, ids)
-      }
       const topicMessages = byTopic(routes, messages)
       // kafkajs can hang on a send after the brokers come back (seen in the soak test: a relay
       // stuck for over a minute). Past the deadline the producer is dropped and rebuilt; the
@@ -121,9 +114,19 @@ export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPubli
           options.sendTimeoutMs,
         )
       })
-      // One produce request for every topic of the batch: one aggregate's events share a topic
-      // (and so a partition), and with one request in flight they cannot overtake each other.
-      const attempt = connected().then((p) => p.sendBatch({ acks: -1, topicMessages }))
+      const attempt = (async () => {
+        // Nothing is sent while a topic is missing: drain.ts holds those events back and
+        // publishes the rest. A new topic costs one metadata request, inside the deadline.
+        const missing = await topics.missing(topicMessages.map((t) => t.topic))
+        if (missing.length > 0) {
+          const ids = batch.filter((_, i) => missing.includes(routes[i] ?? '')).map((m) => m.id)
+          throw new MissingTopicError(missing, new Set(ids))
+        }
+        // One produce request for every topic of the batch: one aggregate's events share a
+        // topic (and so a partition), and with one request in flight they cannot overtake
+        // each other.
+        await (await connected()).sendBatch({ acks: -1, topicMessages })
+      })()
       try {
         await Promise.race([attempt, deadline])
       } catch (err) {
@@ -133,6 +136,7 @@ export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPubli
           producer = undefined
           connecting = undefined
           void stuck?.disconnect().catch(() => {})
+          void topics.disconnect().catch(() => {})
         }
         // A topic deleted since it was seen: check every topic again before the next send.
         if (mentionsUnknownTopic(err)) topics.forget()

@@ -63,9 +63,12 @@ export function createTopicCheck(kafka: Kafka, log: Logger): TopicCheck {
       return missing
     },
     forget: () => known.clear(),
+    /** Drops the admin connection (also when stuck): the next check opens a new one. */
     async disconnect() {
-      await admin?.disconnect()
+      const a = admin
       admin = undefined
+      connecting = undefined
+      await a?.disconnect()
     },
   }
 }
