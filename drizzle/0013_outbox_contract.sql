@@ -3,13 +3,21 @@
 -- aggregate_type names the topic (KAFKA_TOPIC_TEMPLATE), aggregate_id is any text key, headers
 -- and topic are optional, sequence is optional, event_id and occurred_at have defaults.
 --
+-- The partition is hashed from aggregate type and id, set at insert by a BEFORE INSERT trigger
+-- (outbox_partition, below) instead of a stored generated column: Postgres recomputes a
+-- generated column on every UPDATE, and the relay's marks are updates. Measured side by side on
+-- one embedded Postgres 18: marking 50,000 rows published took 734-737 ms with the generated
+-- column, 299-320 ms with the trigger; inserts the same within noise (407-458 us a row either
+-- way, 100,000 in one statement 1,543-1,555 ms vs 1,584-1,632 ms).
+--
 -- Written by hand over drizzle-kit's output (the snapshot beside it is generated): drizzle-kit
--- orders the statements so that they cannot run. The partition is a generated column over
+-- orders the statements so that they cannot run. The old partition is a generated column over
 -- aggregate_id, and the doorbell trigger (0012) reads it, so the column type cannot change while
--- they exist, and the new partition expression needs aggregate_type to exist first.
+-- they exist, and the new partition needs aggregate_type to exist first.
 --
 -- On a populated outbox: one ALTER TABLE rewrites the table once (uuid -> text is not
--- binary-compatible, and the partition is recomputed), holding ACCESS EXCLUSIVE on the outbox
+-- binary-compatible, and the partition is computed for every row as a generated column, which
+-- then becomes a plain one), holding ACCESS EXCLUSIVE on the outbox
 -- for the whole migration: writers and the relay wait. Measured in docs/outbox.md (1,000,000
 -- rows). Existing rows become aggregate type 'orders'. Unpublished rows stay unpublished and are
 -- delivered after it; their partition changes, which is harmless: partitions are owned, not
@@ -47,6 +55,26 @@ ALTER TABLE "outbox"
   ALTER COLUMN "occurred_at" SET DEFAULT now(),
   ALTER COLUMN "sequence" DROP DEFAULT,
   ALTER COLUMN "sequence" DROP NOT NULL;
+--> statement-breakpoint
+-- The values stay; from now on the trigger below sets them (no rewrite: metadata only).
+ALTER TABLE "outbox" ALTER COLUMN "partition" DROP EXPRESSION;
+--> statement-breakpoint
+ALTER TABLE "outbox" ALTER COLUMN "partition" SET DEFAULT 0;
+--> statement-breakpoint
+-- Whatever a writer puts in `partition`, the hash wins: one aggregate, one partition, always.
+-- BEFORE INSERT, so the doorbell trigger (AFTER INSERT, reading NEW.partition) sees the final value.
+CREATE FUNCTION outbox_partition() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  NEW.partition := (hashtextextended(NEW.aggregate_type || '/' || NEW.aggregate_id, 0) & 63)::smallint;
+  RETURN NEW;
+END;
+$$;
+--> statement-breakpoint
+CREATE TRIGGER outbox_partition
+BEFORE INSERT ON outbox
+FOR EACH ROW
+EXECUTE FUNCTION outbox_partition();
 --> statement-breakpoint
 -- Only dead or deferred rows are in it (normally none): built after the rewrite, it reads the
 -- table once more but writes almost nothing.

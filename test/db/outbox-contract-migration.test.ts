@@ -84,6 +84,16 @@ describe('drizzle/0013 on a populated outbox', () => {
       )
       expect(after.every((r) => r.aggregate_type === 'orders' && r.ok)).toBe(true)
       expect(await doorbellTrigger(db.sql)).toBe('enabled')
+      // New rows get their partition from the trigger, whatever the writer says; marks leave it.
+      await db.sql`
+        insert into outbox (aggregate_type, aggregate_id, event_type, payload, partition)
+        values ('shipment', 'SHP-1', 'X', '{}', 63), ('shipment', 'SHP-2', 'X', '{}', 0)`
+      await db.sql`update outbox set published_at = now() where aggregate_type = 'shipment'`
+      const [fresh] = await db.sql<{ ok: boolean }[]>`
+        select bool_and(partition = (hashtextextended(aggregate_type || '/' || aggregate_id, 0) & 63)) as ok
+          from outbox where aggregate_type = 'shipment'`
+      expect(fresh?.ok).toBe(true)
+      await db.sql`delete from outbox where aggregate_type = 'shipment'`
 
       relay = await startTestRelay({
         databaseUrl: db.url,
