@@ -4,6 +4,7 @@
  * one go; entrypoints print them and exit before anything starts.
  */
 import { z } from 'zod'
+import { DEFAULT_TOPIC_TEMPLATE, topicFor, topicTemplateProblem } from './outbox/routing'
 
 /**
  * The API's Postgres connections. Each order is one statement on one of them; postgres.js
@@ -61,7 +62,15 @@ const schema = z.object({
         .min(1, 'KAFKA_BROKERS must list at least one broker'),
     )
     .optional(),
-  KAFKA_TOPIC: z.string().min(1).default('orders.events'),
+  // Where each event goes: `{aggregate_type}` is replaced by the row's aggregate type; a row's
+  // own `topic` column overrides it. Without the placeholder, one fixed topic for every event.
+  KAFKA_TOPIC_TEMPLATE: z
+    .string()
+    .default(DEFAULT_TOPIC_TEMPLATE)
+    .superRefine((template, ctx) => {
+      const problem = topicTemplateProblem(template)
+      if (problem) ctx.addIssue({ code: 'custom', message: `KAFKA_TOPIC_TEMPLATE ${problem}` })
+    }),
   KAFKA_CLIENT_ID: z.string().min(1).default('outbox-relay'),
   // The idempotent producer is right for real clusters; the development broker cannot do it.
   KAFKA_IDEMPOTENT: z.stringbool().default(true),
@@ -148,7 +157,14 @@ function toConfig(env: z.output<typeof schema>) {
     logLevel: env.LOG_LEVEL,
     kafka: {
       brokers: env.KAFKA_BROKERS,
-      topic: env.KAFKA_TOPIC,
+      topicTemplate: env.KAFKA_TOPIC_TEMPLATE,
+      /**
+       * The orders' topic (the template's topic for aggregate type `orders`): where the API's
+       * events go, and what the example consumer and `npm run tail` read by default.
+       */
+      topic: topicFor(env.KAFKA_TOPIC_TEMPLATE, 'orders'),
+      /** The inventory consumer's own events (its saga step) go here. */
+      inventoryTopic: topicFor(env.KAFKA_TOPIC_TEMPLATE, 'inventory'),
       clientId: env.KAFKA_CLIENT_ID,
       idempotent: env.KAFKA_IDEMPOTENT,
       maxMessageBytes: env.KAFKA_MAX_MESSAGE_BYTES,

@@ -8,13 +8,17 @@
 import { z } from 'zod'
 import { type EventType, eventContract, isEventType } from '../events/contract'
 import type { InboxEvent } from './decode'
+import type { StockEvent } from './stock-events'
 
 /** Amounts to add to an item's counters (negative to take away). */
 export type StockChange = { item: string; reserved: number; shipped: number }
 
 export type Effect =
-  /** `change` is absent when the event moves no stock (a confirmation, or an unknown type). */
-  | { ok: true; change?: StockChange }
+  /**
+   * `change` is absent when the event moves no stock (a confirmation, or an unknown type);
+   * `emits`, the inventory's own event in answer (its saga step), when there is one.
+   */
+  | { ok: true; change?: StockChange; emits?: StockEvent }
   /** The data breaks the contract: the event must not be applied. */
   | { ok: false; reason: string }
 
@@ -31,7 +35,22 @@ export function effectOf(event: Pick<InboxEvent, 'type' | 'orderId' | 'version' 
       reason: `the data says order ${order.id} version ${order.version}, the headers say order ${event.orderId} version ${event.version}`,
     }
   }
-  return { ok: true, change: stockChange(event.type, order) }
+  return {
+    ok: true,
+    change: stockChange(event.type, order),
+    emits: stockEventOf(event.type, order),
+  }
+}
+
+/** Confirming an order keeps its stock reserved; cancelling it releases the stock. */
+function stockEventOf(
+  type: EventType,
+  order: { id: string; item: string; quantity: number },
+): StockEvent | undefined {
+  const data = { item: order.item, quantity: order.quantity, orderId: order.id }
+  if (type === 'OrderConfirmed') return { type: 'StockReserved', data }
+  if (type === 'OrderCancelled') return { type: 'StockReleased', data }
+  return undefined
 }
 
 function stockChange(

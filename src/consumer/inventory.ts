@@ -26,6 +26,10 @@
  *   corrupt the counts, so they park behind it, visibly, for an operator. The inbox has no
  *   outcome for a rejected event, which is why it is not recorded.
  *
+ * The saga step: an applied OrderConfirmed writes StockReserved and an applied OrderCancelled
+ * StockReleased (stock-events.ts) into the outbox, in this same transaction, so each is written
+ * exactly once however often its order event is delivered.
+ *
  * Messages without a usable envelope (no `ce_id`, order id or sequence, or a value that is not
  * JSON) never reach this handler: the consumer logs and skips them (consumer.ts).
  */
@@ -41,6 +45,7 @@ import {
   settle,
   staleParkedUpTo,
 } from './queries'
+import { type StockEvent, stockEvents } from './stock-events'
 
 export type Handled =
   /** `versions`: this event's, then those of the parked successors applied after it. */
@@ -64,17 +69,25 @@ export async function handleEvent(tx: Tx, event: InboxEvent): Promise<Handled> {
   }
   // Inserted as parked, with its data: nothing more to do until the gap fills.
   if (event.version > applied + 1) return { outcome: 'parked', applied }
-  return { outcome: 'applied', versions: await applyInOrder(tx, event, effect.change) }
+  return { outcome: 'applied', versions: await applyInOrder(tx, event, effect) }
 }
 
-type Applicable = { eventId: string; version: number; change?: StockChange }
+type Applicable = { eventId: string; version: number; change?: StockChange; emits?: StockEvent }
 
 /** Applies `first`, then each parked successor while the next version is there. */
-async function applyInOrder(tx: Tx, event: InboxEvent, change?: StockChange): Promise<number[]> {
+async function applyInOrder(
+  tx: Tx,
+  event: InboxEvent,
+  effect: { change?: StockChange; emits?: StockEvent },
+): Promise<number[]> {
   const versions: number[] = []
-  let next: Applicable | undefined = { eventId: event.eventId, version: event.version, change }
+  let next: Applicable | undefined = { eventId: event.eventId, version: event.version, ...effect }
   while (next) {
     if (next.change) await moveStock(tx, next.change)
+    if (next.emits) {
+      const { type, data } = next.emits
+      await stockEvents.enqueue(tx, { type, aggregateId: data.item, data })
+    }
     await settle(tx, next.eventId, 'applied')
     versions.push(next.version)
     next = await parkedSuccessor(tx, event.orderId, next.version + 1)
@@ -96,5 +109,5 @@ async function parkedSuccessor(
   // parked (the gap policy) rather than failing the whole delivery again and again.
   const effect = effectOf({ type: parked.type, orderId, version, data: parked.data })
   if (!effect.ok) return undefined
-  return { eventId: parked.eventId, version, change: effect.change }
+  return { eventId: parked.eventId, version, change: effect.change, emits: effect.emits }
 }

@@ -19,9 +19,10 @@ import {
 } from 'drizzle-orm/pg-core'
 
 /**
- * Events are spread over this many relay partitions by order id. Each partition is owned by one
- * relay at a time (an advisory lock), so one order's events are always published by one relay,
- * in order. Changing it needs a migration (the generated column below) and a relay restart.
+ * Events are spread over this many relay partitions by aggregate (type and id). Each partition is
+ * owned by one relay at a time (an advisory lock), so one aggregate's events are always published
+ * by one relay, in order. Changing it needs a migration (the generated column below) and a relay
+ * restart.
  */
 export const RELAY_PARTITIONS = 64
 
@@ -49,35 +50,56 @@ export const orders = pgTable(
 )
 
 /**
- * One row per event, written in the same transaction as the change it describes.
- * `id` gives the publication order; it is allocated before commit, so the relay never keeps
- * a "last id seen" cursor (a smaller id can commit later) and always asks for unpublished rows.
- * Published rows stay (with `published_at`) until the retention job deletes them.
+ * One row per event, written in the same transaction as the change it describes: the outbox
+ * contract (docs/outbox.md). A service in any language writes
+ * `insert into outbox (aggregate_type, aggregate_id, event_type, payload) values (...)`; every
+ * other column has a default or is optional. `id` gives the publication order; it is allocated
+ * before commit, so the relay never keeps a "last id seen" cursor (a smaller id can commit later)
+ * and always asks for unpublished rows. Published rows stay (with `published_at`) until the
+ * retention job deletes them.
  */
 export const outbox = pgTable(
   'outbox',
   {
     id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
     /** CloudEvents `id`: what consumers dedupe on. Unique among unpublished rows (below). */
-    eventId: uuid('event_id').notNull(),
+    eventId: uuid('event_id').notNull().default(sql`gen_random_uuid()`),
+    /** What happened (`OrderCreated`): CloudEvents `type` (header `ce_type`). */
     eventType: text('event_type').notNull(),
-    /** The Kafka key: every event of one order lands on one partition, in order. */
-    aggregateId: uuid('aggregate_id').notNull(),
+    /**
+     * The kind of thing the event is about (`orders`, `shipment`): names its topic through
+     * KAFKA_TOPIC_TEMPLATE. The default only keeps writers of the previous schema (which did
+     * not know the column) working through an upgrade; every writer names it.
+     */
+    aggregateType: text('aggregate_type').notNull().default('orders'),
+    /** Which one (any text key): the Kafka key and `ce_subject`. */
+    aggregateId: text('aggregate_id').notNull(),
     payload: jsonb('payload').notNull(),
-    /** The order's version after the change: CloudEvents `sequence` (header `ce_sequence`). */
-    sequence: integer('sequence').notNull().default(1),
+    /** Extra Kafka headers: a JSON object of string values. The `ce_` headers win over these. */
+    headers: jsonb('headers').$type<Record<string, string>>(),
+    /** Overrides routing for this row: published to this topic instead of the template's. */
+    topic: text('topic'),
+    /** The aggregate's version after the change: `ce_sequence`, only when set. */
+    sequence: integer('sequence'),
     /** Version of the event type's data schema (src/events/contract.ts): `ce_dataschema`. */
     schemaVersion: smallint('schema_version').notNull().default(1),
     /** The HTTP request that caused the event (X-Request-Id), for following one request in logs. */
     requestId: text('request_id'),
     /** W3C trace context of that request: sent as the Kafka `traceparent` header. */
     traceparent: text('traceparent'),
-    occurredAt: timestamp('occurred_at', { withTimezone: true, mode: 'date' }).notNull(),
-    publishedAt: timestamp('published_at', { withTimezone: true, mode: 'date' }),
-    /** Relay partition: a stable hash of the order id (0..RELAY_PARTITIONS-1). */
-    partition: smallint('partition')
+    occurredAt: timestamp('occurred_at', { withTimezone: true, mode: 'date' })
       .notNull()
-      .generatedAlwaysAs(sql`(hashtextextended(aggregate_id::text, 0) & 63)::smallint`),
+      .defaultNow(),
+    publishedAt: timestamp('published_at', { withTimezone: true, mode: 'date' }),
+    /**
+     * Relay partition: a stable hash of the aggregate type and id (0..RELAY_PARTITIONS-1), set
+     * at insert by the `outbox_partition` trigger (drizzle/0013), whatever the writer gives.
+     * Not a generated column: Postgres recomputes a stored generated column on every UPDATE, and
+     * the relay's marks are updates (a mark of 50,000 rows took 2.4 times as long). The default
+     * is never kept while the trigger exists; without it (a restore with triggers off), rows
+     * land in partition 0: published in order all the same, by one relay.
+     */
+    partition: smallint('partition').notNull().default(0),
     /** Failed publication attempts that count against RELAY_MAX_ATTEMPTS. */
     attempts: integer('attempts').notNull().default(0),
     lastError: text('last_error'),
@@ -87,13 +109,16 @@ export const outbox = pgTable(
     deadAt: timestamp('dead_at', { withTimezone: true, mode: 'date' }),
   },
   (t) => [
+    // Extra headers must be strings: refused at the insert, not discovered by the relay.
+    check(
+      'outbox_headers_strings',
+      sql`${t.headers} is null or (jsonb_typeof(${t.headers}) = 'object' and not jsonb_path_exists(${t.headers}, '$.* ? (@.type() != "string")'))`,
+    ),
     // The event id is unique while the event waits to be published, and the operator's tools
     // find waiting and dead events by it (src/ops). Published rows are left out: marking a row
     // published writes a new version of it (not a HOT update, since published_at is in the
     // partial indexes' predicates), and every index that holds the new version gets an entry,
-    // a unique one with its check. Out of this index, a mark of 1,000 rows took 12.5-13.6 ms
-    // instead of 20.0-21.0 and wrote 605 kB of WAL instead of 720 (three rounds each, 300,000
-    // rows; drizzle/0011). A drain's time is mostly its marks, on one backend.
+    // a unique one with its check (drizzle/0011).
     uniqueIndex('outbox_event_id_unpublished_idx')
       .on(t.eventId)
       .where(sql`${t.publishedAt} is null`),
@@ -102,11 +127,11 @@ export const outbox = pgTable(
     // unpublished row also answers the claim's hold-back probe below, and a planner whose
     // statistics say the outbox is empty walked all of it for each candidate.
     index('outbox_ready_idx').on(t.id).where(sql`${t.publishedAt} is null and ${t.deadAt} is null`),
-    // "Does this order have an earlier event that is dead or waiting to be retried?" Only such
-    // rows are in it (normally none), so the claim's hold-back probe is nearly free and writers
-    // maintain no extra index on the hot path.
-    index('outbox_blocked_by_order_idx')
-      .on(t.aggregateId, t.id)
+    // "Does this aggregate have an earlier event that is dead or waiting to be retried?" Only
+    // such rows are in it (normally none), so the claim's hold-back probe is nearly free and
+    // writers maintain no extra index on the hot path.
+    index('outbox_blocked_by_aggregate_idx')
+      .on(t.aggregateType, t.aggregateId, t.id)
       .where(
         sql`${t.publishedAt} is null and (${t.deadAt} is not null or ${t.nextAttemptAt} is not null)`,
       ),

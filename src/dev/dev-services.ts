@@ -34,6 +34,7 @@ export async function startDevServices(config: Config): Promise<DevServices> {
       const kafka = startMockKafka({ brokers: 1 })
       stops.push(() => kafka.close())
       kafka.createTopic(config.kafka.topic, 3)
+      kafka.createTopic(config.kafka.inventoryTopic, 3) // the example consumer's own events
       brokers = kafka.bootstrap.split(',')
       idempotent = false // the mock cannot run the idempotent producer (mock-kafka.ts)
     }

@@ -27,7 +27,7 @@ async function main(argv: string[]): Promise<number> {
     connection: { application_name: 'outbox-cli' },
   })
   try {
-    return await runCommand(sql, command, io)
+    return await runCommand(sql, command, io, { topicTemplate: config.kafka.topicTemplate })
   } finally {
     await sql.end({ timeout: 1 })
   }

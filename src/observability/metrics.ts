@@ -28,7 +28,7 @@ export function createHttpMetrics(registry: Registry) {
 }
 
 export type WakeCause = 'notify' | 'poll' | 'reconnect'
-export type FailureKind = 'unavailable' | 'retriable' | 'permanent'
+export type FailureKind = 'unavailable' | 'retriable' | 'permanent' | 'missing-topic'
 /** awake: a writer that rang holds it; trace: a writer that skipped its NOTIFY holds it. */
 export type WaitLockKind = 'awake' | 'trace'
 
@@ -57,7 +57,7 @@ export type OutboxStats = {
 
 /**
  * Counts walk partial indexes (pending rows: outbox_ready_idx; dead ones:
- * outbox_blocked_by_order_idx): proportional to the backlog, fine for a scrape every few
+ * outbox_blocked_by_aggregate_idx): proportional to the backlog, fine for a scrape every few
  * seconds, not for a readiness probe. The oldest is the lowest pending id (ids follow commit
  * order closely), found at the front of the first index.
  */
@@ -148,7 +148,7 @@ export function createRelayMetrics(
   })
   const errors = new Counter({
     name: 'outbox_publish_errors_total',
-    help: 'Failed publish attempts, by class: unavailable, retriable, permanent.',
+    help: 'Failed publish attempts, by class: unavailable, retriable, permanent, missing-topic (the event waits for its topic to be created).',
     labelNames: ['class'] as const,
     registers: [registry],
   })
@@ -187,7 +187,7 @@ export function createRelayMetrics(
       this.set(await sources.stalledSeconds())
     },
   })
-  for (const kind of ['unavailable', 'retriable', 'permanent'] as const)
+  for (const kind of ['unavailable', 'retriable', 'permanent', 'missing-topic'] as const)
     errors.inc({ class: kind }, 0)
   for (const cause of ['notify', 'poll', 'reconnect'] as const) wakeups.inc({ cause }, 0)
   return {

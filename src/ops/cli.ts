@@ -12,16 +12,17 @@ import { discardDead, listDead, OutboxAdminError, readStatus, requeueDead } from
 export const USAGE = `Usage: npm run outbox -- <command> [options]
 
 Commands:
-  status [--json]             Pending, dead and published events, the oldest pending event's
-                              age, and which relay (pid, application, address) owns how many
-                              of the 64 partitions.
+  status [--json]             Pending, dead and published events, in all and by topic (routed
+                              by KAFKA_TOPIC_TEMPLATE; events waiting for a missing topic are
+                              named), the oldest pending event's age, and which relay (pid,
+                              application, address) owns how many of the 64 partitions.
   dead [--limit N] [--json]   Dead-lettered events, newest first (default 50).
   retry <event-id>            Requeue a dead-lettered event: attempts reset to 0, publishable
   retry --all                 at once, relays woken. Its last_error is kept until the next
                               failure overwrites it. --all requeues every dead event.
   discard <event-id>          Mark a dead-lettered event handled WITHOUT publishing it. Later
-                              events of its order are released and published; consumers never
-                              get this one and will see a gap in that order's versions
+                              events of its aggregate are released and published; consumers never
+                              get this one and will see a gap in its aggregate's versions
                               (ce_sequence). last_error records the discard.
   help                        This text.
 
@@ -122,12 +123,20 @@ function valid<T>(schema: z.ZodType<T>, input: unknown): T {
   return result.data
 }
 
-/** Runs a parsed command; returns the exit code. Refusals (OutboxAdminError) exit 1. */
-export async function runCommand(sql: postgres.Sql, command: Command, io: Output): Promise<number> {
+/**
+ * Runs a parsed command; returns the exit code. Refusals (OutboxAdminError) exit 1.
+ * `topicTemplate`: KAFKA_TOPIC_TEMPLATE, for the status by topic.
+ */
+export async function runCommand(
+  sql: postgres.Sql,
+  command: Command,
+  io: Output,
+  options: { topicTemplate?: string } = {},
+): Promise<number> {
   try {
     switch (command.name) {
       case 'status': {
-        const status = await readStatus(sql)
+        const status = await readStatus(sql, options.topicTemplate)
         io.out(command.json ? toJson(status) : formatStatus(status))
         return 0
       }

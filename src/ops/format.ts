@@ -20,6 +20,21 @@ export function formatStatus(s: OutboxStatus): string {
       ],
     ),
     '',
+    ...(s.topics.length === 0
+      ? []
+      : [
+          table(
+            ['TOPIC', 'PENDING', 'DEAD', 'PUBLISHED', ''],
+            s.topics.map((t) => [
+              t.topic,
+              t.pending,
+              t.dead,
+              t.published,
+              t.waitingForTopic > 0 ? `${t.waitingForTopic} waiting: the topic does not exist` : '',
+            ]),
+          ),
+          '',
+        ]),
     `relays: ${s.liveRelays} live, ${s.ownedPartitions} of ${s.partitions} partitions owned`,
   ]
   if (s.owners.length === 0) {
@@ -52,7 +67,7 @@ export function formatDead(events: DeadEvent[], limit: number): string {
     e.id,
     e.eventId,
     e.eventType,
-    e.orderId,
+    `${e.aggregateType}/${e.orderId}`,
     e.attempts,
     e.deadAt.toISOString(),
     truncate(e.lastError ?? '-', 80),
@@ -60,7 +75,7 @@ export function formatDead(events: DeadEvent[], limit: number): string {
   const more = events.length === limit ? ` (the newest ${limit}; --limit N for more)` : ''
   return (
     `${events.length} dead-lettered event(s)${more}\n` +
-    `${table(['ID', 'EVENT ID', 'TYPE', 'ORDER ID', 'ATTEMPTS', 'DEAD AT', 'LAST ERROR'], rows)}\n` +
+    `${table(['ID', 'EVENT ID', 'TYPE', 'AGGREGATE', 'ATTEMPTS', 'DEAD AT', 'LAST ERROR'], rows)}\n` +
     'requeue: npm run outbox -- retry <event-id> | --all; give up on one: discard <event-id>\n'
   )
 }

@@ -12,6 +12,7 @@
 import type postgres from 'postgres'
 import { RELAY_PARTITIONS } from '../db/schema'
 import { LOCK } from '../outbox/locks'
+import { AGGREGATE_TYPE_PLACEHOLDER, DEFAULT_TOPIC_TEMPLATE } from '../outbox/routing'
 import { OUTBOX_CHANNEL } from '../relay/listener'
 
 export type AdminErrorCode = 'EVENT_NOT_FOUND' | 'EVENT_NOT_DEAD' | 'EVENT_ALREADY_PUBLISHED'
@@ -41,6 +42,16 @@ export type PartitionOwner = {
   member: boolean
 }
 
+/** The events of one topic (its row's `topic`, else the template's topic for its type). */
+export type TopicStatus = {
+  topic: string
+  pending: number
+  dead: number
+  published: number
+  /** Pending events held because the cluster lacked the topic at their last attempt. */
+  waitingForTopic: number
+}
+
 export type OutboxStatus = {
   /** Unpublished and not dead: waiting for the relay (or for a retry time). */
   pending: number
@@ -54,6 +65,7 @@ export type OutboxStatus = {
   ownedPartitions: number
   liveRelays: number
   owners: PartitionOwner[]
+  topics: TopicStatus[]
 }
 
 /**
@@ -62,7 +74,10 @@ export type OutboxStatus = {
  * database: advisory locks are per database. `published` counts every kept row: a full scan,
  * fine for an operator's command, not for a scrape.
  */
-export async function readStatus(sql: postgres.Sql): Promise<OutboxStatus> {
+export async function readStatus(
+  sql: postgres.Sql,
+  topicTemplate = DEFAULT_TOPIC_TEMPLATE,
+): Promise<OutboxStatus> {
   const [counts] = await sql<
     { pending: string; dead: string; age: number | null; published: string; oldest: Date | null }[]
   >`
@@ -90,6 +105,7 @@ export async function readStatus(sql: postgres.Sql): Promise<OutboxStatus> {
     having bool_or(l.classid in (${LOCK.owner}, ${LOCK.member}))
      order by count(*) filter (where l.classid = ${LOCK.owner}) desc, l.pid`
   return {
+    topics: await readTopicStatus(sql, topicTemplate),
     pending: Number(counts?.pending ?? 0),
     dead: Number(counts?.dead ?? 0),
     oldestPendingAgeSeconds: Math.max(0, counts?.age ?? 0),
@@ -102,10 +118,28 @@ export async function readStatus(sql: postgres.Sql): Promise<OutboxStatus> {
   }
 }
 
+/** The counts by topic, routed as the relay routes them (src/outbox/routing.ts). */
+async function readTopicStatus(sql: postgres.Sql, template: string): Promise<TopicStatus[]> {
+  const rows = await sql<(Omit<TopicStatus, 'topic'> & { topic: string })[]>`
+    select coalesce(topic, replace(${template}::text, ${AGGREGATE_TYPE_PLACEHOLDER}::text,
+                                   aggregate_type)) as topic,
+           (count(*) filter (where published_at is null and dead_at is null))::int as pending,
+           (count(*) filter (where published_at is null and dead_at is not null))::int as dead,
+           (count(*) filter (where published_at is not null))::int as published,
+           (count(*) filter (where published_at is null and dead_at is null
+                               and last_error like 'MissingTopicError%'))::int as "waitingForTopic"
+      from outbox
+     group by 1
+     order by 1`
+  return [...rows]
+}
+
 export type DeadEvent = {
   id: number
   eventId: string
   eventType: string
+  aggregateType: string
+  /** The aggregate's id (for the orders API's events, the order id). */
   orderId: string
   attempts: number
   occurredAt: Date
@@ -116,7 +150,8 @@ export type DeadEvent = {
 /** Dead-lettered events, newest first. */
 export async function listDead(sql: postgres.Sql, limit: number): Promise<DeadEvent[]> {
   const rows = await sql<(Omit<DeadEvent, 'id'> & { id: string })[]>`
-    select id, event_id as "eventId", event_type as "eventType", aggregate_id as "orderId",
+    select id, event_id as "eventId", event_type as "eventType",
+           aggregate_type as "aggregateType", aggregate_id as "orderId",
            attempts, occurred_at as "occurredAt", dead_at as "deadAt", last_error as "lastError"
       from outbox
      where published_at is null and dead_at is not null

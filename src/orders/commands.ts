@@ -1,6 +1,6 @@
 /**
  * What the API does to orders. Every change writes the order and its event in the caller's
- * transaction (`enqueue`): both commit or neither does.
+ * transaction (through the outbox module, src/outbox): both commit or neither does.
  */
 import { randomUUID } from 'node:crypto'
 import { and, desc, eq, inArray, lt, or, sql } from 'drizzle-orm'
@@ -10,7 +10,6 @@ import { orders, outbox } from '../db/schema'
 import type { EventData, EventType } from '../events/contract'
 import { AppError } from '../http/errors'
 import type { EventContext } from '../http/request-context'
-import { enqueue, outboxRow } from '../outbox/enqueue'
 import {
   type Order,
   type OrderStatus,
@@ -19,6 +18,7 @@ import {
   toOrderJson,
   transitions,
 } from './order'
+import { orderEvents } from './order-events'
 
 export type Clock = () => Date
 
@@ -30,9 +30,10 @@ const insertOrderAndEvent = preparedStatement(sql`
             ${sql.placeholder('customerId')}, 'pending', 1, ${sql.placeholder('at')}::timestamptz,
             ${sql.placeholder('at')}::timestamptz)
     returning id)
-  insert into ${outbox} (event_id, event_type, aggregate_id, payload, sequence, schema_version,
-                         occurred_at, request_id, traceparent)
-  select ${sql.placeholder('eventId')}, ${sql.placeholder('eventType')}, id,
+  insert into ${outbox} (event_id, event_type, aggregate_type, aggregate_id, payload, sequence,
+                         schema_version, occurred_at, request_id, traceparent)
+  select ${sql.placeholder('eventId')}, ${sql.placeholder('eventType')},
+         ${sql.placeholder('aggregateType')}, id,
          ${sql.placeholder('payload')}::jsonb, ${sql.placeholder('sequence')},
          ${sql.placeholder('schemaVersion')}, ${sql.placeholder('at')}::timestamptz,
          ${sql.placeholder('requestId')}, ${sql.placeholder('traceparent')}
@@ -42,7 +43,9 @@ const insertOrderAndEvent = preparedStatement(sql`
  * Creates the order and its OrderCreated event (version 1) in ONE statement: a data-modifying
  * CTE inserts the order, the outer insert its event. One statement is one transaction, so
  * both rows commit or neither does, on `Db` as well as inside a caller's transaction, and it
- * costs one round trip instead of four (BEGIN, two inserts, COMMIT): the API's hot path.
+ * costs one round trip instead of four (BEGIN, two inserts, COMMIT): the API's hot path. The
+ * event's row still comes from the outbox module (`orderEvents.row`: parsed, typed, routed);
+ * only the statement that inserts it is this feature's own.
  */
 export async function placeOrder(
   executor: Executor,
@@ -62,7 +65,7 @@ export async function placeOrder(
     createdAt: now,
     updatedAt: now,
   }
-  const event = outboxRow({
+  const event = orderEvents.row({
     type: 'OrderCreated',
     aggregateId: order.id,
     sequence: order.version,
@@ -78,6 +81,7 @@ export async function placeOrder(
     at: now.toISOString(),
     eventId: event.eventId,
     eventType: event.eventType,
+    aggregateType: event.aggregateType,
     payload: JSON.stringify(event.payload),
     sequence: event.sequence,
     schemaVersion: event.schemaVersion,
@@ -128,7 +132,7 @@ export async function transitionOrder(
     )
   }
   const type: EventType = rule.event
-  await enqueue(tx, {
+  await orderEvents.enqueue(tx, {
     type,
     aggregateId: order.id,
     sequence: order.version,

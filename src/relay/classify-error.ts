@@ -6,9 +6,11 @@
  *  - `retriable`: the broker answered with an error it marks retriable (leader change, not
  *    enough replicas, ...). The batch is retried later; each counts against RELAY_MAX_ATTEMPTS.
  *  - `permanent`: this event can never be accepted as it is (too large, invalid record). It is
- *    dead-lettered with the reason, and later events of its order are held back.
+ *    dead-lettered with the reason, and later events of its aggregate are held back.
+ *  - `missing-topic`: some events are routed to a topic the cluster does not have. Those wait,
+ *    with their aggregates behind them, without counting attempts; the rest go out (drain.ts).
  */
-export type FailureClass = 'unavailable' | 'retriable' | 'permanent'
+export type FailureClass = 'unavailable' | 'retriable' | 'permanent' | 'missing-topic'
 
 /** Broker error types that condemn the record itself, not the cluster. */
 const PERMANENT_TYPES = new Set([
@@ -30,12 +32,25 @@ export class PermanentPublishError extends Error {
   }
 }
 
+/** Raised by the publisher, before sending anything, when a batch names a missing topic. */
+export class MissingTopicError extends Error {
+  constructor(
+    readonly topics: readonly string[],
+    /** Outbox ids of the batch's events routed to those topics. */
+    readonly ids: ReadonlySet<number>,
+  ) {
+    super(`MISSING_TOPIC: ${topics.join(', ')} does not exist (the relay never creates topics)`)
+    this.name = 'MissingTopicError'
+  }
+}
+
 type KafkaLikeError = { name?: string; type?: string; retriable?: boolean; cause?: unknown }
 
 export function classifyPublishError(err: unknown): FailureClass {
   // kafkajs wraps the last error of its own retries in `cause` (KafkaJSNumberOfRetriesExceeded).
   for (let e = err as KafkaLikeError | undefined; e; e = e.cause as KafkaLikeError | undefined) {
     if (e instanceof PermanentPublishError) return 'permanent'
+    if (e instanceof MissingTopicError) return 'missing-topic'
     if (e.name === 'KafkaJSProtocolError' && e.type) {
       if (PERMANENT_TYPES.has(e.type)) return 'permanent'
       if (e.retriable) return 'retriable'

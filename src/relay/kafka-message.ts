@@ -1,4 +1,4 @@
-import { dataSchemaUri } from '../events/contract'
+import { dataSchemaUri, isEventType } from '../events/contract'
 import type { OutboxMessage } from './publish'
 
 export type KafkaMessage = {
@@ -17,21 +17,28 @@ export type CloudEventAttributes = {
 /**
  * CloudEvents 1.0, Kafka protocol binding, binary content mode: the value is the event data
  * as JSON; the attributes travel as `ce_` headers. Consumers dedupe on `ce_id` and order on
- * `ce_sequence` (the sequence extension: the order's version, "1", "2", ...).
+ * `ce_sequence` (the sequence extension: the aggregate's version, "1", "2", ...), sent only when
+ * the writer set one. `ce_dataschema` names a schema only for the types src/events declares
+ * (the API serves those); a plain-SQL writer's own types have none. The writer's extra headers
+ * go first, so they can add headers but never replace a CloudEvents attribute.
  */
 export function toKafkaMessage(message: OutboxMessage, attrs: CloudEventAttributes): KafkaMessage {
+  const { eventType, sequence } = message
   return {
     key: message.aggregateId,
     value: JSON.stringify(message.payload),
     headers: {
+      ...message.headers,
       ce_specversion: '1.0',
       ce_id: message.eventId,
       ce_type: message.eventType,
       ce_source: attrs.source,
       ce_subject: message.aggregateId,
       ce_time: message.occurredAt.toISOString(),
-      ce_sequence: String(message.sequence),
-      ce_dataschema: dataSchemaUri(attrs.schemaBaseUrl, message.eventType, message.schemaVersion),
+      ...(sequence === null ? {} : { ce_sequence: String(sequence) }),
+      ...(isEventType(eventType)
+        ? { ce_dataschema: dataSchemaUri(attrs.schemaBaseUrl, eventType, message.schemaVersion) }
+        : {}),
       'content-type': 'application/json',
       // W3C Trace Context over Kafka headers: consumers continue the request's trace.
       ...(message.traceparent ? { traceparent: message.traceparent } : {}),

@@ -7,15 +7,18 @@
  * the same bytes), and its request queue, which unpatched keeps a 1 ms timer running for each
  * connection's whole life, idle or not (kafkajs issues #1556, #1604, #1704).
  */
-import { Kafka, logLevel, type Producer } from 'kafkajs'
+import { Kafka, logLevel, type Producer, type TopicMessages } from 'kafkajs'
 import type { Logger } from '../logger'
-import { PermanentPublishError } from './classify-error'
+import { isValidTopicName, routeOf } from '../outbox/routing'
+import { MissingTopicError, PermanentPublishError } from './classify-error'
 import { type CloudEventAttributes, type KafkaMessage, toKafkaMessage } from './kafka-message'
 import type { Publish } from './publish'
+import { createTopicCheck } from './topic-check'
 
 export type KafkaPublisherOptions = {
   brokers: string[]
-  topic: string
+  /** KAFKA_TOPIC_TEMPLATE: each event's topic, unless its row names one (src/outbox/routing.ts). */
+  topicTemplate: string
   clientId: string
   idempotent: boolean
   maxMessageBytes: number
@@ -51,6 +54,7 @@ export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPubli
     logLevel: logLevel.NOTHING,
     logCreator: () => (entry) => log[levels[entry.level] ?? 'info'](entry.log, entry.log.message),
   })
+  const topics = createTopicCheck(kafka, log)
   let producer: Producer | undefined
   let connecting: Promise<Producer> | undefined
 
@@ -89,6 +93,17 @@ export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPubli
           )
         }
       })
+      const routes = batch.map((m) => routeOf(m, options.topicTemplate))
+      // A name no topic can have (from a row's topic or aggregate type) would wait forever.
+      routes.forEach((topic, i) => {
+        if (isValidTopicName(topic)) return
+        const eventId = batch[i]?.eventId ?? '?'
+        throw new PermanentPublishError(
+          eventId,
+          `INVALID_TOPIC: event ${eventId} is routed to '${topic}', which is not a valid topic name`,
+        )
+      })
+      const topicMessages = byTopic(routes, messages)
       // kafkajs can hang on a send after the brokers come back (seen in the soak test: a relay
       // stuck for over a minute). Past the deadline the producer is dropped and rebuilt; the
       // batch counts as unacknowledged (retried later: a duplicate at worst, never a loss).
@@ -99,7 +114,19 @@ export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPubli
           options.sendTimeoutMs,
         )
       })
-      const attempt = connected().then((p) => p.send({ topic: options.topic, acks: -1, messages }))
+      const attempt = (async () => {
+        // Nothing is sent while a topic is missing: drain.ts holds those events back and
+        // publishes the rest. A new topic costs one metadata request, inside the deadline.
+        const missing = await topics.missing(topicMessages.map((t) => t.topic))
+        if (missing.length > 0) {
+          const ids = batch.filter((_, i) => missing.includes(routes[i] ?? '')).map((m) => m.id)
+          throw new MissingTopicError(missing, new Set(ids))
+        }
+        // One produce request for every topic of the batch: one aggregate's events share a
+        // topic (and so a partition), and with one request in flight they cannot overtake
+        // each other.
+        await (await connected()).sendBatch({ acks: -1, topicMessages })
+      })()
       try {
         await Promise.race([attempt, deadline])
       } catch (err) {
@@ -109,7 +136,10 @@ export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPubli
           producer = undefined
           connecting = undefined
           void stuck?.disconnect().catch(() => {})
+          void topics.disconnect().catch(() => {})
         }
+        // A topic deleted since it was seen: check every topic again before the next send.
+        if (mentionsUnknownTopic(err)) topics.forget()
         throw err
       } finally {
         clearTimeout(timer)
@@ -118,6 +148,7 @@ export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPubli
     async disconnect() {
       await producer?.disconnect()
       producer = undefined
+      await topics.disconnect()
     },
   }
 }
@@ -127,6 +158,25 @@ export class PublishTimeoutError extends Error {
     super(`no acknowledgement from Kafka within ${ms} ms; producer replaced`)
     this.name = 'PublishTimeoutError'
   }
+}
+
+/** The messages grouped by topic, each group in batch order. */
+function byTopic(routes: readonly string[], messages: readonly KafkaMessage[]): TopicMessages[] {
+  const groups = new Map<string, KafkaMessage[]>()
+  messages.forEach((m, i) => {
+    const topic = routes[i] ?? ''
+    const group = groups.get(topic)
+    if (group) group.push(m)
+    else groups.set(topic, [m])
+  })
+  return [...groups].map(([topic, group]) => ({ topic, messages: group }))
+}
+
+function mentionsUnknownTopic(err: unknown): boolean {
+  for (let e = err as { type?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
+    if (e.type === 'UNKNOWN_TOPIC_OR_PARTITION') return true
+  }
+  return false
 }
 
 /** Bytes of key, value and headers: close to what the broker counts against its limit. */

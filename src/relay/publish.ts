@@ -7,13 +7,20 @@ export type OutboxMessage = {
   id: number
   eventId: string
   eventType: string
+  /** Names the topic through the template (src/outbox/routing.ts). */
+  aggregateType: string
+  /** The Kafka key and `ce_subject`. */
   aggregateId: string
   payload: unknown
   occurredAt: Date
-  /** The order's version after the change (CloudEvents `sequence`). */
-  sequence: number
-  /** The data schema version of `eventType` (src/events/contract.ts). */
+  /** The aggregate's version after the change (CloudEvents `sequence`), when the writer set it. */
+  sequence: number | null
+  /** The data schema version of `eventType`, for types src/events/contract.ts knows. */
   schemaVersion: number
+  /** The row's own topic, overriding the template. */
+  topic?: string | null
+  /** Extra Kafka headers the writer set (string values; the database checks). */
+  headers?: Record<string, string> | null
   /** W3C trace context of the request that wrote the event, if it came from one. */
   traceparent?: string | null
 }

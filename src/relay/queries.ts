@@ -9,8 +9,8 @@ export type ClaimedMessage = OutboxMessage & { attempts: number; session: number
 /**
  * The oldest publishable events of the partitions this relay owns, leaving out `inFlight` (the
  * batch being published while this one is claimed; drain.ts). Skipped: dead events, events
- * waiting for their retry time, and any event of an order that has an earlier event dead or
- * waiting (ordering first: a later event never overtakes an earlier one). No row locks: only the
+ * waiting for their retry time, and any event of an aggregate (type and id) that has an earlier
+ * event dead or waiting (ordering first: a later event never overtakes an earlier one). No row locks: only the
  * partition's owner claims its rows (session.ts).
  */
 export async function claimBatch(
@@ -24,8 +24,9 @@ export async function claimBatch(
   const above = inFlight.length > 0 ? Math.max(...inFlight) : 0
   const rows = await q<(Omit<ClaimedMessage, 'id'> & { id: string })[]>`
     select pg_backend_pid() as session, o.id, o.event_id as "eventId", o.event_type as "eventType",
-           o.aggregate_id as "aggregateId", o.payload, o.occurred_at as "occurredAt", o.attempts,
-           o.sequence, o.schema_version as "schemaVersion", o.traceparent
+           o.aggregate_type as "aggregateType", o.aggregate_id as "aggregateId", o.payload,
+           o.occurred_at as "occurredAt", o.attempts, o.sequence, o.schema_version as "schemaVersion",
+           o.traceparent, o.topic, o.headers
       from outbox o
      where o.published_at is null
        and o.dead_at is null
@@ -34,8 +35,9 @@ export async function claimBatch(
        and (o.id > ${above} or o.id <> all(${inFlight}::bigint[]))
        and not exists (
              select 1 from outbox e
-              where e.aggregate_id = o.aggregate_id and e.id < o.id and e.published_at is null
-                -- the predicate of outbox_blocked_by_order_idx, so the probe uses that tiny index
+              where e.aggregate_type = o.aggregate_type and e.aggregate_id = o.aggregate_id
+                and e.id < o.id and e.published_at is null
+                -- the predicate of outbox_blocked_by_aggregate_idx, so the probe uses that tiny index
                 and (e.dead_at is not null or e.next_attempt_at is not null)
                 and (e.dead_at is not null or e.next_attempt_at > now()))
      order by o.id
@@ -70,6 +72,25 @@ export async function deferEvents(
            next_attempt_at = now() + ${delayMs} * interval '1 millisecond',
            dead_at = case when ${limit.countsTowardLimit} and attempts + 1 >= ${limit.maxAttempts}
                           then now() end
+     where id = any(${ids}::bigint[]) and published_at is null`
+}
+
+/**
+ * Holds events back for `delayMs` without counting an attempt: their topic does not exist yet,
+ * which says nothing about the events (classify-error.ts). Their aggregates' later events wait
+ * behind them (the claim's hold-back), and they can never be dead-lettered for it.
+ */
+export async function holdEvents(
+  q: Q,
+  ids: number[],
+  reason: string,
+  delayMs: number,
+): Promise<void> {
+  if (ids.length === 0) return
+  await q`
+    update outbox
+       set last_error = ${reason},
+           next_attempt_at = now() + ${delayMs} * interval '1 millisecond'
      where id = any(${ids}::bigint[]) and published_at is null`
 }
 

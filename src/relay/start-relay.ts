@@ -9,7 +9,13 @@ import {
   type RelayMetrics,
   readOutboxStats,
 } from '../observability/metrics'
+import {
+  createTopicMetrics,
+  readTopicBacklog,
+  type TopicMetrics,
+} from '../observability/topic-metrics'
 import { tracedPublish } from '../observability/tracing'
+import { routeOf } from '../outbox/routing'
 import { classifyPublishError } from './classify-error'
 import { Doorbell } from './doorbell'
 import { createKafkaPublisher, type KafkaPublisher } from './kafka-publisher'
@@ -50,6 +56,11 @@ export async function startRelay(config: RelayConfig, logger: Logger): Promise<R
     stalledSeconds,
     longestWaitSeconds: () => status.waits.longestMs(Date.now()) / 1000,
   })
+  const template = config.kafka.topicTemplate
+  const topicMetrics = createTopicMetrics(registry, {
+    template,
+    backlog: () => readTopicBacklog(statsSql, template),
+  })
   let listener: Listener | undefined
   // First of the parts that can fail to start (a port in use): nothing else runs yet.
   const http = await serveRelayHttp(
@@ -86,7 +97,7 @@ export async function startRelay(config: RelayConfig, logger: Logger): Promise<R
   const loop = runRelay({
     ...config.relay,
     session,
-    publish: measuredPublish(publisher, config.kafka.topic, metrics),
+    publish: measuredPublish(publisher, template, { metrics, topicMetrics }),
     metrics,
     status,
     doorbell,
@@ -95,7 +106,7 @@ export async function startRelay(config: RelayConfig, logger: Logger): Promise<R
   })
   const { mode, pollIntervalMs, lingerMs } = config.relay
   log.info(
-    { topic: config.kafka.topic, mode, pollIntervalMs, lingerMs, httpPort: http.port },
+    { topicTemplate: template, mode, pollIntervalMs, lingerMs, httpPort: http.port },
     'relay started',
   )
 
@@ -135,15 +146,21 @@ function sideConnection(url: string, applicationName: string, statementTimeoutMs
   })
 }
 
-function measuredPublish(publisher: KafkaPublisher, topic: string, metrics: RelayMetrics) {
+function measuredPublish(
+  publisher: KafkaPublisher,
+  template: string,
+  to: { metrics: RelayMetrics; topicMetrics: TopicMetrics },
+) {
   const publish: Publish = async (batch) => {
+    const topics = [...new Set(batch.map((m) => routeOf(m, template)))].join(',')
     try {
-      await tracedPublish(topic, batch, () => publisher.publish(batch))
+      await tracedPublish(topics, batch, () => publisher.publish(batch))
     } catch (err) {
-      metrics.publishFailed(classifyPublishError(err))
+      to.metrics.publishFailed(classifyPublishError(err))
       throw err
     }
-    metrics.published(batch, Date.now())
+    to.metrics.published(batch, Date.now())
+    to.topicMetrics.published(batch)
   }
   return publish
 }

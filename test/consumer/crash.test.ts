@@ -1,7 +1,8 @@
 /**
  * `npm run consume` as its own process, SIGKILLed after applying everything but before
  * committing a single offset: its successor gets every message again, and the inbox turns
- * each redelivery into a counted no-op.
+ * each redelivery into a counted no-op, for its effect and for its own events (the saga step,
+ * written in the same transaction): one effect and one inventory event each on inventory.events.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -10,8 +11,9 @@ import { Kafka, logLevel } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { MockKafka } from '../../src/dev/mock-kafka'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
-import { startTestKafka } from '../helpers/kafka'
+import { collectMessages, startTestKafka } from '../helpers/kafka'
 import { type Spawned, spawnEntrypoint } from '../helpers/process'
+import { startTestRelay } from '../helpers/relay'
 import { waitFor } from '../helpers/wait'
 import { asKafkaMessage, orderHistory } from './events'
 
@@ -24,6 +26,7 @@ const children: Spawned[] = []
 beforeAll(async () => {
   db = await createTestDatabase()
   kafka = startTestKafka(topic)
+  kafka.createTopic('inventory.events', 3)
   devDataDir = await mkdtemp(join(tmpdir(), 'consume-dev-'))
 })
 afterAll(async () => {
@@ -57,6 +60,10 @@ async function inboxStats() {
       from inventory.inbox`
   return row ?? { events: 0, applied: 0, minDeliveries: 0 }
 }
+const inventoryEvents = () =>
+  db.sql<{ type: string; n: number }[]>`
+    select event_type as type, count(*)::int as n from outbox
+     where aggregate_type = 'inventory' group by event_type order by event_type`
 const stock = () =>
   db.sql<{ item: string; reserved: number; shipped: number }[]>`
     select item, reserved, shipped from inventory.stock order by item`
@@ -92,7 +99,7 @@ describe('consumer process', () => {
     await producer.send({ topic, acks: -1, messages: events.map(asKafkaMessage) })
     await producer.disconnect()
 
-    const first = spawnConsumer({ KAFKA_BROKERS: kafka.bootstrap, KAFKA_TOPIC: topic })
+    const first = spawnConsumer({ KAFKA_BROKERS: kafka.bootstrap })
     await first.waitForOutput(/consuming orders\.events as group inventory/, 30_000)
     await waitFor(
       'every event applied',
@@ -121,6 +128,26 @@ describe('consumer process', () => {
     )
     expect(await inboxStats()).toMatchObject({ events: events.length, applied: events.length })
     expect(await stock()).toEqual([expected])
+    // Its own events were written once, with the effects: 20 confirmations, 10 cancellations.
+    expect(await inventoryEvents()).toEqual([
+      { type: 'StockReleased', n: 10 },
+      { type: 'StockReserved', n: 20 },
+    ])
+    // ... and the relay publishes each once to inventory.events.
+    const published = await collectMessages(kafka.bootstrap, 'inventory.events')
+    const relay = await startTestRelay({
+      databaseUrl: db.url,
+      brokers: kafka.bootstrap,
+      topic: '{aggregate_type}.events',
+    })
+    try {
+      await waitFor('30 inventory events', () => published.messages.length >= 30, 20_000)
+      expect(published.byEventId().size).toBe(30)
+      expect(published.messages.every((m) => m.key === 'widget')).toBe(true)
+    } finally {
+      await relay.stop()
+      await published.stop()
+    }
 
     // A graceful stop commits what it consumed.
     second.child.kill('SIGTERM')

@@ -1,6 +1,7 @@
 /**
- * The whole path into the inventory: HTTP -> orders + outbox -> relay -> Kafka-protocol broker
- * -> inventory consumer -> inventory.stock, on real parts.
+ * The whole path into the inventory and out again: HTTP -> orders + outbox -> relay ->
+ * orders.events -> inventory consumer -> inventory.stock and its own events in the outbox ->
+ * relay -> inventory.events, on real parts.
  */
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -20,6 +21,7 @@ let db: TestDatabase
 let kafka: MockKafka
 let relay: RelayService
 let collector: Collector
+let inventoryTopic: Collector
 let consumer: InventoryConsumer
 let app: ReturnType<typeof createApp>
 let log: LogLine[]
@@ -27,15 +29,24 @@ let log: LogLine[]
 beforeAll(async () => {
   db = await createTestDatabase()
   kafka = startTestKafka(topic)
+  kafka.createTopic('inventory.events', 3)
   app = createApp({ db: db.db, logger: pino({ level: 'silent' }) })
-  relay = await startTestRelay({ databaseUrl: db.url, brokers: kafka.bootstrap, topic })
+  relay = await startTestRelay({
+    databaseUrl: db.url,
+    brokers: kafka.bootstrap,
+    topic: '{aggregate_type}.events',
+  })
   ;({ consumer, log } = await startTestConsumer(db.db, kafka.bootstrap, topic))
-  // After the consumer, so that both groups' joins (about 3 s on this broker) overlap.
-  collector = await collectMessages(kafka.bootstrap, topic)
+  // After the consumer, so that the groups' joins (about 3 s on this broker) overlap.
+  ;[collector, inventoryTopic] = await Promise.all([
+    collectMessages(kafka.bootstrap, topic),
+    collectMessages(kafka.bootstrap, 'inventory.events'),
+  ])
 })
 afterAll(async () => {
   await consumer?.stop()
   await collector?.stop()
+  await inventoryTopic?.stop()
   await relay?.stop()
   await db.close()
   kafka.close()
@@ -132,5 +143,14 @@ describe('orders to inventory', () => {
       { item: 'atlas', reserved: 0, shipped: 0 }, // reserved 5, released by the cancellation
       { item: 'globe', reserved: 0, shipped: 3 },
     ])
+
+    // The saga step: the confirmation and the cancellation answered on inventory.events, keyed
+    // by item, once each.
+    await waitFor('both inventory events', () => inventoryTopic.messages.length >= 2, 15_000)
+    expect(inventoryTopic.messages.map((m) => [m.key, m.headers.ce_type, m.value]).sort()).toEqual([
+      ['atlas', 'StockReleased', { item: 'atlas', quantity: 5, orderId: cancelled.id }],
+      ['globe', 'StockReserved', { item: 'globe', quantity: 3, orderId: shipped.id }],
+    ])
+    expect(log.filter((l) => l.level >= 50)).toEqual([])
   }, 60_000)
 })

@@ -55,6 +55,7 @@ export function asKafkaMessage(event: InboxEvent): KafkaMessage {
       id: 0,
       eventId: event.eventId,
       eventType: event.type,
+      aggregateType: 'orders',
       aggregateId: event.orderId,
       payload: event.data,
       occurredAt: event.receivedAt,

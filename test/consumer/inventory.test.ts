@@ -182,4 +182,46 @@ describe('inventory handler', () => {
       { event_id: rival.eventId, outcome: 'stale' },
     ])
   })
+
+  it('its saga step: a confirmation writes StockReserved, a cancellation StockReleased, once each however often delivered', async () => {
+    const [created, confirmed, cancelled] = orderHistory(
+      ['OrderCreated', 'OrderConfirmed', 'OrderCancelled'],
+      'saga-item',
+      5,
+    )
+    for (const event of [created, confirmed, confirmed, cancelled, cancelled]) await handle(event)
+    const rows = await db.sql<
+      { aggregate_type: string; aggregate_id: string; event_type: string; payload: unknown }[]
+    >`
+      select aggregate_type, aggregate_id, event_type, payload from outbox
+       where aggregate_type = 'inventory' and aggregate_id = 'saga-item' order by id`
+    const data = { item: 'saga-item', quantity: 5, orderId: created.orderId }
+    expect(rows).toEqual([
+      {
+        aggregate_type: 'inventory',
+        aggregate_id: 'saga-item',
+        event_type: 'StockReserved',
+        payload: data,
+      },
+      {
+        aggregate_type: 'inventory',
+        aggregate_id: 'saga-item',
+        event_type: 'StockReleased',
+        payload: data,
+      },
+    ])
+  })
+
+  it('a parked confirmation writes its event when the gap fills', async () => {
+    const [created, confirmed] = orderHistory(['OrderCreated', 'OrderConfirmed'], 'parked-item', 2)
+    expect((await handle(confirmed)).outcome).toBe('parked')
+    const count = async () =>
+      (
+        await db.sql<{ n: number }[]>`
+        select count(*)::int as n from outbox where aggregate_id = 'parked-item'`
+      )[0]?.n
+    expect(await count()).toBe(0)
+    await handle(created)
+    expect(await count()).toBe(1)
+  })
 })

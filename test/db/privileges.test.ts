@@ -88,7 +88,7 @@ describe('least-privilege roles', () => {
                           values (gen_random_uuid(), 'x', gen_random_uuid(), '{}', now())`)
   })
 
-  it('outbox_consumer works in its own schema only', async () => {
+  it('outbox_consumer works in its own schema, and may only append its events to the outbox', async () => {
     const consumer = connectAs('consumer').sql
     await consumer`insert into inventory.stock (item, reserved) values ('pen', 1)`
     expect(await consumer`select reserved from inventory.stock where item = 'pen'`).toEqual([
@@ -97,5 +97,10 @@ describe('least-privilege roles', () => {
     await denied(consumer`delete from inventory.stock`)
     await denied(consumer`select * from orders`)
     await denied(consumer`select * from outbox`)
+    // Its saga step (src/consumer/stock-events.ts) writes through the outbox contract.
+    await consumer`insert into outbox (aggregate_type, aggregate_id, event_type, payload)
+                   values ('inventory', 'pen', 'StockReserved', '{}')`
+    await denied(consumer`update outbox set topic = 'x'`)
+    await denied(consumer`delete from outbox`)
   })
 })

@@ -4,7 +4,7 @@ import addFormats from 'ajv-formats'
 import { describe, expect, it } from 'vitest'
 import { type EventType, eventContract, schemaFileName } from '../../src/events/contract'
 import { generatedSchemas, readCommittedSchemas } from '../../src/events/schema-files'
-import { enqueue } from '../../src/outbox/enqueue'
+import { orderEvents } from '../../src/orders/order-events'
 import { useTestApp } from '../helpers/app'
 
 const t = useTestApp()
@@ -79,7 +79,7 @@ describe('enqueue', () => {
       await tx.execute(
         "insert into orders (id, item, quantity, status, created_at, updated_at) values ('0b9b1f5e-3f8e-4c59-8d2b-0d1f2a3b4c5d', 'x', 1, 'pending', now(), now())",
       )
-      await enqueue(tx, {
+      await orderEvents.enqueue(tx, {
         type: 'OrderShipped',
         aggregateId: '0b9b1f5e-3f8e-4c59-8d2b-0d1f2a3b4c5d',
         sequence: 2,

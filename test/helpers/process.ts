@@ -73,7 +73,7 @@ export function spawnRelayProcess(
   return spawnEntrypoint('src/main/relay.ts', {
     DATABASE_URL: target.databaseUrl,
     KAFKA_BROKERS: target.brokers,
-    KAFKA_TOPIC: target.topic,
+    KAFKA_TOPIC_TEMPLATE: target.topic,
     KAFKA_IDEMPOTENT: 'false',
     RELAY_METRICS_PORT: '0', // several relays at once: any free port
     ...env,

@@ -14,7 +14,7 @@ export function startTestRelay(env: {
     {
       DATABASE_URL: databaseUrl,
       KAFKA_BROKERS: brokers,
-      KAFKA_TOPIC: topic,
+      KAFKA_TOPIC_TEMPLATE: topic,
       KAFKA_IDEMPOTENT: 'false', // the mock broker cannot run the idempotent producer
       RELAY_BACKOFF_BASE_MS: '50',
       RELAY_BACKOFF_CAP_MS: '500',

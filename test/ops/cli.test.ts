@@ -63,6 +63,10 @@ describe('formatting', () => {
       partitions: 64,
       ownedPartitions: 40,
       liveRelays: 1,
+      topics: [
+        { topic: 'orders.events', pending: 1, dead: 0, published: 0, waitingForTopic: 0 },
+        { topic: 'payment.events', pending: 2, dead: 0, published: 0, waitingForTopic: 2 },
+      ],
       owners: [
         {
           pid: 7,
@@ -77,6 +81,8 @@ describe('formatting', () => {
     })
     expect(text).toMatch(/^7\s+outbox-relay\s+-\s+40\s+3\s+-$/m)
     expect(text).toContain('24 partition(s) unowned')
+    expect(text).toMatch(/^orders\.events\s+1\s+0\s+0$/m)
+    expect(text).toMatch(/^payment\.events\s+2\s+0\s+0\s+2 waiting: the topic does not exist$/m)
   })
 
   it('dead: an empty list says so; long errors are cut to one line', () => {
@@ -87,6 +93,7 @@ describe('formatting', () => {
           id: 1,
           eventId: id,
           eventType: 'OrderCreated',
+          aggregateType: 'orders',
           orderId: id,
           attempts: 3,
           occurredAt: new Date(0),
@@ -96,6 +103,7 @@ describe('formatting', () => {
       ],
       50,
     )
+    expect(text).toContain(`orders/${id}`)
     expect(text).toContain('line one line two xxx')
     expect(text).toMatch(/x…$/m)
   })

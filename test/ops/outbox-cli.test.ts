@@ -79,6 +79,8 @@ describe('without a relay', () => {
       ownedPartitions: 0,
       liveRelays: 0,
       owners: [],
+      // By topic, routed as the relay routes (KAFKA_TOPIC_TEMPLATE's default here).
+      topics: [{ topic: 'orders.events', pending: 3, dead: 2, published: 4, waitingForTopic: 0 }],
     })
     expect(status.oldestPendingAgeSeconds).toBeGreaterThanOrEqual(299)
     expect(status.oldestPendingAgeSeconds).toBeLessThan(360)

@@ -1,9 +1,11 @@
 /**
  * Relays as separate processes, killed for real (SIGKILL: no cleanup, no goodbye), against the
- * shared Postgres and this file's broker.
+ * shared Postgres and this file's broker. Events are routed by aggregate type: orders to
+ * `procs-<n>.orders`, shipments (with the same ids) to `procs-<n>.shipment`.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import type { MockKafka } from '../../src/dev/mock-kafka'
+import { topicFor } from '../../src/outbox'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 import { type Collector, collectMessages, startTestKafka } from '../helpers/kafka'
 import { insertOrderEvents, ledger, newOrderIds, unpublishedCount } from '../helpers/ledger'
@@ -13,6 +15,7 @@ import { delay, waitFor } from '../helpers/wait'
 let db: TestDatabase
 let kafka: MockKafka
 let consumer: Collector
+let shipments: Collector
 let topic = ''
 let topics = 0
 const relays: Spawned[] = []
@@ -22,13 +25,18 @@ beforeAll(() => {
 })
 beforeEach(async () => {
   db = await createTestDatabase()
-  topic = `procs-${++topics}`
-  kafka.createTopic(topic, 3)
-  consumer = await collectMessages(kafka.bootstrap, topic)
+  topic = `procs-${++topics}.{aggregate_type}`
+  kafka.createTopic(topicFor(topic, 'orders'), 3)
+  kafka.createTopic(topicFor(topic, 'shipment'), 3)
+  ;[consumer, shipments] = await Promise.all([
+    collectMessages(kafka.bootstrap, topicFor(topic, 'orders')),
+    collectMessages(kafka.bootstrap, topicFor(topic, 'shipment')),
+  ])
 })
 afterEach(async () => {
   for (const r of relays.splice(0)) r.child.kill('SIGKILL')
   await consumer.stop()
+  await shipments.stop()
   await db.close()
 })
 afterAll(() => kafka.close())
@@ -91,7 +99,7 @@ describe('relay processes', () => {
     }
   })
 
-  it('three relays share the partitions; one SIGKILLed, its partitions move, order holds', async () => {
+  it('three relays share the partitions; one SIGKILLed, its partitions move, order holds for two aggregate types on two topics', async () => {
     const ownersByPid = async () =>
       db.sql<{ pid: number; n: number }[]>`
         select pid, count(*)::int as n from pg_locks
@@ -112,9 +120,13 @@ describe('relay processes', () => {
     const writer = (async () => {
       for (let seq = 0; seq < 8; seq++) {
         await insertOrderEvents(db.sql, orders.slice(seq * 30, seq * 30 + 60), 2)
+        // The same ids as shipments: other aggregates, never held back by the orders.
+        const slice = orders.slice(seq * 30, seq * 30 + 30)
+        await insertOrderEvents(db.sql, slice, 2, { aggregateType: 'shipment' })
         await delay(150)
       }
       await insertOrderEvents(db.sql, orders, 2) // every order ends with two more events
+      await insertOrderEvents(db.sql, orders, 1, { aggregateType: 'shipment' })
     })()
     await delay(500)
     trio[1]?.child.kill('SIGKILL')
@@ -132,8 +144,13 @@ describe('relay processes', () => {
     const [{ n: committed } = { n: 0 }] = await db.sql<
       { n: number }[]
     >`select count(*)::int as n from outbox`
-    await waitFor('all on the topic', () => consumer.byEventId().size === committed, 20_000)
-    const report = await ledger(db.sql, consumer)
+    await waitFor(
+      'all on the topics',
+      () => consumer.byEventId().size + shipments.byEventId().size === committed,
+      20_000,
+    )
+    expect(shipments.byEventId().size).toBe(8 * 30 * 2 + 300)
+    const report = await ledger(db.sql, [consumer, shipments])
     expect(report.missing).toEqual([])
     expect(report.outOfOrder).toEqual([])
   })

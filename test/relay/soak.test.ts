@@ -2,8 +2,10 @@
  * The ledger soak: orders stream in through the API for SOAK_SECONDS (default 60) at about
  * 170/s (10,000+ orders a minute), each followed by more events of the same order, while faults
  * are injected at random: relay processes SIGKILLed and restarted, every broker down for a
- * while, LISTEN connections terminated. Afterwards the set of delivered event ids must equal the
- * set of committed ones, and each order's events must have arrived in order.
+ * while, LISTEN connections terminated. Events of two aggregate types go to two topics: the
+ * orders' to orders.events, and shipments with the same ids (other aggregates) to
+ * shipment.events. Afterwards the set of delivered event ids must equal the set of committed
+ * ones, and each aggregate's events must have arrived in order.
  * A longer soak: SOAK_SECONDS=600 npx vitest run test/relay/soak.test.ts
  */
 import { pino } from 'pino'
@@ -18,7 +20,7 @@ import { delay, waitFor } from '../helpers/wait'
 
 const seconds = Number(process.env.SOAK_SECONDS ?? 60)
 const ordersPerSecond = 170
-const topic = 'soak.events'
+const topics = ['orders.events', 'shipment.events']
 let db: TestDatabase
 let kafka: MockKafka
 let app: ReturnType<typeof createApp>
@@ -26,7 +28,8 @@ const relays: Spawned[] = []
 
 beforeAll(async () => {
   db = await createTestDatabase()
-  kafka = startTestKafka(topic, { partitions: 6 })
+  kafka = startTestKafka('orders.events', { partitions: 6 })
+  kafka.createTopic('shipment.events', 6)
   app = createApp({ db: db.db, logger: pino({ level: 'silent' }) })
 })
 afterAll(async () => {
@@ -37,7 +40,7 @@ afterAll(async () => {
 
 function spawnRelay(slot: number): Spawned {
   const relay = spawnRelayProcess(
-    { databaseUrl: db.url, brokers: kafka.bootstrap, topic },
+    { databaseUrl: db.url, brokers: kafka.bootstrap, topic: '{aggregate_type}.events' },
     {
       RELAY_BATCH_SIZE: '200',
       RELAY_BACKOFF_CAP_MS: '1000',
@@ -102,13 +105,22 @@ describe('ledger soak', () => {
         const tick = Date.now()
         const ids = await placeOrders(Math.round((ordersPerSecond * tickMs) / 1000))
         orders += ids.length
-        // A third of the orders get two more events (seq 2, 3), committed later.
-        await insertOrderEvents(
-          db.sql,
-          ids.filter((_, i) => i % 3 === 0),
-          2,
-          { created: true },
-        )
+        // A third of the orders get two more events (seq 2, 3), committed later; another third
+        // two shipment events under the same ids.
+        await Promise.all([
+          insertOrderEvents(
+            db.sql,
+            ids.filter((_, i) => i % 3 === 0),
+            2,
+            { created: true },
+          ),
+          insertOrderEvents(
+            db.sql,
+            ids.filter((_, i) => i % 3 === 1),
+            2,
+            { aggregateType: 'shipment' },
+          ),
+        ])
         if (Date.now() >= nextFault) {
           void injectFault(faults)
           nextFault = Date.now() + 2000 + Math.random() * 3000
@@ -135,19 +147,18 @@ describe('ledger soak', () => {
         )
       })
 
-      // One consumer reads the whole topic after the run (the mock keeps it all: well under its
-      // per-partition limits), so consumer-side outages are not part of the measurement.
-      const consumer: Collector = await collectMessages(kafka.bootstrap, topic)
+      // One consumer per topic reads it whole after the run (the mock keeps it all: well under
+      // its per-partition limits), so consumer-side outages are not part of the measurement.
+      const consumers: Collector[] = await Promise.all(
+        topics.map((topic) => collectMessages(kafka.bootstrap, topic)),
+      )
+      const delivered = () => consumers.reduce((n, c) => n + c.byEventId().size, 0)
       try {
         const [{ n: committed } = { n: 0 }] = await db.sql<
           { n: number }[]
         >`select count(*)::int as n from outbox`
-        await waitFor(
-          'every event on the topic',
-          () => consumer.byEventId().size >= committed,
-          60_000,
-        )
-        const report = await ledger(db.sql, consumer)
+        await waitFor('every event on the topics', () => delivered() >= committed, 60_000)
+        const report = await ledger(db.sql, consumers)
         console.info(
           `soak: ${orders} orders, ${report.committed} events, ${report.duplicates} duplicates, ` +
             `faults: ${faults.length} (${faults.join(', ')})`,
@@ -157,8 +168,9 @@ describe('ledger soak', () => {
         expect(report.missing).toEqual([])
         expect(report.delivered).toBe(report.committed)
         expect(report.outOfOrder).toEqual([])
+        expect(consumers.map((c) => c.messages.length > 0)).toEqual([true, true])
       } finally {
-        await consumer.stop()
+        for (const c of consumers) await c.stop()
       }
     },
     (seconds + 180) * 1000,

@@ -1,0 +1,39 @@
+/** The metrics by topic: one scrape query over the unpublished rows, the publisher's counter. */
+import { Registry } from 'prom-client'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createTopicMetrics, readTopicBacklog } from '../../src/observability/topic-metrics'
+import { createTestDatabase, type TestDatabase } from '../helpers/database'
+
+let db: TestDatabase
+beforeAll(async () => {
+  db = await createTestDatabase()
+})
+afterAll(() => db.close())
+
+describe('topic metrics', () => {
+  it('name each topic: pending, waiting for a missing topic, published', async () => {
+    await db.sql`
+      insert into outbox (aggregate_type, aggregate_id, event_type, payload, topic, last_error, published_at)
+      values ('orders', 'a', 'X', '{}', null, null, null),
+             ('orders', 'b', 'X', '{}', null, null, now()),
+             ('payment', 'p', 'X', '{}', null, 'MissingTopicError: MISSING_TOPIC: payment.events does not exist', null),
+             ('orders', 'c', 'X', '{}', 'audit.log', null, null)`
+    const registry = new Registry()
+    const metrics = createTopicMetrics(registry, {
+      template: '{aggregate_type}.events',
+      backlog: () => readTopicBacklog(db.sql, '{aggregate_type}.events'),
+    })
+    metrics.published([
+      { aggregateType: 'orders' },
+      { aggregateType: 'orders', topic: 'audit.log' },
+    ])
+    const text = await registry.metrics()
+    expect(text).toContain('outbox_pending_by_topic{topic="orders.events"} 1')
+    expect(text).toContain('outbox_pending_by_topic{topic="payment.events"} 1')
+    expect(text).toContain('outbox_pending_by_topic{topic="audit.log"} 1')
+    expect(text).toContain('outbox_waiting_for_topic_events{topic="payment.events"} 1')
+    expect(text).toContain('outbox_waiting_for_topic_events{topic="orders.events"} 0')
+    expect(text).toContain('outbox_published_by_topic_total{topic="orders.events"} 1')
+    expect(text).toContain('outbox_published_by_topic_total{topic="audit.log"} 1')
+  })
+})
