@@ -18,6 +18,7 @@ import { type RequestEnv, requestContext } from './http/request-context'
 import type { Logger } from './logger'
 import { createHttpMetrics, createRegistry } from './observability/metrics'
 import type { Clock } from './orders/commands'
+import { OrderError } from './orders/errors'
 import { ordersRoutes } from './orders/routes'
 
 export type AppDeps = {
@@ -126,6 +127,9 @@ export function createApp({
   // The one place errors become responses.
   app.onError((err, c) => {
     const log = c.get('log') ?? logger
+    if (err instanceof OrderError) {
+      return problemResponse(problemFor(err.code, err.message, undefined, err.extensions))
+    }
     if (err instanceof AppError) {
       return problemResponse(
         problemFor(err.code, err.message, err.fieldErrors, err.extensions),

@@ -1,14 +1,16 @@
 /**
- * Errors carry a code, not an HTTP status: the edge (app.ts) maps codes to statuses.
+ * Errors carry a code, not an HTTP status: the edge (app.ts) maps codes to statuses. Features
+ * throw their own domain errors (src/orders/errors.ts); these are the HTTP layer's own.
  */
+import type { OrderErrorCode } from '../orders/errors'
+
 export type ErrorCode =
+  | OrderErrorCode
   | 'VALIDATION_FAILED'
   | 'MALFORMED_JSON'
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'PAYLOAD_TOO_LARGE'
   | 'NOT_FOUND'
-  | 'ORDER_NOT_FOUND'
-  | 'ORDER_STATE_CONFLICT'
   | 'IDEMPOTENCY_KEY_REUSED'
   | 'UNAUTHORIZED'
   | 'RATE_LIMITED'

@@ -20,9 +20,6 @@ export type RequestVars = {
 }
 export type RequestEnv = { Variables: RequestVars }
 
-/** What a change records about the request that caused it (outbox columns). */
-export type EventContext = { requestId?: string; traceparent?: string }
-
 const requestIdPattern = /^[\w.:-]{1,128}$/
 const traceparentPattern = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/
 

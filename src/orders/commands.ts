@@ -8,8 +8,8 @@ import { z } from 'zod'
 import { type Db, type Executor, preparedStatement, type Tx } from '../db/client'
 import { orders, outbox } from '../db/schema'
 import type { EventData, EventType } from '../events/contract'
-import { AppError } from '../http/errors'
-import type { EventContext } from '../http/request-context'
+import type { EventContext } from '../outbox'
+import { OrderError } from './errors'
 import {
   type Order,
   type OrderStatus,
@@ -123,11 +123,10 @@ export async function transitionOrder(
       .select({ status: orders.status })
       .from(orders)
       .where(eq(orders.id, id))
-    if (!current) throw new AppError('ORDER_NOT_FOUND', `No order with id ${id}`)
-    throw new AppError(
+    if (!current) throw new OrderError('ORDER_NOT_FOUND', `No order with id ${id}`)
+    throw new OrderError(
       'ORDER_STATE_CONFLICT',
       `Cannot ${transition} an order that is ${current.status}; only ${rule.from.join(' or ')} orders can be ${pastTense[transition]}.`,
-      undefined,
       { currentStatus: current.status },
     )
   }

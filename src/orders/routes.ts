@@ -10,7 +10,8 @@ import { AppError } from '../http/errors'
 import { type IdempotencyOptions, runIdempotent, type StoredResponse } from '../http/idempotency'
 import { jsonBody, validationFailed } from '../http/json-body'
 import { problemResponses, serverProblems } from '../http/openapi-schemas'
-import type { EventContext, RequestEnv } from '../http/request-context'
+import type { RequestEnv } from '../http/request-context'
+import type { EventContext } from '../outbox'
 import {
   type Clock,
   decodeCursor,

@@ -21,6 +21,10 @@ import type { Executor } from '../db/client'
 import { type NewOutboxRow, outbox } from '../db/schema'
 
 /** One event type: its data schema and that schema's version (`ce_dataschema`'s `.v<n>`). */
+
+/** What a change records about the request that caused it (outbox columns). */
+export type EventContext = { requestId?: string; traceparent?: string }
+
 export type EventDefinition = { version: number; data: z.ZodType }
 export type EventDefinitions = Record<string, EventDefinition>
 
@@ -38,7 +42,7 @@ export type OutboxEvent<D extends EventDefinitions, T extends keyof D & string> 
   /** Extra Kafka headers (the `ce_` ones cannot be replaced). */
   headers?: Record<string, string>
   /** The request that caused it: its id and W3C trace context travel with the event. */
-  context?: { requestId?: string; traceparent?: string }
+  context?: EventContext
 }
 
 /** The row `enqueue` inserts; `eventId` is the CloudEvents `id` consumers dedupe on. */

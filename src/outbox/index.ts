@@ -8,6 +8,7 @@ export {
   type AggregateEvents,
   defineEvents,
   type EnqueuedRow,
+  type EventContext,
   type EventDefinition,
   type EventDefinitions,
   type OutboxEvent,
