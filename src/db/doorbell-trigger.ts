@@ -16,6 +16,8 @@
  * only probe), then restart the relays.
  */
 import type postgres from 'postgres'
+import { ConfigError } from '../config'
+import type { Logger } from '../logger'
 
 /** Who rings: see src/relay/relay.ts. The trigger's state follows it. */
 export type WakeupMode = 'adaptive' | 'notify' | 'poll'
@@ -103,4 +105,29 @@ export function triggerMismatch(
       `migrated with RELAY_WAKEUP=poll?): run db:migrate with RELAY_WAKEUP=${mode}, or start ` +
       'the relay with RELAY_WAKEUP=poll.',
   }
+}
+
+/**
+ * Refuses to start in a mode the database does not fit (src/db/doorbell-trigger.ts): an
+ * `adaptive` or `notify` relay over a disabled trigger would wait for rings nobody makes. A
+ * polling relay over an enabled trigger works and is only told what it costs. A database that
+ * cannot be reached is not checked: the relay starts anyway and waits for it, as it always has.
+ */
+export async function checkTriggerAtStart(
+  sql: postgres.Sql,
+  mode: WakeupMode,
+  log: Logger,
+): Promise<void> {
+  let state: Awaited<ReturnType<typeof doorbellTrigger>>
+  try {
+    state = await doorbellTrigger(sql)
+  } catch (err) {
+    log.warn({ err }, 'could not check the outbox trigger against RELAY_WAKEUP; starting anyway')
+    return
+  }
+  const mismatch = triggerMismatch(mode, state)
+  if (!mismatch) return
+  // A setting that does not fit the database: printed as configuration, without a stack.
+  if (mismatch.fatal) throw new ConfigError([mismatch.message])
+  log.warn(mismatch.message)
 }

@@ -17,29 +17,15 @@
  * acknowledged, and thrown away unpublished if N failed, so a later event never overtakes an
  * earlier one. The broker's time is then the only time on the critical path.
  *
- * On failure nothing is marked published. The failure is classified (classify-error.ts):
- *  - unavailable / retriable: the batch's attempts, last_error and next_attempt_at are recorded;
- *    unavailable is rethrown so the relay backs off as a whole;
- *  - permanent: the batch is published again one event at a time to find the culprit, which is
- *    dead-lettered; its aggregate's later events are left for the claim query to hold back;
- *  - missing topic: the events routed to it, and their aggregates' later events, are held back
- *    without counting an attempt (no dead-lettering for a topic not created yet); the rest of
- *    the batch is published at once, so other topics keep flowing.
+ * On failure nothing is marked published; publish-failure.ts decides what happens instead.
  * If the process dies after the acknowledgement but before the mark, the rows are published
  * again later: the at-least-once duplicate that consumers dedupe by `ce_id`.
  */
-import { type BackoffOptions, backoffDelay } from './backoff'
-import { classifyPublishError, describeError, MissingTopicError } from './classify-error'
+import type { BackoffOptions } from './backoff'
+import { describeError } from './classify-error'
 import type { Publish } from './publish'
-import {
-  type ClaimedMessage,
-  claimBatch,
-  deferEvents,
-  holdEvents,
-  markDead,
-  markPublished,
-  type Q,
-} from './queries'
+import { onPublishFailure } from './publish-failure'
+import { type ClaimedMessage, claimBatch, markPublished } from './queries'
 import type { RelaySession } from './session'
 
 export type DrainPolicy = {
@@ -147,126 +133,4 @@ async function claim(
   const first = batch[0]
   if (first) session.assertSession(first.session)
   return batch
-}
-
-async function onPublishFailure(
-  sql: Q,
-  batch: ClaimedMessage[],
-  err: unknown,
-  publish: Publish,
-  policy: DrainPolicy,
-): Promise<DrainResult & { unavailable?: boolean }> {
-  const kind = classifyPublishError(err)
-  if (kind === 'permanent') return isolate(sql, batch, publish, policy)
-  if (kind === 'missing-topic' && err instanceof MissingTopicError) {
-    return holdMissing(sql, batch, err, publish, policy)
-  }
-  const result = await defer(sql, batch, err, policy, kind === 'retriable')
-  return kind === 'unavailable' ? { ...result, unavailable: true } : result
-}
-
-async function defer(
-  q: Q,
-  batch: ClaimedMessage[],
-  err: unknown,
-  policy: DrainPolicy,
-  countsTowardLimit: boolean,
-): Promise<DrainResult> {
-  const attempts = Math.max(...batch.map((m) => m.attempts)) + 1
-  const delayMs = backoffDelay(attempts, policy.backoff)
-  await deferEvents(
-    q,
-    batch.map((m) => m.id),
-    describeError(err),
-    delayMs,
-    { maxAttempts: policy.maxAttempts, countsTowardLimit },
-  )
-  return { claimed: batch.length, published: 0, retryAt: Date.now() + delayMs }
-}
-
-/** How long an event for a missing topic waits before its topic is looked up again. */
-export const MISSING_TOPIC_RECHECK_MS = 1000
-
-const aggregateKey = (m: ClaimedMessage) => `${m.aggregateType}\u0000${m.aggregateId}`
-
-/**
- * Holds back the events for missing topics and every later event of their aggregates, and
- * publishes the rest of the batch (in order; a failure there is handled like any other).
- */
-async function holdMissing(
-  q: Q,
-  batch: ClaimedMessage[],
-  err: MissingTopicError,
-  publish: Publish,
-  policy: DrainPolicy,
-): Promise<DrainResult & { unavailable?: boolean }> {
-  const stopped = new Set<string>()
-  const held: number[] = []
-  const rest: ClaimedMessage[] = []
-  for (const message of batch) {
-    const key = aggregateKey(message)
-    if (err.ids.has(message.id)) stopped.add(key)
-    if (stopped.has(key)) held.push(message.id)
-    else rest.push(message)
-  }
-  const delayMs = Math.min(MISSING_TOPIC_RECHECK_MS, policy.backoff.capMs)
-  await holdEvents(q, held, describeError(err), delayMs)
-  const result: DrainResult & { unavailable?: boolean } = {
-    claimed: batch.length,
-    published: 0,
-    retryAt: Date.now() + delayMs,
-  }
-  if (rest.length === 0) return result
-  try {
-    await publish(rest)
-  } catch (restErr) {
-    const failed = await onPublishFailure(q, rest, restErr, publish, policy)
-    return {
-      ...failed,
-      claimed: batch.length,
-      retryAt: Math.min(result.retryAt ?? 0, failed.retryAt ?? Number.POSITIVE_INFINITY),
-    }
-  }
-  await markPublished(
-    q,
-    rest.map((m) => m.id),
-  )
-  return { ...result, published: rest.length }
-}
-
-/** Publishes one event at a time, in order, to pin a permanent failure on the right event. */
-async function isolate(
-  q: Q,
-  batch: ClaimedMessage[],
-  publish: Publish,
-  policy: DrainPolicy,
-): Promise<DrainResult> {
-  const published: number[] = []
-  const stopped = new Set<string>() // aggregates with a failed event: their later events wait
-  let retryAt: number | undefined
-  for (const message of batch) {
-    if (stopped.has(aggregateKey(message))) continue
-    try {
-      await publish([message])
-      published.push(message.id)
-    } catch (err) {
-      stopped.add(aggregateKey(message))
-      const kind = classifyPublishError(err)
-      if (kind === 'permanent') {
-        await markDead(q, message.id, `permanent: ${describeError(err)}`)
-        continue
-      }
-      if (kind === 'missing-topic') {
-        const delayMs = Math.min(MISSING_TOPIC_RECHECK_MS, policy.backoff.capMs)
-        await holdEvents(q, [message.id], describeError(err), delayMs)
-        retryAt = Math.min(retryAt ?? Number.POSITIVE_INFINITY, Date.now() + delayMs)
-        continue
-      }
-      const result = await defer(q, [message], err, policy, kind === 'retriable')
-      retryAt = Math.min(retryAt ?? Number.POSITIVE_INFINITY, result.retryAt ?? 0)
-      if (kind === 'unavailable') break // the rest stay unclaimed; the relay backs off
-    }
-  }
-  await markPublished(q, published)
-  return { claimed: batch.length, published: published.length, retryAt }
 }

@@ -1,6 +1,6 @@
 import postgres from 'postgres'
-import { type Config, ConfigError } from '../config'
-import { doorbellTrigger, triggerMismatch } from '../db/doorbell-trigger'
+import type { Config } from '../config'
+import { checkTriggerAtStart, doorbellTrigger, triggerMismatch } from '../db/doorbell-trigger'
 import type { Logger } from '../logger'
 import {
   createRegistry,
@@ -43,7 +43,7 @@ export async function startRelay(config: RelayConfig, logger: Logger): Promise<R
   const statsSql = sideConnection(config.databaseUrl, 'outbox-relay-stats', 5000)
   const closeEarly = () =>
     Promise.all([statsSql.end({ timeout: 1 }), session.close()]).catch(() => {})
-  await checkDoorbellTrigger(statsSql, config.relay.mode, log).catch(async (err: unknown) => {
+  await checkTriggerAtStart(statsSql, config.relay.mode, log).catch(async (err: unknown) => {
     await closeEarly()
     throw err
   })
@@ -183,29 +183,4 @@ async function outlasts(work: Promise<unknown>, ms: number): Promise<boolean> {
     timer = setTimeout(() => r(true), ms)
   })
   return Promise.race([work.then(() => false), late]).finally(() => clearTimeout(timer))
-}
-
-/**
- * Refuses to start in a mode the database does not fit (src/db/doorbell-trigger.ts): an
- * `adaptive` or `notify` relay over a disabled trigger would wait for rings nobody makes. A
- * polling relay over an enabled trigger works and is only told what it costs. A database that
- * cannot be reached is not checked: the relay starts anyway and waits for it, as it always has.
- */
-async function checkDoorbellTrigger(
-  sql: postgres.Sql,
-  mode: Config['relay']['mode'],
-  log: Logger,
-): Promise<void> {
-  let state: Awaited<ReturnType<typeof doorbellTrigger>>
-  try {
-    state = await doorbellTrigger(sql)
-  } catch (err) {
-    log.warn({ err }, 'could not check the outbox trigger against RELAY_WAKEUP; starting anyway')
-    return
-  }
-  const mismatch = triggerMismatch(mode, state)
-  if (!mismatch) return
-  // A setting that does not fit the database: printed as configuration, without a stack.
-  if (mismatch.fatal) throw new ConfigError([mismatch.message])
-  log.warn(mismatch.message)
 }
