@@ -1,5 +1,5 @@
-import { type ChildProcess, spawn } from 'node:child_process'
-
+import type { ChildProcess } from 'node:child_process'
+import { spawnCommand } from './spawn-command'
 export type Spawned = {
   child: ChildProcess
   output(): string
@@ -25,41 +25,9 @@ export function spawnEntrypoint(file: string, env: Record<string, string>): Spaw
   const { NODE_FLAGS, ...rest } = env
   const flags =
     NODE_FLAGS === undefined ? SERVICE_NODE_FLAGS : NODE_FLAGS.split(' ').filter((f) => f !== '')
-  const child = spawn(process.execPath, [...flags, '--import', 'tsx', file], {
-    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...rest },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  return spawnCommand([process.execPath, ...flags, '--import', 'tsx', file], {
+    env: { LOG_LEVEL: 'info', ...rest },
   })
-  let output = ''
-  const listeners = new Set<() => void>()
-  const append = (chunk: Buffer) => {
-    output += chunk.toString()
-    for (const l of listeners) l()
-  }
-  child.stdout?.on('data', append)
-  child.stderr?.on('data', append)
-  const exited = new Promise<number | string>((resolve) =>
-    child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)),
-  )
-  return {
-    child,
-    output: () => output,
-    exited,
-    waitForOutput: (pattern, timeoutMs = 20_000) =>
-      new Promise((resolve, reject) => {
-        const timer = setTimeout(() => {
-          listeners.delete(check)
-          reject(new Error(`no ${pattern} in output after ${timeoutMs} ms:\n${output}`))
-        }, timeoutMs)
-        const check = () => {
-          if (!pattern.test(output)) return
-          clearTimeout(timer)
-          listeners.delete(check)
-          resolve()
-        }
-        listeners.add(check)
-        check()
-      }),
-  }
 }
 
 /**
