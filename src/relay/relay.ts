@@ -117,7 +117,10 @@ class RelayLoop {
     const step = lingerStep(performance.now() - this.#quietSince, this.o.lingerMs ?? 20)
     if (step === 'settle') return 'settle'
     await sleep(step.claimInMs, this.o.signal)
-    const result = await this.#drainOnce()
+    // A partition a ringing writer held at the wake-up is tried again with each claim (same
+    // round trip): under a steady load it would otherwise stay asleep, its writers ringing.
+    const [blocked, result] = await alongside(enterAwake(this.o.session), this.#drainOnce())
+    await this.#report({ lock: 'awake', ...blocked })
     return result.cutShort ? 'drain' : 'linger'
   }
 
