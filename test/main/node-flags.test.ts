@@ -15,10 +15,6 @@ const read = (file: string) => readFileSync(new URL(`../../${file}`, import.meta
 const quoted = (args: string[]) => args.map((a) => JSON.stringify(a)).join(', ')
 
 describe("the services' Node flags", () => {
-  it('are set (a heap size, in MB)', () => {
-    expect(SERVICE_NODE_FLAGS).toContain('--initial-old-space-size=64')
-  })
-
   // `exec`: the script's shell gives way to node, so a Ctrl-C reaches no shell that would die of
   // it and make npm exit 130 after a clean stop. `--import tsx`, not the tsx CLI: the CLI relays a
   // signal through a parent process that SIGKILLs the child when it does not confirm within 30 ms
