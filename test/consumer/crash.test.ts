@@ -10,12 +10,12 @@ import { join } from 'node:path'
 import { Kafka, logLevel } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { MockKafka } from '../../src/dev/mock-kafka'
+import { asKafkaMessage, orderHistory } from '../helpers/consumer-events'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 import { collectMessages, startTestKafka } from '../helpers/kafka'
 import { type Spawned, spawnEntrypoint } from '../helpers/process'
 import { startTestRelay } from '../helpers/relay'
 import { waitFor } from '../helpers/wait'
-import { asKafkaMessage, orderHistory } from './events'
 
 const topic = 'orders.events'
 let db: TestDatabase

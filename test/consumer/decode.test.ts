@@ -1,7 +1,7 @@
 /** The envelope check: what the consumer needs from a message before the handler sees it. */
 import { describe, expect, it } from 'vitest'
 import { decodeMessage } from '../../src/consumer/decode'
-import { asKafkaMessage, orderHistory } from './events'
+import { asKafkaMessage, orderHistory } from '../helpers/consumer-events'
 
 const [event] = orderHistory(['OrderCreated'])
 const published = asKafkaMessage(event)

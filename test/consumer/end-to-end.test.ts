@@ -11,10 +11,10 @@ import type { MockKafka } from '../../src/dev/mock-kafka'
 import type { RelayService } from '../../src/relay/start-relay'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 import { type Collector, collectMessages, startTestKafka } from '../helpers/kafka'
+import type { LogLine } from '../helpers/memory-logger'
 import { startTestRelay } from '../helpers/relay'
+import { startTestConsumer } from '../helpers/start-consumer'
 import { waitFor } from '../helpers/wait'
-import type { LogLine } from './memory-logger'
-import { startTestConsumer } from './start-consumer'
 
 const topic = 'orders.events'
 let db: TestDatabase

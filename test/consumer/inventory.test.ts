@@ -6,8 +6,8 @@ import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { InboxEvent } from '../../src/consumer/decode'
 import { handleEvent } from '../../src/consumer/inventory'
+import { orderHistory } from '../helpers/consumer-events'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
-import { orderHistory } from './events'
 
 let db: TestDatabase
 beforeAll(async () => {

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { roles } from '../../src/db/roles'
-import { readCompose } from './stack-files'
+import { readCompose } from '../helpers/stack-files'
 
 const { services } = readCompose()
 

@@ -5,9 +5,9 @@
  * instead of leaving a blank panel in a stack CI cannot start.
  */
 import { describe, expect, it } from 'vitest'
-import { type MetricShape, readExpression, seriesNames, targetLabels } from './promql'
-import { metricsByJob } from './registered-metrics'
-import { readDashboard, readGrafanaProvisioning } from './stack-files'
+import { type MetricShape, readExpression, seriesNames, targetLabels } from '../helpers/promql'
+import { metricsByJob } from '../helpers/registered-metrics'
+import { readDashboard, readGrafanaProvisioning } from '../helpers/stack-files'
 
 const byJob = metricsByJob()
 

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { posix } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { metricsByJob } from './registered-metrics'
+import { metricsByJob } from '../helpers/registered-metrics'
 import {
   bindMounts,
   readCompose,
@@ -14,7 +14,7 @@ import {
   readPrometheusConfig,
   repoPath,
   type Service,
-} from './stack-files'
+} from '../helpers/stack-files'
 
 /** Per job: the entrypoint its service runs and the setting that names its HTTP port. */
 const processes: Record<string, { entrypoint: string; portSetting: string }> = {

@@ -10,8 +10,8 @@ import type { RelayService } from '../../src/relay/start-relay'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 import { startTestKafka } from '../helpers/kafka'
 import { startTestRelay } from '../helpers/relay'
+import { runCli } from '../helpers/run-cli'
 import { delay, waitFor } from '../helpers/wait'
-import { runCli } from './run-cli'
 
 let db: TestDatabase
 const cli = (...args: string[]) => runCli(args, { DATABASE_URL: db.url })

@@ -1,5 +1,5 @@
 /**
- * Measures drizzle/0013 on a populated outbox: `npx tsx test/db/measure-migration-0013.ts [rows]`
+ * Measures drizzle/0013 on a populated outbox: `npx tsx bench/measure-migration-0013.ts [rows]`
  * (default 1,000,000; 1% unpublished, order-sized payloads). Starts its own embedded Postgres
  * with the project's defaults (fsync on), migrates to 0012, fills the outbox, then runs 0013's
  * statements in one transaction as db:migrate does, timing each, while a writer inserts a row
@@ -11,11 +11,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { migrate } from 'drizzle-orm/postgres-js/migrator'
 import postgres from 'postgres'
-import { createDb } from '../../src/db/client'
-import { migrationsFolder } from '../../src/db/migrate'
-import { createEmbeddedPostgres } from '../../src/dev/embedded-postgres'
-import { freePort } from '../../src/dev/free-port'
-import { migrationsUpTo } from '../helpers/previous-schema'
+import { createDb } from '../src/db/client'
+import { migrationsFolder } from '../src/db/migrate'
+import { createEmbeddedPostgres } from '../src/dev/embedded-postgres'
+import { freePort } from '../src/dev/free-port'
+import { migrationsUpTo } from '../test/helpers/previous-schema'
 
 const rows = Number(process.argv[2] ?? 1_000_000)
 const dataDir = await mkdtemp(join(tmpdir(), 'outbox-measure-'))
