@@ -87,6 +87,25 @@ export function createApp({
   app.use('/orders/*', rateLimit(rateLimitPerMinute, keys))
   app.use('/orders/*', requireApiKey(keys))
 
+  operationsRoutes(app, db, registry)
+  app.route('/orders', ordersRoutes({ db, clock, idempotencyTtlMs }))
+  app.route('/schemas', schemaRoutes())
+
+  documentApi(app)
+  app.route('/docs', docsRoutes('/openapi.json'))
+
+  app.notFound((c) =>
+    problemResponse(problemFor('NOT_FOUND', `No route for ${c.req.method} ${c.req.path}`)),
+  )
+
+  // The one place errors become responses.
+  app.onError((err, c) => errorResponse(err, c.get('log') ?? logger, c.req))
+
+  return app
+}
+
+/** /healthz, /readyz and /metrics: never rate limited, never authenticated. */
+function operationsRoutes(app: OpenAPIHono<RequestEnv>, db: AppDeps['db'], registry: Registry) {
   app.openapi(healthRoute, (c) => c.json({ status: 'ok' as const }, 200))
   app.openapi(readyRoute, async (c) => {
     try {
@@ -101,9 +120,10 @@ export function createApp({
   app.openapi(metricsRoute, async (c) =>
     c.text(await registry.metrics(), 200, { 'content-type': registry.contentType }),
   )
-  app.route('/orders', ordersRoutes({ db, clock, idempotencyTtlMs }))
-  app.route('/schemas', schemaRoutes())
+}
 
+/** The OpenAPI document at /openapi.json, with the API-key scheme the write routes use. */
+function documentApi(app: OpenAPIHono<RequestEnv>) {
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: {
@@ -118,43 +138,35 @@ export function createApp({
     scheme: 'bearer',
     description: 'One of API_KEYS. Required on POST routes only when API_KEYS is set.',
   })
-  app.route('/docs', docsRoutes('/openapi.json'))
+}
 
-  app.notFound((c) =>
-    problemResponse(problemFor('NOT_FOUND', `No route for ${c.req.method} ${c.req.path}`)),
-  )
-
-  // The one place errors become responses.
-  app.onError((err, c) => {
-    const log = c.get('log') ?? logger
-    if (err instanceof OrderError) {
-      return problemResponse(problemFor(err.code, err.message, undefined, err.extensions))
+/** Any error as a problem+json response: domain and HTTP errors by code, the rest as 503 or 500. */
+function errorResponse(err: Error, log: Logger, req: { method: string; path: string }) {
+  if (err instanceof OrderError) {
+    return problemResponse(problemFor(err.code, err.message, undefined, err.extensions))
+  }
+  if (err instanceof AppError) {
+    return problemResponse(
+      problemFor(err.code, err.message, err.fieldErrors, err.extensions),
+      err.headers,
+    )
+  }
+  if (err instanceof HTTPException) {
+    if (err.res) return err.getResponse() // already a problem response (request timeout)
+    if (err.status < 500) {
+      return problemResponse({
+        type: 'about:blank',
+        title: err.message || 'Bad request',
+        status: err.status,
+        detail: err.message,
+      })
     }
-    if (err instanceof AppError) {
-      return problemResponse(
-        problemFor(err.code, err.message, err.fieldErrors, err.extensions),
-        err.headers,
-      )
-    }
-    if (err instanceof HTTPException) {
-      if (err.res) return err.getResponse() // already a problem response (request timeout)
-      if (err.status < 500) {
-        return problemResponse({
-          type: 'about:blank',
-          title: err.message || 'Bad request',
-          status: err.status,
-          detail: err.message,
-        })
-      }
-    }
-    const code = driverErrorCode(err)
-    if (code !== undefined && unavailableCodes.has(code)) {
-      log.warn({ err: { message: err.message, code }, path: c.req.path }, 'database unavailable')
-      return problemResponse(unavailableProblem, { 'retry-after': '1' })
-    }
-    log.error({ err, method: c.req.method, path: c.req.path }, 'request failed')
-    return problemResponse(internalProblem)
-  })
-
-  return app
+  }
+  const code = driverErrorCode(err)
+  if (code !== undefined && unavailableCodes.has(code)) {
+    log.warn({ err: { message: err.message, code }, path: req.path }, 'database unavailable')
+    return problemResponse(unavailableProblem, { 'retry-after': '1' })
+  }
+  log.error({ err, method: req.method, path: req.path }, 'request failed')
+  return problemResponse(internalProblem)
 }

@@ -42,12 +42,18 @@ export function runMain(start: () => Promise<Stoppable>, hardTimeoutMs = 30_000)
       if (stopping) stopAndExit(started)
     },
     (err: unknown) => {
-      process.stderr.write(
-        err instanceof ConfigError || err instanceof StartFailure
-          ? `${err.message}\n`
-          : `failed to start: ${(err as Error)?.stack ?? String(err)}\n`,
-      )
+      process.stderr.write(`${startFailureLine(err)}\n`)
       process.exit(1)
     },
   )
+}
+
+/** What a failed start prints: one line for what the user fixes, the stack for the rest. */
+function startFailureLine(err: unknown): string {
+  if (err instanceof ConfigError || err instanceof StartFailure) return err.message
+  const e = err as Error & { code?: string; port?: number }
+  if (e?.code === 'EADDRINUSE') {
+    return `port ${e.port ?? '?'} is in use: set PORT (the API) or RELAY_METRICS_PORT (the relay) to a free port`
+  }
+  return `failed to start: ${e?.stack ?? String(err)}`
 }

@@ -102,21 +102,68 @@ export async function oldestPublishableAge(
   return Math.max(0, row?.age ?? 0)
 }
 
-export function createRelayMetrics(
-  registry: Registry,
-  sources: {
-    stats: () => Promise<OutboxStats>
-    ownedPartitions: () => number
-    /** How long the relay has made no progress while it has publishable events (s). */
-    stalledSeconds: () => Promise<number>
-    /** How long the longest wait on another session's lock has lasted so far (s). */
-    longestWaitSeconds: () => number
-  },
-): RelayMetrics {
-  // The three outbox gauges come from one query per scrape, shared between them.
+export type RelayMetricSources = {
+  stats: () => Promise<OutboxStats>
+  ownedPartitions: () => number
+  /** How long the relay has made no progress while it has publishable events (s). */
+  stalledSeconds: () => Promise<number>
+  /** How long the longest wait on another session's lock has lasted so far (s). */
+  longestWaitSeconds: () => number
+}
+
+export function createRelayMetrics(registry: Registry, sources: RelayMetricSources): RelayMetrics {
+  outboxGauges(registry, sources.stats)
+  relayGauges(registry, sources)
+  const counter = (name: string, help: string, label: string, values: readonly string[]) => {
+    const c = new Counter({ name, help, labelNames: [label], registers: [registry] })
+    for (const value of values) c.inc({ [label]: value }, 0)
+    return c
+  }
+  const publishedTotal = new Counter({
+    name: 'outbox_published_events_total',
+    help: 'Events acknowledged by the broker (a redelivery after a crash counts again).',
+    registers: [registry],
+  })
+  const errors = counter(
+    'outbox_publish_errors_total',
+    'Failed publish attempts, by class: unavailable, retriable, permanent, missing-topic (the event waits for its topic to be created).',
+    'class',
+    ['unavailable', 'retriable', 'permanent', 'missing-topic'],
+  )
+  const latency = new Histogram({
+    name: 'outbox_publish_latency_seconds',
+    help: "From the event's occurred_at (its transaction's clock, just before commit) to the broker's acknowledgement.",
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers: [registry],
+  })
+  const wakeups = counter(
+    'relay_wakeups_total',
+    'Relay wake-ups by cause: notify (a writer rang), poll (the timer), reconnect (LISTEN re-established).',
+    'cause',
+    ['notify', 'poll', 'reconnect'],
+  )
+  const lockWaits = counter(
+    'relay_lock_waits_total',
+    "Partitions kept from the relay for over a second by another session's transaction, by lock: awake (a writer that rang holds it; the partition stays asleep) or trace (a writer that skipped its NOTIFY is still open; the partition cannot sleep). Each wait counts once; the relay logs the partition and the blocking pid.",
+    'lock',
+    ['awake', 'trace'],
+  )
+  return {
+    published(batch, ackedAt) {
+      publishedTotal.inc(batch.length)
+      for (const m of batch) latency.observe(Math.max(0, (ackedAt - m.occurredAt.getTime()) / 1000))
+    },
+    publishFailed: (kind) => errors.inc({ class: kind }),
+    wokeUp: (cause) => wakeups.inc({ cause }),
+    lockWaited: (lock) => lockWaits.inc({ lock }),
+  }
+}
+
+/** The three outbox gauges, from one query per scrape shared between them. */
+function outboxGauges(registry: Registry, read: () => Promise<OutboxStats>): void {
   let pendingScrape: Promise<OutboxStats> | undefined
   const stats = () => {
-    pendingScrape ??= sources.stats().finally(() => {
+    pendingScrape ??= read().finally(() => {
       pendingScrape = undefined
     })
     return pendingScrape
@@ -141,70 +188,30 @@ export function createRelayMetrics(
     (s) => s.oldestPendingAgeSeconds,
   )
   statGauge('outbox_dead_events', 'Dead-lettered events waiting for an operator.', (s) => s.dead)
-  new Gauge({
-    name: 'relay_owned_partitions',
-    help: 'Outbox partitions this relay owns (of 64).',
-    registers: [registry],
-    collect() {
-      this.set(sources.ownedPartitions())
-    },
-  })
-  const publishedTotal = new Counter({
-    name: 'outbox_published_events_total',
-    help: 'Events acknowledged by the broker (a redelivery after a crash counts again).',
-    registers: [registry],
-  })
-  const errors = new Counter({
-    name: 'outbox_publish_errors_total',
-    help: 'Failed publish attempts, by class: unavailable, retriable, permanent, missing-topic (the event waits for its topic to be created).',
-    labelNames: ['class'] as const,
-    registers: [registry],
-  })
-  const latency = new Histogram({
-    name: 'outbox_publish_latency_seconds',
-    help: "From the event's occurred_at (its transaction's clock, just before commit) to the broker's acknowledgement.",
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
-    registers: [registry],
-  })
-  const wakeups = new Counter({
-    name: 'relay_wakeups_total',
-    help: 'Relay wake-ups by cause: notify (a writer rang), poll (the timer), reconnect (LISTEN re-established).',
-    labelNames: ['cause'] as const,
-    registers: [registry],
-  })
-  const lockWaits = new Counter({
-    name: 'relay_lock_waits_total',
-    help: "Partitions kept from the relay for over a second by another session's transaction, by lock: awake (a writer that rang holds it; the partition stays asleep) or trace (a writer that skipped its NOTIFY is still open; the partition cannot sleep). Each wait counts once; the relay logs the partition and the blocking pid.",
-    labelNames: ['lock'] as const,
-    registers: [registry],
-  })
-  for (const lock of ['awake', 'trace'] as const) lockWaits.inc({ lock }, 0)
-  new Gauge({
-    name: 'relay_lock_wait_seconds',
-    help: "How long the longest wait on another session's lock in progress has lasted (0 if none).",
-    registers: [registry],
-    collect() {
-      this.set(sources.longestWaitSeconds())
-    },
-  })
-  new Gauge({
-    name: 'relay_stalled_seconds',
-    help: 'How long this relay has made no progress (published, or found nothing to claim) while its partitions hold publishable events; 0 when it keeps up.',
-    registers: [registry],
-    async collect() {
-      this.set(await sources.stalledSeconds())
-    },
-  })
-  for (const kind of ['unavailable', 'retriable', 'permanent', 'missing-topic'] as const)
-    errors.inc({ class: kind }, 0)
-  for (const cause of ['notify', 'poll', 'reconnect'] as const) wakeups.inc({ cause }, 0)
-  return {
-    published(batch, ackedAt) {
-      publishedTotal.inc(batch.length)
-      for (const m of batch) latency.observe(Math.max(0, (ackedAt - m.occurredAt.getTime()) / 1000))
-    },
-    publishFailed: (kind) => errors.inc({ class: kind }),
-    wokeUp: (cause) => wakeups.inc({ cause }),
-    lockWaited: (lock) => lockWaits.inc({ lock }),
-  }
+}
+
+/** What the relay itself reports: its partitions, its waits on others, its stalls. */
+function relayGauges(registry: Registry, sources: RelayMetricSources): void {
+  const gauge = (name: string, help: string, read: () => number | Promise<number>) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      async collect() {
+        this.set(await read())
+      },
+    })
+  gauge('relay_owned_partitions', 'Outbox partitions this relay owns (of 64).', () =>
+    sources.ownedPartitions(),
+  )
+  gauge(
+    'relay_lock_wait_seconds',
+    "How long the longest wait on another session's lock in progress has lasted (0 if none).",
+    () => sources.longestWaitSeconds(),
+  )
+  gauge(
+    'relay_stalled_seconds',
+    'How long this relay has made no progress (published, or found nothing to claim) while its partitions hold publishable events; 0 when it keeps up.',
+    () => sources.stalledSeconds(),
+  )
 }

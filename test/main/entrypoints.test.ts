@@ -1,5 +1,7 @@
 /** The entrypoints as a user runs them: separate processes, real environment, real signals. */
+import { once } from 'node:events'
 import { chmod, mkdtemp, rm } from 'node:fs/promises'
+import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -20,6 +22,27 @@ describe('fail fast on missing configuration', () => {
     expect(await proc.exited).toBe(1)
     for (const name of missing) expect(proc.output()).toContain(`${name}: required but not set`)
     if (file.endsWith('api.ts')) expect(proc.output()).toContain('PORT') // every problem, not the first
+  })
+})
+
+describe('a port in use', () => {
+  it('start:api exits 1 with one line naming the port and the setting, no stack trace', async () => {
+    const db = await createTestDatabase()
+    const port = await freePort()
+    const taken = createServer().listen(port, '0.0.0.0')
+    await once(taken, 'listening')
+    try {
+      const api = spawnEntrypoint('src/main/api.ts', { DATABASE_URL: db.url, PORT: String(port) })
+      expect(await api.exited).toBe(1)
+      const lines = api.output().trim().split('\n')
+      expect(lines.at(-1)).toBe(
+        `port ${port} is in use: set PORT (the API) or RELAY_METRICS_PORT (the relay) to a free port`,
+      )
+      expect(api.output()).not.toMatch(/\n\s+at /) // no stack frames
+    } finally {
+      taken.close()
+      await db.close()
+    }
   })
 })
 
