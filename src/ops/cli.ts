@@ -1,13 +1,13 @@
 /**
  * `npm run outbox -- <command>`: argv in, text out. parseCommand turns argv into a Command (or a
- * UsageError, exit 2); runCommand runs it through src/ops/outbox-admin.ts and prints the result
+ * UsageError, exit 2); runCommand runs it through src/outbox/admin.ts and prints the result
  * as a table, or as JSON with --json. Exit codes: 0 done, 1 refused or failed, 2 usage.
  */
 import { parseArgs } from 'node:util'
 import type postgres from 'postgres'
 import { z } from 'zod'
+import { discardDead, listDead, OutboxAdminError, readStatus, requeueDead } from '../outbox/admin'
 import { formatDead, formatStatus } from './format'
-import { discardDead, listDead, OutboxAdminError, readStatus, requeueDead } from './outbox-admin'
 
 export const USAGE = `Usage: npm run outbox -- <command> [options]
 

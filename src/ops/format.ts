@@ -1,5 +1,5 @@
 /** Human-readable output of the operator CLI: plain aligned tables, no colour (pipes, logs). */
-import type { DeadEvent, OutboxStatus } from './outbox-admin'
+import type { DeadEvent, OutboxStatus } from '../outbox/admin'
 
 export function formatStatus(s: OutboxStatus): string {
   const lines = [

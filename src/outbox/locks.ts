@@ -8,3 +8,6 @@
  *  - trace (p): held shared by each writer that may skip its NOTIFY, to its end (awake.ts).
  */
 export const LOCK = { owner: 780001, member: 780002, awake: 780003, trace: 780004 } as const
+
+/** The channel writers NOTIFY (with an empty payload) and the relay LISTENs on. */
+export const OUTBOX_CHANNEL = 'outbox_events'

@@ -21,11 +21,12 @@
  * If the process dies after the acknowledgement but before the mark, the rows are published
  * again later: the at-least-once duplicate that consumers dedupe by `ce_id`.
  */
+
+import { type ClaimedMessage, claimBatch, markPublished } from '../outbox/queries'
 import type { BackoffOptions } from './backoff'
 import { describeError } from './classify-error'
 import type { Publish } from './publish'
 import { onPublishFailure } from './publish-failure'
-import { type ClaimedMessage, claimBatch, markPublished } from './queries'
 import type { RelaySession } from './session'
 
 export type DrainPolicy = {

@@ -15,9 +15,9 @@ import { randomUUID } from 'node:crypto'
 import postgres from 'postgres'
 import { reconnectBackoff } from '../db/client'
 import type { Logger } from '../logger'
+import { OUTBOX_CHANNEL } from '../outbox/locks'
 import type { Doorbell } from './doorbell'
 
-export const OUTBOX_CHANNEL = 'outbox_events'
 const PING_CHANNEL = 'outbox_relay_ping'
 
 export type Listener = {

@@ -9,10 +9,7 @@
  *    without counting an attempt (no dead-lettering for a topic not created yet); the rest of
  *    the batch is published at once, so other topics keep flowing.
  */
-import { backoffDelay } from './backoff'
-import { classifyPublishError, describeError, MissingTopicError } from './classify-error'
-import type { DrainPolicy, DrainResult } from './drain'
-import type { Publish } from './publish'
+
 import {
   type ClaimedMessage,
   deferEvents,
@@ -20,7 +17,11 @@ import {
   markDead,
   markPublished,
   type Q,
-} from './queries'
+} from '../outbox/queries'
+import { backoffDelay } from './backoff'
+import { classifyPublishError, describeError, MissingTopicError } from './classify-error'
+import type { DrainPolicy, DrainResult } from './drain'
+import type { Publish } from './publish'
 
 export async function onPublishFailure(
   sql: Q,

@@ -2,13 +2,7 @@ import postgres from 'postgres'
 import type { Config } from '../config'
 import { checkTriggerAtStart, doorbellTrigger, triggerMismatch } from '../db/doorbell-trigger'
 import type { Logger } from '../logger'
-import {
-  createRegistry,
-  createRelayMetrics,
-  oldestPublishableAge,
-  type RelayMetrics,
-  readOutboxStats,
-} from '../observability/metrics'
+import { createRegistry, createRelayMetrics, type RelayMetrics } from '../observability/metrics'
 import {
   createTopicMetrics,
   readTopicBacklog,
@@ -16,6 +10,7 @@ import {
 } from '../observability/topic-metrics'
 import { tracedPublish } from '../observability/tracing'
 import { routeOf } from '../outbox/routing'
+import { oldestPublishableAge, readOutboxStats } from '../outbox/stats'
 import { classifyPublishError } from './classify-error'
 import { Doorbell } from './doorbell'
 import { createKafkaPublisher, type KafkaPublisher } from './kafka-publisher'

@@ -4,7 +4,7 @@
  * would take an entry and a uniqueness check per row marked (drizzle/0011).
  */
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { markPublished } from '../../src/relay/queries'
+import { markPublished } from '../../src/outbox/queries'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 
 let db: TestDatabase

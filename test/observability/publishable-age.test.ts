@@ -1,6 +1,6 @@
 /** The lag that /readyz and relay_stalled_seconds read: only events the relay could publish now. */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { oldestPublishableAge } from '../../src/observability/metrics'
+import { oldestPublishableAge } from '../../src/outbox/stats'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 
 let db: TestDatabase

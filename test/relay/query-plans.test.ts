@@ -8,7 +8,7 @@
  * own count of sequential scans on the table while only the relay's session uses it.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { claimBatch, earliestRetry, markPublished } from '../../src/relay/queries'
+import { claimBatch, earliestRetry, markPublished } from '../../src/outbox/queries'
 import { RelaySession } from '../../src/relay/session'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 

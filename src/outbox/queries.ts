@@ -1,6 +1,6 @@
 /** The relay's SQL, one named function per statement, all on the relay's own session. */
 import type postgres from 'postgres'
-import type { OutboxMessage } from './publish'
+import type { OutboxMessage } from './message'
 
 export type Q = postgres.TransactionSql | postgres.Sql
 

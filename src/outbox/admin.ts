@@ -4,16 +4,15 @@
  * statement(s) on the given client and returns data; formatting is src/ops/cli.ts's job.
  *
  * Dead-lettered = `dead_at` set and `published_at` null: the relay never claims it again, and
- * it holds back every later event of its order (ordering first, src/relay/queries.ts).
+ * it holds back every later event of its order (ordering first, src/outbox/queries.ts).
  * A requeue and a discard both release that hold, so both send a NOTIFY on the relays' channel
  * in their transaction: an UPDATE does not fire the outbox's insert trigger, and an asleep
  * relay would otherwise only notice at its next poll.
  */
 import type postgres from 'postgres'
 import { RELAY_PARTITIONS } from '../db/schema'
-import { LOCK } from '../outbox/locks'
-import { AGGREGATE_TYPE_PLACEHOLDER, DEFAULT_TOPIC_TEMPLATE } from '../outbox/routing'
-import { OUTBOX_CHANNEL } from '../relay/listener'
+import { LOCK, OUTBOX_CHANNEL } from './locks'
+import { AGGREGATE_TYPE_PLACEHOLDER, DEFAULT_TOPIC_TEMPLATE } from './routing'
 
 export type AdminErrorCode = 'EVENT_NOT_FOUND' | 'EVENT_NOT_DEAD' | 'EVENT_ALREADY_PUBLISHED'
 

@@ -1,0 +1,23 @@
+/** An outbox row as the relay claims and publishes it. */
+export type OutboxMessage = {
+  /** Outbox row id: the publication order. */
+  id: number
+  eventId: string
+  eventType: string
+  /** Names the topic through the template (src/outbox/routing.ts). */
+  aggregateType: string
+  /** The Kafka key and `ce_subject`. */
+  aggregateId: string
+  payload: unknown
+  occurredAt: Date
+  /** The aggregate's version after the change (CloudEvents `sequence`), when the writer set it. */
+  sequence: number | null
+  /** The data schema version of `eventType`, for types src/events/contract.ts knows. */
+  schemaVersion: number
+  /** The row's own topic, overriding the template. */
+  topic?: string | null
+  /** Extra Kafka headers the writer set (string values; the database checks). */
+  headers?: Record<string, string> | null
+  /** W3C trace context of the request that wrote the event, if it came from one. */
+  traceparent?: string | null
+}
