@@ -62,10 +62,17 @@ export class WakeTimers {
     return Math.min(this.nextPoll, this.nextRebalance, this.retryAt, recheck)
   }
 
-  /** Which timer woke the relay (the first that is due). */
+  /**
+   * Which timer woke the relay (the first that is due). A retry time that has come is used up:
+   * the next sleep reads the next one, so a past retry time never wakes the relay again.
+   */
   due(now: number, settling: boolean): TimerDue {
     if (now >= this.nextPoll) return 'poll'
-    if (now >= this.retryAt) return 'retry'
+    if (now >= this.retryAt) {
+      this.retryAt = Number.POSITIVE_INFINITY
+      this.checkRetries = true
+      return 'retry'
+    }
     if (settling && now >= this.#nextRecheck) return 'recheck'
     return 'tick'
   }
