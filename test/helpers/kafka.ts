@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { Kafka, logLevel } from 'kafkajs'
 import { type MockKafka, startMockKafka } from '../../src/dev/mock-kafka'
+import { waitFor } from './wait'
 
 export type ReceivedMessage = {
   key: string
@@ -73,4 +74,21 @@ export async function collectMessages(bootstrap: string, topic: string): Promise
     },
     stop: () => consumer.disconnect(),
   }
+}
+
+/**
+ * Places an order through the API at `apiUrl` and waits until its event reaches `collector`'s
+ * topic; returns the order id. Throws if the API does not answer 201.
+ */
+export async function placeOrderOnBroker(apiUrl: string, collector: Collector): Promise<string> {
+  const res = await fetch(`${apiUrl}/orders`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ item: 'book', quantity: 2 }),
+  })
+  if (res.status !== 201)
+    throw new Error(`POST /orders answered ${res.status}: ${await res.text()}`)
+  const { id } = (await res.json()) as { id: string }
+  await waitFor('the order on the broker', () => collector.messages.some((m) => m.key === id))
+  return id
 }

@@ -14,7 +14,12 @@ import type { MockKafka } from '../../src/dev/mock-kafka'
 import { type AppDir, prepareAppDir } from '../helpers/app-dir'
 import { type RunningStack, readOwnServices, startOwnServices } from '../helpers/compose-stack'
 import { readDockerfile, runtimeStage, stageEnv, stageUser } from '../helpers/dockerfile'
-import { type Collector, collectMessages, startTestKafka } from '../helpers/kafka'
+import {
+  type Collector,
+  collectMessages,
+  placeOrderOnBroker,
+  startTestKafka,
+} from '../helpers/kafka'
 import { waitFor } from '../helpers/wait'
 
 const TOPIC = 'orders.events' // compose's KAFKA_TOPIC
@@ -77,14 +82,7 @@ describe('compose services', () => {
         ...(userInfo().uid === 0 ? { ids: NOBODY } : {}),
       },
     )
-    const res = await fetch(`http://127.0.0.1:${stack.apiPort}/orders`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ item: 'book', quantity: 2 }),
-    })
-    expect(res.status).toBe(201)
-    const { id } = (await res.json()) as { id: string }
-    await waitFor('the order on the broker', () => collector.messages.some((m) => m.key === id))
+    const _id = await placeOrderOnBroker(`http://127.0.0.1:${stack.apiPort}`, collector)
     const sql = postgres(stack.databaseUrl, { max: 1, onnotice: () => {} })
     try {
       await waitFor(

@@ -12,7 +12,12 @@ import type { MockKafka } from '../../src/dev/mock-kafka'
 import { type AppDir, prepareAppDir } from '../helpers/app-dir'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 import { hideLibrdkafka } from '../helpers/hide-librdkafka'
-import { type Collector, collectMessages, startTestKafka } from '../helpers/kafka'
+import {
+  type Collector,
+  collectMessages,
+  placeOrderOnBroker,
+  startTestKafka,
+} from '../helpers/kafka'
 import type { Spawned } from '../helpers/process'
 import { spawnCommand } from '../helpers/spawn-command'
 import { waitFor } from '../helpers/wait'
@@ -104,14 +109,7 @@ describe.skipIf(!hideLibrdkafka)('with librdkafka hidden', () => {
     await relay.waitForOutput(/relay started/)
     await consume.waitForOutput(/consuming orders\.events as group inventory/, 30_000)
 
-    const res = await fetch(`http://127.0.0.1:${port}/orders`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ item: 'book', quantity: 2 }),
-    })
-    expect(res.status).toBe(201)
-    const { id } = (await res.json()) as { id: string }
-    await waitFor('the order on the broker', () => collector.messages.some((m) => m.key === id))
+    const id = await placeOrderOnBroker(`http://127.0.0.1:${port}`, collector)
     await tail.waitForOutput(new RegExp(`OrderCreated id=\\S+ key=${id}`), 30_000)
     await waitFor(
       'the consumer to apply it',
