@@ -23,6 +23,7 @@
  */
 
 import { type ClaimedMessage, claimBatch, markPublished } from '../outbox/queries'
+import { alongside } from './alongside'
 import type { BackoffOptions } from './backoff'
 import { describeError } from './classify-error'
 import type { Publish } from './publish'
@@ -37,6 +38,12 @@ export type DrainPolicy = {
    * at once. `poll` mode says false: a poll drains what it found and waits for the next poll.
    */
   reclaimAfterShort?: boolean
+  /**
+   * Sent with every claim, in the same round trip: the relay loop's retry of the awake locks a
+   * ringing writer held (relay.ts). Under a steady stream a drain never ends, and a partition
+   * left asleep would have its writers ring all the while.
+   */
+  withClaim?: () => Promise<unknown>
 }
 
 export type DrainResult = {
@@ -75,7 +82,8 @@ export async function drain(
   const owned = session.owned
   const total: DrainResult = { claimed: 0, published: 0 }
   const goOn = () => !signal?.aborted && Date.now() < until
-  let batch = await claim(session, owned, batchSize, [])
+  const claim = (inFlight: number[]) => claimAlongside(session, owned, batchSize, policy, inFlight)
+  let batch = await claim([])
   // The previous batch's mark, still running while this batch is published.
   let marking: Promise<void> = Promise.resolve()
   try {
@@ -85,7 +93,7 @@ export async function drain(
       // A full batch suggests more: claim the next one while this one is in flight. It is sent
       // after the previous mark, so it sees that batch published; this one it leaves out.
       let next: Promise<ClaimedMessage[]> | undefined =
-        batch.length === batchSize && goOn() ? claim(session, owned, batchSize, ids) : undefined
+        batch.length === batchSize && goOn() ? claim(ids) : undefined
       next?.catch(() => {}) // awaited below on every path
       try {
         await publish(batch)
@@ -111,7 +119,7 @@ export async function drain(
       if (next === undefined && batch.length < batchSize && policy.reclaimAfterShort === false) {
         break
       }
-      if (next === undefined && goOn()) next = claim(session, owned, batchSize, [])
+      if (next === undefined && goOn()) next = claim([])
       if (next === undefined) {
         total.cutShort = true
         break
@@ -124,13 +132,17 @@ export async function drain(
   return total
 }
 
-async function claim(
+async function claimAlongside(
   session: RelaySession,
   owned: number[],
   batchSize: number,
+  policy: DrainPolicy,
   inFlight: number[],
 ): Promise<ClaimedMessage[]> {
-  const batch = await claimBatch(session.sql, owned, batchSize, inFlight)
+  const [batch] = await alongside(
+    claimBatch(session.sql, owned, batchSize, inFlight),
+    policy.withClaim?.() ?? Promise.resolve(),
+  )
   const first = batch[0]
   if (first) session.assertSession(first.session)
   return batch

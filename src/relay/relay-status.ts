@@ -5,7 +5,7 @@
  */
 import type { Logger } from '../logger'
 import type { RelayMetrics } from '../observability/metrics'
-import { blockingPids } from './awake'
+import { blockingPids, enterAwake } from './awake'
 import { LockWaits, type WaitLock } from './lock-waits'
 import type { RelaySession } from './session'
 
@@ -40,4 +40,15 @@ export async function reportWaits(
         : 'partition cannot go to sleep: a writer that skipped its NOTIFY is still open',
     )
   }
+}
+
+/** Tries the awake locks not yet held (awake.ts), and reports those a writer that rang holds. */
+export async function tryAwake(
+  status: RelayStatus,
+  to: { session: RelaySession; logger: Logger },
+  metrics: RelayMetrics,
+): Promise<void> {
+  if (to.session.awake.length === to.session.owned.length) return
+  const blocked = await enterAwake(to.session)
+  await reportWaits(status, to, metrics, { lock: 'awake', ...blocked })
 }

@@ -1,8 +1,8 @@
 /**
  * The relay loop, a state machine: one method per state, each returning the next.
  *
- *   DRAIN   take the awake locks of owned partitions without waiting (adaptive, poll; awake.ts),
- *           claim, publish, mark until a claim finds nothing (poll: until a short batch).
+ *   DRAIN   claim, publish, mark until a claim finds nothing (poll: until a short batch); with
+ *           each claim, try the awake locks not yet held (adaptive, poll; awake.ts).
  *           -> LINGER if it published, SETTLE if not (adaptive); SLEEP (notify, poll)
  *   LINGER  claim again every millisecond until RELAY_LINGER_MS pass with nothing new. -> SETTLE
  *   SETTLE  release the awake locks, check the trace locks, drain once more (awake.ts argues
@@ -22,15 +22,14 @@ import type { WakeupMode } from '../db/doorbell-trigger'
 import type { Logger } from '../logger'
 import { noRelayMetrics, type RelayMetrics } from '../observability/metrics'
 import { earliestRetry } from '../outbox/queries'
-import { alongside } from './alongside'
-import { enterAwake, leaveAwake, recheckSettling } from './awake'
+import { leaveAwake, recheckSettling } from './awake'
 import type { BackoffOptions } from './backoff'
 import { type Doorbell, sleep } from './doorbell'
 import { type DrainPolicy, type DrainResult, drain } from './drain'
 import { Failures } from './failures'
 import { lingerStep } from './linger'
 import type { Publish } from './publish'
-import { RelayStatus, reportWaits } from './relay-status'
+import { RelayStatus, reportWaits, tryAwake } from './relay-status'
 import type { RelaySession } from './session'
 import { WakeTimers } from './wake-timers'
 
@@ -66,6 +65,7 @@ class RelayLoop {
   readonly #failures: Failures
   /** A poll drains what it finds and stops at the first short batch: no claim after it. */
   readonly #policy: DrainPolicy
+  readonly #asleepPolicy: DrainPolicy // SETTLE and re-checks: no awake locks taken back
   #state: State = 'drain'
   #quietSince = 0
 
@@ -74,7 +74,12 @@ class RelayLoop {
     this.#status = o.status ?? new RelayStatus()
     this.#timers = new WakeTimers(o.pollIntervalMs, o.rebalanceEveryMs ?? 1000)
     this.#failures = new Failures(o.logger, o.backoff)
-    this.#policy = { ...o, reclaimAfterShort: o.mode !== 'poll' }
+    // With every claim, in its round trip (drain.ts): a lock a ringing writer held is tried again
+    // at the next claim, since under a steady stream a drain never ends and they would ring on.
+    const withClaim =
+      o.mode === 'notify' ? undefined : () => tryAwake(this.#status, o, this.#metrics)
+    this.#policy = { ...o, reclaimAfterShort: o.mode !== 'poll', withClaim }
+    this.#asleepPolicy = { ...this.#policy, withClaim: undefined }
   }
 
   async run(): Promise<void> {
@@ -99,15 +104,7 @@ class RelayLoop {
 
   async #drain(): Promise<State> {
     this.o.doorbell.clear()
-    // Taking the awake locks and the first claim share one round trip (pipelined). Order does
-    // not matter: a writer that commits before the locks are held rings, which costs a wake-up.
-    const [blocked, result] = await alongside(
-      this.o.mode === 'notify'
-        ? Promise.resolve({ checked: [], blocked: [] })
-        : enterAwake(this.o.session),
-      this.#drainOnce(),
-    )
-    await this.#report({ lock: 'awake', ...blocked })
+    const result = await this.#drainOnce()
     if (result.cutShort) return 'drain'
     if (this.o.mode !== 'adaptive') return this.#toSleep(false)
     return result.published > 0 ? 'linger' : 'settle'
@@ -117,10 +114,7 @@ class RelayLoop {
     const step = lingerStep(performance.now() - this.#quietSince, this.o.lingerMs ?? 20)
     if (step === 'settle') return 'settle'
     await sleep(step.claimInMs, this.o.signal)
-    // A partition a ringing writer held at the wake-up is tried again with each claim (same
-    // round trip): under a steady load it would otherwise stay asleep, its writers ringing.
-    const [blocked, result] = await alongside(enterAwake(this.o.session), this.#drainOnce())
-    await this.#report({ lock: 'awake', ...blocked })
+    const result = await this.#drainOnce()
     return result.cutShort ? 'drain' : 'linger'
   }
 
@@ -128,7 +122,7 @@ class RelayLoop {
     const released = [...this.o.session.awake, ...this.o.session.settling]
     const settling = await leaveAwake(this.o.session)
     await this.#report({ lock: 'trace', checked: released, blocked: settling })
-    const result = await this.#drainOnce()
+    const result = await this.#drainOnce(this.#asleepPolicy)
     if (result.published > 0 || result.cutShort) return 'drain'
     return this.#toSleep(true)
   }
@@ -159,7 +153,7 @@ class RelayLoop {
     await this.#report({ lock: 'trace', checked: before, blocked: this.o.session.settling })
     this.#timers.rechecked(Date.now())
     if (cleared.length === 0) return 'sleep'
-    const result = await this.#drainOnce()
+    const result = await this.#drainOnce(this.#asleepPolicy)
     return result.published > 0 || result.cutShort ? 'drain' : 'sleep'
   }
 
@@ -171,10 +165,10 @@ class RelayLoop {
   #report = (attempt: Parameters<typeof reportWaits>[3]) =>
     reportWaits(this.#status, this.o, this.#metrics, attempt)
 
-  async #drainOnce(): Promise<DrainResult> {
+  async #drainOnce(policy = this.#policy): Promise<DrainResult> {
     const { session, batchSize, publish, signal } = this.o
     const until = this.#timers.nextRebalance
-    const result = await drain(session, batchSize, publish, this.#policy, signal, until)
+    const result = await drain(session, batchSize, publish, policy, signal, until)
     if (result.published > 0) {
       this.#quietSince = performance.now()
       this.#failures.recovered()

@@ -35,8 +35,11 @@ async function insertEvent(sql: Sql | Tx) {
   return { eventId: row.event_id, partition: row.partition }
 }
 
-/** An adaptive relay (poll at 60 s) publishing to a map of event id -> time. */
-async function startRelay() {
+/**
+ * An adaptive relay (poll at 60 s) publishing to a map of event id -> time; each publish takes
+ * `publishMs` (default 0).
+ */
+async function startRelay(o: { publishMs?: number; rebalanceEveryMs?: number } = {}) {
   const published = new Map<string, number>()
   const warnings: Record<string, unknown>[] = []
   const lockWaits: string[] = []
@@ -61,6 +64,7 @@ async function startRelay() {
   const loop = runRelay({
     session,
     publish: async (batch) => {
+      if (o.publishMs) await delay(o.publishMs)
       for (const m of batch) published.set(m.eventId, Date.now())
     },
     doorbell,
@@ -72,6 +76,7 @@ async function startRelay() {
     maxAttempts: 5,
     backoff: { baseMs: 50, capMs: 500 },
     signal: controller.signal,
+    rebalanceEveryMs: o.rebalanceEveryMs,
   })
   await waitFor('partitions owned', () => session.owned.length === 64)
   await delay(100) // the first (empty) drain done, asleep
@@ -81,12 +86,12 @@ async function startRelay() {
     warnings,
     lockWaits,
     rings: () => rings,
-    /** Awake locks this relay holds now. */
-    async awakeLocks() {
+    /** Awake locks this relay holds now (of partition `p` only, if given). */
+    async awakeLocks(p?: number) {
       const [row] = await db.sql<{ n: number }[]>`
         select count(*)::int as n from pg_locks
          where locktype = 'advisory' and classid = ${LOCK.awake} and objsubid = 2
-           and granted and pid = ${session.pid ?? 0}`
+           and granted and pid = ${session.pid ?? 0} and (${p ?? null}::int is null or objid = ${p ?? 0})`
       return row?.n ?? 0
     },
     async stop() {
@@ -181,6 +186,46 @@ describe('adaptive wake-up beside other sessions', () => {
       )
       expect((relay.published.get(foreignId) ?? 0) - endedAt).toBeLessThan(100)
     } finally {
+      foreign.end()
+      await foreign.done
+      await relay.stop()
+    }
+  })
+
+  it('under a steady stream, a partition a ringing writer held is made awake once it ends, and its writers stop ringing', async () => {
+    // A slow publish and a writer faster than it: every claim finds events, so the drain never
+    // ends; no rebalance comes to cut it short either.
+    const relay = await startRelay({ publishMs: 5, rebalanceEveryMs: 60_000 })
+    const foreign = openTransaction((tx) => insertEvent(tx)) // rings: holds p's awake lock
+    let streaming = true
+    const sent: Sent[] = []
+    const stream = (async () => {
+      while (streaming) sent.push({ ...(await insertEvent(db.sql)), at: Date.now() })
+    })()
+    try {
+      const { eventId: foreignId, partition: p } = await foreign.ready
+      await waitFor('the relay awake', async () => (await relay.awakeLocks()) === 63)
+      await delay(200)
+      expect(await relay.awakeLocks(p)).toBe(0)
+      foreign.end()
+      await foreign.done
+      const endedAt = Date.now()
+      await waitFor('p awake', async () => (await relay.awakeLocks(p)) === 1, 1000)
+      expect(Date.now() - endedAt).toBeLessThan(200)
+      // Every partition awake: the stream goes on without a single NOTIFY.
+      const rings = relay.rings()
+      const before = sent.length
+      await delay(300)
+      expect(sent.length - before).toBeGreaterThan(50)
+      expect(relay.rings()).toBe(rings)
+      streaming = false
+      await stream
+      await waitFor('all published', () =>
+        [foreignId, ...sent.map((s) => s.eventId)].every((id) => relay.published.has(id)),
+      )
+    } finally {
+      streaming = false
+      await stream
       foreign.end()
       await foreign.done
       await relay.stop()
