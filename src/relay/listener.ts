@@ -17,6 +17,7 @@ import { reconnectBackoff } from '../db/client'
 import type { Logger } from '../logger'
 import { OUTBOX_CHANNEL } from '../outbox/locks'
 import type { Doorbell } from './doorbell'
+import { RELAY_SESSION_TIMEOUTS } from './session'
 
 const PING_CHANNEL = 'outbox_relay_ping'
 
@@ -39,7 +40,10 @@ export function startListener(
       connect_timeout: 5,
       backoff: reconnectBackoff,
       onnotice: () => {},
-      connection: { application_name: options.applicationName ?? 'outbox-relay-listen' },
+      connection: {
+        application_name: options.applicationName ?? 'outbox-relay-listen',
+        ...RELAY_SESSION_TIMEOUTS,
+      },
     })
   const pinger = connect()
   const token = randomUUID()

@@ -22,6 +22,14 @@ import { LOCK } from '../outbox/locks'
 
 const MEMBER_SLOTS = 1024
 
+/**
+ * On every connection of the relay (this session, the listener's). The relay never waits on
+ * another session: its advisory locks are only ever tried. A row or table lock held elsewhere
+ * (an operator's update, a migration) fails the statement after this long, and the relay backs
+ * off and retries instead of hanging.
+ */
+export const RELAY_SESSION_TIMEOUTS = { lock_timeout: 2000, statement_timeout: 30_000 }
+
 export class SessionChangedError extends Error {
   constructor() {
     super('the relay database session was replaced; partitions must be re-acquired')
@@ -62,11 +70,7 @@ export class RelaySession {
         // A mark planned so compared every row with every id of its batch (measured: the
         // relay's backend at 37% CPU instead of 12%; test/relay/query-plans.test.ts).
         enable_seqscan: 'off',
-        // The relay never waits on another session: its advisory locks are only ever tried.
-        // A row or table lock held elsewhere (an operator's update, a migration) fails the
-        // statement after this long, and the relay backs off and retries instead of hanging.
-        lock_timeout: 2000,
-        statement_timeout: 30_000,
+        ...RELAY_SESSION_TIMEOUTS,
       },
     })
   }

@@ -1,5 +1,6 @@
 /** Partition ownership is per database: relays of other databases on one server are not peers. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { claimBatch } from '../../src/outbox/queries'
 import { RelaySession } from '../../src/relay/session'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 
@@ -38,5 +39,39 @@ describe('RelaySession.rebalance', () => {
     expect(first.owned.length + second.owned.length).toBe(64)
     expect(second.owned).toHaveLength(32)
     expect(new Set([...first.owned, ...second.owned]).size).toBe(64)
+  })
+})
+
+describe('RelaySession timeouts', () => {
+  it('a claim that meets a table lock held elsewhere fails after lock_timeout instead of hanging', async () => {
+    const session = new RelaySession(a.url, 'test-relay-lock-timeout')
+    sessions.push(session)
+    let release: () => void = () => {}
+    const released = new Promise<void>((r) => {
+      release = r
+    })
+    let locked: () => void = () => {}
+    const isLocked = new Promise<void>((r) => {
+      locked = r
+    })
+    // An operator's or a migration's lock, held for longer than lock_timeout (2 s).
+    const holder = a.sql.begin(async (tx) => {
+      await tx`lock table outbox in access exclusive mode`
+      locked()
+      await released
+    })
+    const timer = setTimeout(release, 6000)
+    try {
+      await isLocked
+      const started = Date.now()
+      await expect(claimBatch(session.sql, [0, 1, 2], 10)).rejects.toMatchObject({
+        code: '55P03', // lock_not_available
+      })
+      expect(Date.now() - started).toBeLessThan(4000)
+    } finally {
+      clearTimeout(timer)
+      release()
+      await holder
+    }
   })
 })
