@@ -39,7 +39,9 @@ async function insertEvent(sql: Sql | Tx) {
  * An adaptive relay (poll at 60 s) publishing to a map of event id -> time; each publish takes
  * `publishMs` (default 0).
  */
-async function startRelay(o: { publishMs?: number; rebalanceEveryMs?: number } = {}) {
+async function startRelay(
+  o: { publishMs?: number; rebalanceEveryMs?: number; lingerMs?: number } = {},
+) {
   const published = new Map<string, number>()
   const warnings: Record<string, unknown>[] = []
   const lockWaits: string[] = []
@@ -77,6 +79,7 @@ async function startRelay(o: { publishMs?: number; rebalanceEveryMs?: number } =
     backoff: { baseMs: 50, capMs: 500 },
     signal: controller.signal,
     rebalanceEveryMs: o.rebalanceEveryMs,
+    lingerMs: o.lingerMs,
   })
   await waitFor('partitions owned', () => session.owned.length === 64)
   await delay(100) // the first (empty) drain done, asleep
@@ -194,8 +197,9 @@ describe('adaptive wake-up beside other sessions', () => {
 
   it('under a steady stream, a partition a ringing writer held is made awake once it ends, and its writers stop ringing', async () => {
     // A slow publish and a writer faster than it: every claim finds events, so the drain never
-    // ends; no rebalance comes to cut it short either.
-    const relay = await startRelay({ publishMs: 5, rebalanceEveryMs: 60_000 })
+    // ends; no rebalance comes to cut it short either. A long linger keeps the relay awake
+    // should the writer stall on a busy machine (a relay gone to sleep would rightly be rung).
+    const relay = await startRelay({ publishMs: 5, rebalanceEveryMs: 60_000, lingerMs: 10_000 })
     const foreign = openTransaction((tx) => insertEvent(tx)) // rings: holds p's awake lock
     let streaming = true
     const sent: Sent[] = []
