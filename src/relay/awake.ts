@@ -31,7 +31,8 @@ import type { RelaySession } from './session'
 /**
  * Takes the awake locks of owned partitions not yet held, without waiting. Returns those it
  * tried, and those it could not take: a writer that rang holds A shared to its commit. Those stay
- * asleep (their writers go on ringing); a long transaction there holds back no other partition.
+ * asleep (their writers go on ringing) until a try with a later claim succeeds (relay.ts); a
+ * long transaction there holds back no other partition.
  */
 export async function enterAwake(
   session: RelaySession,
