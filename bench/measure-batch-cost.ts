@@ -8,6 +8,7 @@
  */
 
 import { migrateDatabase } from '../src/db/migrate'
+import { unpublishedCount } from '../test/helpers/ledger'
 import { processCpuSeconds } from './cpu'
 import { startPhase } from './stack'
 import { benchBroker, benchServer, createBenchDatabase } from './targets'
@@ -38,10 +39,7 @@ try {
                jsonb_build_object('id', gen_random_uuid(), 'item', 'bench', 'quantity', 1,
                                   'status', 'pending', 'version', 1)
           from generate_series(1, ${events})`
-      for (;;) {
-        const [left] = await phase.sql<{ n: number }[]>`
-          select count(*)::int as n from outbox where published_at is null`
-        if (left?.n === 0) break
+      while ((await unpublishedCount(phase.sql)) !== 0) {
         await new Promise((r) => setTimeout(r, 20))
       }
       const microsPerEvent = (1e6 * (processCpuSeconds(pid) - cpu0)) / events
