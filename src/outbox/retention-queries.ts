@@ -2,17 +2,19 @@
 import type postgres from 'postgres'
 
 /**
- * Where a pass stops: the first row (in id order) that occurred after the cutoff. A row
- * cannot be published before it occurred, so nothing past it has expired, except through
- * clock skew between the API's clock (occurred_at) and the database's (published_at), and such
- * a row is only deleted a pass later. Without this bound the batch that comes back short (the
- * last of every pass) would read the whole retention window, e.g. 600M rows for 7 days at
- * 1,000 events/s, every pass. Found once per pass by walking the primary key from the front.
+ * Where a pass stops: the first row (in id order) that has not yet been around for `maxAgeMs`
+ * by any of its times: occurred, published or dead-lettered. Nothing much past it has expired
+ * (rows are published about in id order), and such a row is deleted a pass later. The least of
+ * the three, not occurred_at alone: a writer may set occurred_at ahead (a business time, a clock
+ * that runs fast), and one such row would otherwise keep every row after it until that time.
+ * Without this bound the batch that comes back short (the last of every pass) would read the
+ * whole retention window, e.g. 600M rows for 7 days at 1,000 events/s, every pass. Found once
+ * per pass by walking the primary key from the front.
  */
 export async function findHorizon(sql: postgres.Sql, maxAgeMs: number): Promise<number> {
   const [row] = await sql<{ id: string | null }[]>`
     select id from outbox
-     where occurred_at >= now() - ${maxAgeMs} * interval '1 millisecond'
+     where least(occurred_at, published_at, dead_at) >= now() - ${maxAgeMs} * interval '1 millisecond'
      order by id limit 1`
   return row?.id == null ? Number.MAX_SAFE_INTEGER : Number(row.id)
 }

@@ -84,6 +84,16 @@ describe('retention', () => {
     })
   })
 
+  it('a row whose occurred_at is 30 days ahead keeps no other expired row', async () => {
+    await insert(20, 'before', { occurredDaysAgo: 8, publishedDaysAgo: 8 })
+    // A business time set ahead by its writer, published with its neighbours.
+    await insert(1, 'ahead', { occurredDaysAgo: -30, publishedDaysAgo: 8 })
+    await insert(20, 'after', { occurredDaysAgo: 8, publishedDaysAgo: 8 })
+    await insert(5, 'recent', { occurredDaysAgo: 0, publishedDaysAgo: 0 })
+    expect(await retention().runOnce()).toBe(41)
+    expect(await countByTag()).toEqual({ recent: 5 })
+  })
+
   it('2,500 old rows with batches of 1,000: all gone in one run, in three batches', async () => {
     await insert(2500, 'old', { occurredDaysAgo: 30, publishedDaysAgo: 30 })
     await insert(50, 'recent', { occurredDaysAgo: 0, publishedDaysAgo: 0 })
