@@ -49,18 +49,18 @@ export async function enterAwake(
 /**
  * Steps 1-2 for every partition: releases the awake locks held, then checks the trace lock of
  * each partition released now or still settling from before. Returns those still settling.
- * Both statements go out in one round trip and run one after the other.
+ * The check must reach Postgres after the release (step 2), so the release is awaited first:
+ * postgres.js sends a statement when it is first awaited, not when it is built.
  */
 export async function leaveAwake(session: RelaySession): Promise<number[]> {
   const held = session.awake
   session.awake = []
   const check = [...new Set([...session.settling, ...held])]
-  const [, rows] = await Promise.all([
-    session.sql`select pg_advisory_unlock(${LOCK.awake}, p) from unnest(${held}::int[]) p`,
-    busyTraces(session, check),
-  ])
-  session.settling = rows
-  return rows
+  if (held.length > 0) {
+    await session.sql`select pg_advisory_unlock(${LOCK.awake}, p) from unnest(${held}::int[]) p`
+  }
+  session.settling = await busyTraces(session, check)
+  return session.settling
 }
 
 /** Step 2 again for the partitions still settling; returns those that now may sleep. */
