@@ -96,6 +96,8 @@ export async function drain(
         batch.length === batchSize && goOn() ? claim(ids) : undefined
       next?.catch(() => {}) // awaited below on every path
       try {
+        // A relay frozen since the claim may have lost the partition meanwhile (session.ts).
+        await session.confirmLease()
         await publish(batch)
       } catch (err) {
         await Promise.allSettled([next]) // thrown away: it must not overtake the failed batch
@@ -108,6 +110,7 @@ export async function drain(
       }
       total.published += batch.length
       await marking
+      await session.confirmLease()
       marking = markPublished(sql, ids)
       marking.catch(() => {}) // awaited at the next step or on the way out
       // A short batch: look again for what arrived while it was in flight. The claim goes out
@@ -139,11 +142,12 @@ async function claimAlongside(
   policy: DrainPolicy,
   inFlight: number[],
 ): Promise<ClaimedMessage[]> {
+  const sentAt = performance.now()
   const [batch] = await alongside(
     claimBatch(session.sql, owned, batchSize, inFlight),
     policy.withClaim?.() ?? Promise.resolve(),
   )
   const first = batch[0]
-  if (first) session.assertSession(first.session)
+  if (first) session.proveOwnership(first, sentAt)
   return batch
 }

@@ -2,14 +2,14 @@ import type { Logger } from '../logger'
 import { type BackoffOptions, backoffDelay } from './backoff'
 import { describeError } from './classify-error'
 import type { Doorbell } from './doorbell'
-import { SessionChangedError } from './session'
+import { OwnershipLostError } from './session'
 
 const onlyListen = new Set(['listen'] as const)
 
 /**
  * The relay's failures in a row: logged once per change of state (healthy -> failing ->
  * recovered), not once per attempt, and waited out with backoff (a re-LISTEN, i.e. the database
- * back, cuts the wait short). A replaced database session is no failure: start over at once.
+ * back, cuts the wait short). Lost partitions are no failure: rejoin at once.
  */
 export class Failures {
   #count = 0
@@ -24,8 +24,8 @@ export class Failures {
   }
 
   async failed(err: unknown, doorbell: Doorbell, signal: AbortSignal): Promise<void> {
-    if (err instanceof SessionChangedError) {
-      this.logger.warn('database session replaced; re-acquiring partitions')
+    if (err instanceof OwnershipLostError) {
+      this.logger.warn({ reason: err.detail }, 'partitions lost; rejoining')
       return
     }
     this.#count += 1

@@ -1,14 +1,19 @@
 /**
  * A relay's database session: one dedicated connection that holds the relay's advisory locks
- * AND runs its claims and marks. Because both live on one session, a relay that has lost its
- * session has lost its partitions too, and finds out at its next claim (below) before it
- * publishes anything more. A mark that lands after the loss is still true (it follows the
- * broker's acknowledgement); the new owner may publish the same rows once more, the
+ * AND runs its claims and marks. Ownership is proven from the locks themselves, never assumed:
+ *  - every claim that returns rows also reads, in the same statement, which owner locks this
+ *    backend holds in pg_locks (queries.ts), and every rebalance does the same. A mismatch with
+ *    `owned` (postgres.js reconnected to a new backend that holds nothing; a pooler's DISCARD
+ *    ALL or an operator released the locks on this very backend) is OwnershipLostError: the
+ *    batch is dropped unpublished, every lock still held is released, and the relay rejoins.
+ *  - a frozen relay (SIGSTOP, a paused VM, a long pause) or a vanished host stops talking. The
+ *    server ends such a session itself (RELAY_LIVENESS), and with it the locks, so the others
+ *    take its partitions at their next rebalance. A live relay never looks idle: it sends a
+ *    heartbeat every HEARTBEAT_MS. A relay that resumes may still hold a batch it claimed before
+ *    the freeze: past the lease (less than the server's idle timeout since the statement that
+ *    last proved ownership was sent) it proves ownership again before it publishes or marks.
+ * So a batch is published by two relays only if ownership was lost while it was in hand: the
  * at-least-once duplicate consumers dedupe.
- *
- * postgres.js reconnects a dropped connection silently on the next query. The new session holds
- * no locks, so every claim also reads pg_backend_pid(): a changed pid means "start over":
- * ownership is reset and re-acquired before anything is claimed.
  *
  * Ownership: RELAY_PARTITIONS partitions, each owned by whoever holds the session advisory lock
  * (780001, p). Relays count each other through a membership lock (780002, slot) visible in
@@ -19,6 +24,7 @@ import postgres from 'postgres'
 import { reconnectBackoff, type Sql } from '../db/client'
 import { RELAY_PARTITIONS } from '../db/schema'
 import { LOCK } from '../outbox/locks'
+import { heldOwnerLocks } from '../outbox/queries'
 
 const MEMBER_SLOTS = 1024
 
@@ -30,12 +36,38 @@ const MEMBER_SLOTS = 1024
  */
 export const RELAY_SESSION_TIMEOUTS = { lock_timeout: 2000, statement_timeout: 30_000 }
 
-export class SessionChangedError extends Error {
-  constructor() {
-    super('the relay database session was replaced; partitions must be re-acquired')
-    this.name = 'SessionChangedError'
+/**
+ * On the lock-holding session only: the server ends it, and so frees its partitions, once the
+ * relay stops talking. Idle (a frozen process): idle_session_timeout. A host gone without a
+ * FIN: keepalives while idle, tcp_user_timeout while the server's replies go unacknowledged.
+ * Without these a vanished host keeps its partitions until the kernel's keepalive (hours).
+ */
+export const RELAY_LIVENESS = {
+  idle_session_timeout: 10_000,
+  idle_in_transaction_session_timeout: 10_000,
+  tcp_keepalives_idle: 5,
+  tcp_keepalives_interval: 2,
+  tcp_keepalives_count: 3,
+  tcp_user_timeout: 10_000,
+}
+
+/** A statement at least this often, so a live relay's session is never idle for long. */
+export const HEARTBEAT_MS = 2000
+/**
+ * How long a proof of ownership is trusted without another: half the server's idle timeout.
+ * The server counts idleness from after the proving statement was sent, so within this time it
+ * cannot have ended the session for idleness, even if this process was frozen meanwhile.
+ */
+export const LEASE_MS = RELAY_LIVENESS.idle_session_timeout / 2
+
+export class OwnershipLostError extends Error {
+  constructor(readonly detail: string) {
+    super(`the relay lost its partitions (${detail}); rejoining`)
+    this.name = 'OwnershipLostError'
   }
 }
+
+type Held = { held: number[] | null; joined?: boolean }
 
 export class RelaySession {
   readonly sql: Sql
@@ -46,8 +78,16 @@ export class RelaySession {
   awake: number[] = []
   /** Partitions released from awake, or newly owned, whose trace check has not yet passed. */
   settling: number[] = []
+  /** performance.now() when the last statement that proved ownership was sent. */
+  #provenAt = Number.NEGATIVE_INFINITY
+  readonly #heartbeat: NodeJS.Timeout
 
-  constructor(url: string, applicationName: string) {
+  constructor(
+    url: string,
+    applicationName: string,
+    options: { debug?: (query: string) => void } = {},
+  ) {
+    const debug = options.debug
     this.sql = postgres(url, {
       max: 1,
       idle_timeout: 0,
@@ -55,28 +95,31 @@ export class RelaySession {
       connect_timeout: 5,
       backoff: reconnectBackoff,
       onnotice: () => {},
+      ...(debug ? { debug: (_: number, query: string) => debug(query) } : {}),
       connection: {
         application_name: applicationName,
         // Every mark leaves a dead entry in the partial index of unpublished rows until vacuum
-        // reaches it. A bitmap scan visits the heap for each of them on every claim and probe,
-        // and never learns (measured: 50,000 marks made each probe read 821 heap pages, 2 ms,
-        // and the adaptive relay fell seconds behind at 1,000 orders/s). A plain index scan
-        // marks them dead in the index as it passes (kill_prior_tuple), so later scans skip
-        // them. The planner, with stale statistics on a fast-changing table, picks the bitmap.
+        // reaches it. A bitmap scan visits the heap for each of them on every claim; a plain
+        // index scan marks them dead in the index as it passes, so later scans skip them.
         enable_bitmapscan: 'off',
-        // Every statement of the relay has an index made for it. postgres.js prepares them,
-        // and Postgres keeps a generic plan after five runs: planned on an empty outbox (a new
-        // deployment), a sequential scan looks cheapest and stays until the table is analyzed.
-        // A mark planned so compared every row with every id of its batch (measured: the
-        // relay's backend at 37% CPU instead of 12%; test/relay/query-plans.test.ts).
+        // Every statement of the relay has an index made for it, and postgres.js prepares them:
+        // a generic plan made on an empty outbox (a new deployment) would keep a sequential scan.
         enable_seqscan: 'off',
         ...RELAY_SESSION_TIMEOUTS,
+        ...RELAY_LIVENESS,
       },
     })
+    this.#heartbeat = setInterval(() => {
+      // Errors are the loop's to see at its next statement; a reconnect here is caught there.
+      this.sql`select 1`.catch(() => {})
+    }, HEARTBEAT_MS)
+    this.#heartbeat.unref()
   }
 
-  /** Joins the relay group on the current session (again, if the session changed). */
+  /** Joins the relay group on the current session: again from scratch after a loss. */
   async join(): Promise<void> {
+    // Whatever this backend still holds of a lost membership goes first (nothing on a new one).
+    await this.sql`select pg_advisory_unlock_all()`
     const [row] = await this.sql<{ pid: number; slot: number | null }[]>`
       select pg_backend_pid() as pid,
              (select s from generate_series(0, ${MEMBER_SLOTS - 1}) s
@@ -88,12 +131,35 @@ export class RelaySession {
     this.settling = []
   }
 
-  /** Throws SessionChangedError if postgres.js reconnected under us. */
-  assertSession(pid: number): void {
-    if (pid !== this.pid) {
+  /**
+   * Checks what a statement sent at `sentAt` (performance.now()) read from pg_locks against
+   * what this relay believes it owns. A mismatch throws OwnershipLostError; the next rebalance
+   * rejoins from scratch.
+   */
+  proveOwnership(read: Held, sentAt: number): void {
+    const held = read.held ?? []
+    const same =
+      read.joined !== false &&
+      held.length === this.owned.length &&
+      held.every((p) => this.owned.includes(p))
+    if (!same) {
+      const detail =
+        held.length === 0 ? 'its session holds no partition locks' : 'its partition locks changed'
       this.pid = undefined
-      throw new SessionChangedError()
+      this.owned = []
+      this.awake = []
+      this.settling = []
+      throw new OwnershipLostError(detail)
     }
+    this.#provenAt = Math.max(this.#provenAt, sentAt)
+  }
+
+  /** Before a batch is published or marked: proves ownership again once the lease has run out. */
+  async confirmLease(): Promise<void> {
+    if (performance.now() - this.#provenAt < LEASE_MS) return
+    const sentAt = performance.now()
+    const [row] = await this.sql<Held[]>`select ${heldOwnerLocks(this.sql)} as held`
+    this.proveOwnership(row ?? { held: null }, sentAt)
   }
 
   /**
@@ -102,13 +168,18 @@ export class RelaySession {
    */
   async rebalance(): Promise<number[]> {
     if (this.pid === undefined) await this.join()
-    const [row] = await this.sql<{ pid: number; relays: number }[]>`
-      select pg_backend_pid() as pid, count(*)::int as relays from pg_locks
-       where locktype = 'advisory' and classid = ${LOCK.member} and objsubid = 2 and granted
+    const sentAt = performance.now()
+    const [row] = await this.sql<(Held & { relays: number; joined: boolean })[]>`
+      select count(*) filter (where classid = ${LOCK.member})::int as relays,
+             coalesce(bool_or(classid = ${LOCK.member} and pid = pg_backend_pid()), false) as joined,
+             array_agg(objid::int) filter (where classid = ${LOCK.owner} and pid = pg_backend_pid()) as held
+        from pg_locks
+       where locktype = 'advisory' and objsubid = 2 and granted
+         and classid in (${LOCK.member}, ${LOCK.owner})
          -- Advisory locks are per database: relays of other databases on this server are not peers.
          and database = (select oid from pg_database where datname = current_database())`
     if (!row) throw new Error('pg_locks returned no row')
-    this.assertSession(row.pid)
+    this.proveOwnership(row, sentAt)
     const share = Math.ceil(RELAY_PARTITIONS / Math.max(row.relays, 1))
     if (this.owned.length > share) {
       const extra = this.owned.slice(share)
@@ -139,6 +210,7 @@ export class RelaySession {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.#heartbeat)
     await this.sql.end({ timeout: 1 })
   }
 }

@@ -2,6 +2,7 @@
  * The relay loop against a real Postgres with a recording fake Publish: what gets marked,
  * in what order, and how it behaves while publishing fails.
  */
+import { randomUUID } from 'node:crypto'
 import { pino } from 'pino'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import type { WakeupMode } from '../../src/db/doorbell-trigger'
@@ -35,10 +36,12 @@ function run(
     mode?: WakeupMode
     rebalanceEveryMs?: number
     lingerMs?: number
+    /** Sees every statement the relay's session sends. */
+    debug?: (query: string) => void
   } = {},
 ) {
   const controller = new AbortController()
-  const session = new RelaySession(db.url, 'test-relay')
+  const session = new RelaySession(db.url, 'test-relay', { debug: overrides.debug })
   const done = runRelay({
     session,
     mode: overrides.mode ?? 'adaptive',
@@ -251,3 +254,63 @@ async function trickle(signal: AbortSignal) {
     await delay(3)
   }
 }
+
+describe('runRelay, held to account', () => {
+  it('idle behind a dead letter, with a past-due event held back by it, sends few statements', async () => {
+    await insertEvents(2)
+    await db.sql`update outbox set dead_at = now(), attempts = 5, last_error = 'test'
+                  where id = (select min(id) from outbox)`
+    // As a deferred batch leaves it: its retry time passed, but it waits behind the dead one.
+    await db.sql`update outbox set next_attempt_at = now() - interval '1 second', attempts = 1
+                  where id = (select max(id) from outbox)`
+    let statements = 0
+    const published: OutboxMessage[] = []
+    const relay = run(async (batch) => void published.push(...batch), {
+      pollIntervalMs: 60_000,
+      debug: () => void statements++,
+    })
+    await delay(1000) // joined, found nothing to publish, asleep
+    const before = statements
+    await delay(2000)
+    const perSecond = (statements - before) / 2
+    await relay.stop()
+    expect(published).toEqual([])
+    expect(perSecond).toBeLessThan(50)
+  })
+
+  it('a relay whose locks are released on its own backend notices, rejoins, and publishes twice at most its batches in hand', async () => {
+    const byA = new Set<string>()
+    const byB = new Set<string>()
+    const recorder = (set: Set<string>) => async (batch: readonly OutboxMessage[]) => {
+      await delay(2)
+      for (const m of batch) set.add(m.eventId)
+    }
+    const options = { batchSize: 10, pollIntervalMs: 60_000 }
+    const a = run(recorder(byA), options)
+    await waitFor('a owns every partition', () => a.session.owned.length === 64)
+    let written = 0
+    const writer = (async () => {
+      for (let i = 0; i < 100; i++) {
+        await insertEvents(10, randomUUID())
+        written += 10
+        await delay(10)
+      }
+    })()
+    await waitFor('the stream under way', () => written >= 200)
+    // What a pooler's DISCARD ALL does to the session's locks, on the relay's own backend.
+    await a.session.sql`select pg_advisory_unlock_all()`
+    const b = run(recorder(byB), options)
+    try {
+      await writer
+      await waitFor('all published', async () => (await unpublished()) === 0, 10_000)
+      await delay(1500) // a rebalance each, after the last publish
+      expect(a.session.owned.length + b.session.owned.length).toBe(64)
+      expect(b.session.owned.length).toBeGreaterThan(0)
+      const both = [...byA].filter((id) => byB.has(id))
+      expect(both.length).toBeLessThanOrEqual(2 * options.batchSize)
+      expect(new Set([...byA, ...byB]).size).toBe(1000)
+    } finally {
+      await Promise.all([a.stop(), b.stop()])
+    }
+  })
+})

@@ -59,6 +59,19 @@ const publishedCount = async () =>
     >`select count(*)::int as n from outbox where published_at is not null`
   )[0]?.n ?? 0
 
+/** Partitions owned, by the backend pid that holds their owner locks. */
+const ownersByPid = async () =>
+  db.sql<{ pid: number; n: number }[]>`
+    select pid, count(*)::int as n from pg_locks
+     where locktype = 'advisory' and classid = 780001 and objsubid = 2 and granted
+       and database = (select oid from pg_database where datname = current_database())
+     group by pid`
+
+const sharedBy = async (relays: number) => {
+  const owners = await ownersByPid()
+  return owners.length === relays && owners.reduce((s, o) => s + o.n, 0) === 64
+}
+
 describe('relay processes', () => {
   it('SIGKILL mid-stream, restart: everything delivered, duplicates only from the batches in flight', async () => {
     const batchSize = 100
@@ -100,21 +113,8 @@ describe('relay processes', () => {
   })
 
   it('three relays share the partitions; one SIGKILLed, its partitions move, order holds for two aggregate types on two topics', async () => {
-    const ownersByPid = async () =>
-      db.sql<{ pid: number; n: number }[]>`
-        select pid, count(*)::int as n from pg_locks
-         where locktype = 'advisory' and classid = 780001 and objsubid = 2 and granted
-           and database = (select oid from pg_database where datname = current_database())
-         group by pid`
     const trio = [spawnRelay(50), spawnRelay(50), spawnRelay(50)]
-    await waitFor(
-      'three relays sharing all 64 partitions',
-      async () => {
-        const owners = await ownersByPid()
-        return owners.length === 3 && owners.reduce((s, o) => s + o.n, 0) === 64
-      },
-      20_000,
-    )
+    await waitFor('three relays sharing all 64 partitions', () => sharedBy(3), 20_000)
 
     const orders = newOrderIds(300)
     const writer = (async () => {
@@ -132,14 +132,7 @@ describe('relay processes', () => {
     trio[1]?.child.kill('SIGKILL')
     await writer
 
-    await waitFor(
-      'the survivors own all 64 partitions',
-      async () => {
-        const owners = await ownersByPid()
-        return owners.length === 2 && owners.reduce((s, o) => s + o.n, 0) === 64
-      },
-      10_000,
-    )
+    await waitFor('the survivors own all 64 partitions', () => sharedBy(2), 10_000)
     await waitFor('backlog drained', async () => (await unpublishedCount(db.sql)) === 0, 30_000)
     const [{ n: committed } = { n: 0 }] = await db.sql<
       { n: number }[]
@@ -154,4 +147,30 @@ describe('relay processes', () => {
     expect(report.missing).toEqual([])
     expect(report.outOfOrder).toEqual([])
   })
+
+  it('one of two relays frozen (SIGSTOP): the other publishes everything within 30 s; resumed, it rejoins and publishes nothing twice', async () => {
+    const [frozen] = [spawnRelay(50), spawnRelay(50)]
+    await waitFor('two relays sharing all 64 partitions', () => sharedBy(2), 20_000)
+    frozen?.child.kill('SIGSTOP') // its connection stays up, its locks held
+    const frozenAt = Date.now()
+    try {
+      for (let i = 0; i < 100; i++) {
+        await insertOrderEvents(db.sql, newOrderIds(1), 1) // 100 orders at 20/s, all partitions
+        await delay(50)
+      }
+      const left = 30_000 - (Date.now() - frozenAt)
+      await waitFor('every event on the topic', () => consumer.byEventId().size === 100, left)
+    } finally {
+      frozen?.child.kill('SIGCONT')
+    }
+    await frozen?.waitForOutput(/partitions lost; rejoining/, 10_000)
+    await waitFor('two relays sharing all 64 again', () => sharedBy(2), 10_000)
+    await insertOrderEvents(db.sql, newOrderIds(100), 2)
+    await waitFor('all on the topic', () => consumer.byEventId().size === 300, 20_000)
+    await delay(500) // a late duplicate would arrive by now
+    const report = await ledger(db.sql, consumer)
+    expect(report.missing).toEqual([])
+    expect(report.outOfOrder).toEqual([])
+    expect(report.duplicates).toBe(0)
+  }, 90_000)
 })
