@@ -120,7 +120,7 @@ function outboxGauges(registry: Registry, read: () => Promise<OutboxStats>): voi
       help,
       registers: [registry],
       async collect() {
-        this.set(pick(await stats()))
+        this.set(await orNaN(async () => pick(await stats())))
       },
     })
   statGauge(
@@ -144,7 +144,7 @@ function relayGauges(registry: Registry, sources: RelayMetricSources): void {
       help,
       registers: [registry],
       async collect() {
-        this.set(await read())
+        this.set(await orNaN(read))
       },
     })
   gauge('relay_owned_partitions', 'Outbox partitions this relay owns (of 64).', () =>
@@ -160,4 +160,16 @@ function relayGauges(registry: Registry, sources: RelayMetricSources): void {
     'How long this relay has made no progress (published, or found nothing to claim) while its partitions hold publishable events; 0 when it keeps up.',
     () => sources.stalledSeconds(),
   )
+}
+
+/**
+ * A gauge's value, or NaN when it cannot be read (the database down): a scrape still answers
+ * with every other metric instead of failing whole.
+ */
+export async function orNaN(read: () => number | Promise<number>): Promise<number> {
+  try {
+    return await read()
+  } catch {
+    return Number.NaN
+  }
 }

@@ -50,7 +50,9 @@ export function createTopicMetrics(
       registers: [registry],
       async collect() {
         this.reset() // a topic drained since the last scrape reads 0 by its absence
-        for (const row of await backlog()) this.set({ topic: row.topic }, pick(row))
+        // Unreadable (the database down): no series this scrape, and the rest still answers.
+        const rows = await backlog().catch(() => [])
+        for (const row of rows) this.set({ topic: row.topic }, pick(row))
       },
     })
   gauge(

@@ -30,6 +30,8 @@ export type KafkaPublisherOptions = {
 
 export type KafkaPublisher = {
   publish: Publish
+  /** Connects the producer now (publish connects on first use): for readiness. */
+  connect(): Promise<void>
   disconnect(): Promise<void>
 }
 
@@ -144,6 +146,9 @@ export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPubli
       } finally {
         clearTimeout(timer)
       }
+    },
+    async connect() {
+      await connected()
     },
     async disconnect() {
       await producer?.disconnect()

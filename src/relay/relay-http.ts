@@ -14,6 +14,11 @@ export type Readiness = {
   /** undefined when the relay does not listen (poll mode). */
   listenerHealthy?: () => boolean
   ownedPartitions: () => number
+  /**
+   * Why the relay cannot yet know it can do its job: the database or the broker not reached
+   * even once since it started (one reason each); empty once both have been.
+   */
+  notYetReached?: () => Promise<{ database?: string; broker?: string }>
   maxLagSeconds: number
   /**
    * How the database's outbox trigger departs from what the relay's wake-up needs, undefined if
@@ -27,25 +32,19 @@ export type Readiness = {
 export async function checkRelayReadiness(r: Readiness) {
   const reasons: string[] = []
   const checks: Record<string, unknown> = {}
-  let reachable = true
-  try {
-    const lag = await r.lagSeconds()
-    checks.lagSeconds = Math.round(lag * 1000) / 1000
-    if (lag > r.maxLagSeconds) {
-      reasons.push(
-        `its oldest publishable event is ${Math.round(lag)} s old (limit READY_MAX_LAG_SECONDS=${r.maxLagSeconds})`,
-      )
+  const notYet = (await r.notYetReached?.()) ?? {}
+  if (notYet.database) reasons.push(notYet.database)
+  if (notYet.broker) reasons.push(notYet.broker)
+  // Never reached, an empty partition list would read as nothing to publish: no proof of a database.
+  let reachable = notYet.database === undefined
+  if (!reachable) checks.lagSeconds = 'not read (database not reached yet)'
+  else {
+    try {
+      reasons.push(...(await lagReasons(r, checks)))
+    } catch (err) {
+      reachable = false
+      reasons.push(`database unreachable: ${(err as Error).message}`)
     }
-    const stalled = reachable && r.stalledSeconds ? await r.stalledSeconds() : 0
-    checks.stalledSeconds = Math.round(stalled * 1000) / 1000
-    if (stalled > r.maxLagSeconds) {
-      reasons.push(
-        `no progress for ${Math.round(stalled)} s with events to publish (limit READY_MAX_LAG_SECONDS=${r.maxLagSeconds})`,
-      )
-    }
-  } catch (err) {
-    reachable = false
-    reasons.push(`database unreachable: ${(err as Error).message}`)
   }
   if (r.wakeupMismatch) {
     // Not asked of a database that just failed to answer: /readyz would wait out a second
@@ -65,6 +64,26 @@ export async function checkRelayReadiness(r: Readiness) {
   // Owning nothing is fine: other relays own every partition and this one stands by.
   checks.partitions = owned > 0 ? `owns ${owned}` : 'standing by'
   return { ready: reasons.length === 0, reasons, checks }
+}
+
+/** The lag and stall checks, read from the outbox; throws if the database does not answer. */
+async function lagReasons(r: Readiness, checks: Record<string, unknown>): Promise<string[]> {
+  const reasons: string[] = []
+  const lag = await r.lagSeconds()
+  checks.lagSeconds = Math.round(lag * 1000) / 1000
+  if (lag > r.maxLagSeconds) {
+    reasons.push(
+      `its oldest publishable event is ${Math.round(lag)} s old (limit READY_MAX_LAG_SECONDS=${r.maxLagSeconds})`,
+    )
+  }
+  const stalled = r.stalledSeconds ? await r.stalledSeconds() : 0
+  checks.stalledSeconds = Math.round(stalled * 1000) / 1000
+  if (stalled > r.maxLagSeconds) {
+    reasons.push(
+      `no progress for ${Math.round(stalled)} s with events to publish (limit READY_MAX_LAG_SECONDS=${r.maxLagSeconds})`,
+    )
+  }
+  return reasons
 }
 
 /** What /readyz says of the outbox trigger, and why the relay is not ready, if it is not. */
@@ -95,6 +114,7 @@ export function relayHttpApp(registry: Registry, readiness: Readiness) {
       return c.json({ status: ready ? 'ready' : 'not ready', reasons, checks }, ready ? 200 : 503)
     })
     .get('/metrics', async (c) =>
+      // Each collect() catches its own failure (observability/metrics.ts): never a 500 here.
       c.body(await registry.metrics(), 200, { 'content-type': registry.contentType }),
     )
 }

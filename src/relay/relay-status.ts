@@ -14,6 +14,12 @@ export class RelayStatus {
   /** When the relay last caught up (a claim found nothing) or published (epoch ms). */
   lastProgressAt = Date.now()
   readonly waits = new LockWaits()
+  /** Set once the relay joined its group: until then it cannot know it can do its job. */
+  databaseReached = false
+  /** Set once a producer connected or a batch was acknowledged. */
+  brokerReached = false
+  /** The loop's last failure, for readiness to say why the database was not reached. */
+  lastFailure: string | undefined
 }
 
 /** Logs and counts, once per wait, each partition kept from the relay for over a second. */

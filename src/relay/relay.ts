@@ -24,6 +24,7 @@ import { noRelayMetrics, type RelayMetrics } from '../observability/metrics'
 import { earliestRetry } from '../outbox/queries'
 import { leaveAwake, recheckSettling } from './awake'
 import type { BackoffOptions } from './backoff'
+import { describeError } from './classify-error'
 import { type Doorbell, sleep } from './doorbell'
 import { type DrainPolicy, type DrainResult, drain } from './drain'
 import { Failures } from './failures'
@@ -88,6 +89,7 @@ class RelayLoop {
         await this.#rebalanceIfDue()
         this.#state = await this.#step(this.#state)
       } catch (err) {
+        this.#status.lastFailure = describeError(err)
         this.#timers.reset()
         await this.#failures.failed(err, this.o.doorbell, this.o.signal)
         this.#state = 'drain'
@@ -182,6 +184,7 @@ class RelayLoop {
     const o = this.o
     if (Date.now() < this.#timers.nextRebalance) return
     const gained = await o.session.rebalance()
+    this.#status.databaseReached = true
     this.#timers.rebalanced(Date.now())
     this.#status.waits.keepOnly(o.session.owned)
     // A polling relay relies on no ring, so there is nothing to settle before it sleeps.

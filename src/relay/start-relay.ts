@@ -11,7 +11,7 @@ import {
 import { tracedPublish } from '../observability/tracing'
 import { routeOf } from '../outbox/routing'
 import { oldestPublishableAge, readOutboxStats } from '../outbox/stats'
-import { classifyPublishError } from './classify-error'
+import { classifyPublishError, describeError } from './classify-error'
 import { Doorbell } from './doorbell'
 import { createKafkaPublisher, type KafkaPublisher } from './kafka-publisher'
 import { type Listener, startListener } from './listener'
@@ -56,6 +56,14 @@ export async function startRelay(config: RelayConfig, logger: Logger): Promise<R
     template,
     backlog: () => readTopicBacklog(statsSql, template),
   })
+  const publisher = createKafkaPublisher({
+    ...config.kafka,
+    cloudEvents: {
+      source: config.relay.eventSource,
+      schemaBaseUrl: config.relay.eventSchemaBaseUrl,
+    },
+    logger: log,
+  })
   let listener: Listener | undefined
   // First of the parts that can fail to start (a port in use): nothing else runs yet.
   const http = await serveRelayHttp(
@@ -63,6 +71,7 @@ export async function startRelay(config: RelayConfig, logger: Logger): Promise<R
       lagSeconds: () => oldestPublishableAge(statsSql, session.owned),
       stalledSeconds,
       ownedPartitions: () => session.owned.length,
+      notYetReached: () => notYetReached(status, () => publisher.connect()),
       listenerHealthy: config.relay.mode === 'poll' ? undefined : () => !!listener?.healthy(),
       maxLagSeconds: config.readyMaxLagSeconds,
       wakeupMismatch: async () =>
@@ -80,19 +89,18 @@ export async function startRelay(config: RelayConfig, logger: Logger): Promise<R
   // Retention deletes old published rows on its own connection, never the claiming session.
   const retentionSql = sideConnection(config.databaseUrl, 'outbox-relay-retention', 60_000)
   const retention = startRetention({ sql: retentionSql, ...config.retention, logger: log })
-  const publisher = createKafkaPublisher({
-    ...config.kafka,
-    cloudEvents: {
-      source: config.relay.eventSource,
-      schemaBaseUrl: config.relay.eventSchemaBaseUrl,
+  // Connected now, not at the first event: readiness says whether the broker can be reached.
+  publisher.connect().then(
+    () => {
+      status.brokerReached = true
     },
-    logger: log,
-  })
+    () => {}, // readiness says why, and publishing connects again
+  )
   const controller = new AbortController()
   const loop = runRelay({
     ...config.relay,
     session,
-    publish: measuredPublish(publisher, template, { metrics, topicMetrics }),
+    publish: measuredPublish(publisher, template, { metrics, topicMetrics, status }),
     metrics,
     status,
     doorbell,
@@ -144,12 +152,13 @@ function sideConnection(url: string, applicationName: string, statementTimeoutMs
 function measuredPublish(
   publisher: KafkaPublisher,
   template: string,
-  to: { metrics: RelayMetrics; topicMetrics: TopicMetrics },
+  to: { metrics: RelayMetrics; topicMetrics: TopicMetrics; status: RelayStatus },
 ) {
   const publish: Publish = async (batch) => {
     const topics = [...new Set(batch.map((m) => routeOf(m, template)))].join(',')
     try {
       await tracedPublish(topics, batch, () => publisher.publish(batch))
+      to.status.brokerReached = true
     } catch (err) {
       to.metrics.publishFailed(classifyPublishError(err))
       throw err
@@ -169,6 +178,29 @@ async function relayStalledSeconds(sql: postgres.Sql, session: RelaySession, sta
   const age = await oldestPublishableAge(sql, session.owned)
   if (age === 0) return 0
   return Math.min(age, Math.max(0, (Date.now() - status.lastProgressAt) / 1000))
+}
+
+/**
+ * What the relay has not reached even once since it started. The broker is tried here (the
+ * producer connects once, shared with publishing) for at most a second, so /readyz stays quick.
+ */
+async function notYetReached(status: RelayStatus, connect: () => Promise<void>) {
+  const missing: { database?: string; broker?: string } = {}
+  if (!status.databaseReached) {
+    missing.database = `database not reached yet: ${status.lastFailure ?? 'connecting'}`
+  }
+  if (!status.brokerReached) {
+    const tried = await Promise.race([
+      connect().then(
+        () => undefined,
+        (err: unknown) => describeError(err),
+      ),
+      new Promise<string>((r) => setTimeout(() => r('connecting'), 1000).unref()),
+    ])
+    if (tried === undefined) status.brokerReached = true
+    else missing.broker = `broker not reached yet: ${tried}`
+  }
+  return missing
 }
 
 /** True when `work` is still running after `ms`. */

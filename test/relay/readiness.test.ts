@@ -2,8 +2,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { WakeupMode } from '../../src/db/doorbell-trigger'
 import { doorbellTrigger, triggerMismatch } from '../../src/db/doorbell-trigger'
+import { freePort } from '../../src/dev/free-port'
+import type { MockKafka } from '../../src/dev/mock-kafka'
 import { checkRelayReadiness, type Readiness } from '../../src/relay/relay-http'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
+import { startTestKafka } from '../helpers/kafka'
+import { startTestRelay } from '../helpers/relay'
+import { delay, waitFor } from '../helpers/wait'
 
 describe('relay readiness and the outbox trigger', () => {
   let db: TestDatabase
@@ -85,5 +90,73 @@ describe('relay readiness and the outbox trigger', () => {
       ready: true,
       checks: { trigger: 'unknown: permission denied for table pg_trigger' },
     })
+  })
+})
+
+/** A whole relay, started against a database or a broker that does not answer (loopback). */
+describe('relay readiness before first contact', () => {
+  let db: TestDatabase
+  let kafka: MockKafka
+  beforeAll(async () => {
+    db = await createTestDatabase()
+    kafka = startTestKafka('ready.events', { brokers: 1 })
+  })
+  afterAll(async () => {
+    kafka.close()
+    await db.close()
+  })
+
+  const get = async (port: number, path: string) => {
+    const res = await fetch(`http://127.0.0.1:${port}${path}`)
+    return { status: res.status, text: await res.text() }
+  }
+
+  it.each(['poll', 'adaptive'])(
+    '%s, a database nothing answers on: not ready, saying the database was never reached; /metrics still answers',
+    async (mode) => {
+      const url = `postgres://outbox:outbox@127.0.0.1:${await freePort()}/nothing`
+      const relay = await startTestRelay({
+        databaseUrl: url,
+        brokers: kafka.bootstrap,
+        topic: 'ready.events',
+        RELAY_WAKEUP: mode,
+      })
+      try {
+        await delay(1500) // a join has failed by now
+        const ready = await get(relay.httpPort, '/readyz')
+        expect(ready.status).toBe(503)
+        const body = JSON.parse(ready.text) as { reasons: string[] }
+        expect(body.reasons).toContainEqual(expect.stringMatching(/^database not reached yet: /))
+        const metrics = await get(relay.httpPort, '/metrics')
+        expect(metrics.status).toBe(200)
+        expect(metrics.text).toMatch(/^outbox_pending_events Nan$/m)
+      } finally {
+        await relay.stop()
+      }
+    },
+  )
+
+  it('a broker nothing answers on: not ready, saying the broker was never reached', async () => {
+    const relay = await startTestRelay({
+      databaseUrl: db.url,
+      brokers: `127.0.0.1:${await freePort()}`,
+      topic: 'ready.events',
+      RELAY_WAKEUP: 'poll',
+    })
+    try {
+      await waitFor('joined', async () => {
+        const body = JSON.parse((await get(relay.httpPort, '/readyz')).text) as {
+          checks: { partitions: string }
+        }
+        return body.checks.partitions === 'owns 64'
+      })
+      const ready = await get(relay.httpPort, '/readyz')
+      expect(ready.status).toBe(503)
+      expect((JSON.parse(ready.text) as { reasons: string[] }).reasons).toEqual([
+        expect.stringMatching(/^broker not reached yet: /),
+      ])
+    } finally {
+      await relay.stop()
+    }
   })
 })
