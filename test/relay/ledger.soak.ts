@@ -6,7 +6,7 @@
  * orders' to orders.events, and shipments with the same ids (other aggregates) to
  * shipment.events. Afterwards the set of delivered event ids must equal the set of committed
  * ones, and each aggregate's events must have arrived in order.
- * A longer soak: SOAK_SECONDS=600 npx vitest run test/relay/soak.test.ts
+ * Not part of `npm test`: `npm run soak` (CI runs it for 30 s); longer: SOAK_SECONDS=600 npm run soak
  */
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
