@@ -39,6 +39,9 @@ const COMMANDS: Record<string, { options: readonly string[]; args: readonly stri
   reroute: { options: [], args: ['event id', 'topic'] },
 }
 
+/** Every command, `help` included: the usage text and docs/operations.md list these. */
+export const commandNames = [...Object.keys(COMMANDS), 'help']
+
 /** What argv asks for: a command to run against the database, or the usage text. */
 export function parseCommand(argv: readonly string[]): Command | { name: 'help' } {
   let parsed: ReturnType<typeof parseOptions>
