@@ -2,7 +2,8 @@
  * docs/operations.md against the code, where a table makes a checkable claim: the metrics table
  * names exactly the metrics the API and the relay register (beyond prom-client's process
  * defaults); the CLI table lists exactly the commands `npm run outbox` takes, as does its usage
- * text; the alerts table is alerts.yml, rule for rule and expression for expression.
+ * text; the alerts table is alerts.yml, rule for rule and expression for expression. And every
+ * `npm run` command README.md and the docs name exists.
  */
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
@@ -60,6 +61,32 @@ describe('docs/operations.md: The operator CLI', () => {
 
   it('the usage text names every command', () => {
     for (const name of commandNames) expect(USAGE).toMatch(new RegExp(`^  ${name}\\b`, 'm'))
+  })
+})
+
+describe('the commands README.md and docs/*.md tell you to run', () => {
+  const scripts = Object.keys(
+    (JSON.parse(readFileSync(repoPath('package.json'), 'utf8')) as { scripts: object }).scripts,
+  )
+  const texts = ['README.md', 'docs/operations.md', 'docs/outbox.md'].map((f) => ({
+    file: f,
+    text: readFileSync(repoPath(f), 'utf8'),
+  }))
+
+  it('npm run <script> names a script of package.json', () => {
+    const named = texts.flatMap(({ file, text }) =>
+      [...text.matchAll(/\bnpm run ([\w-]+(?::[\w-]+)*)/g)].map((m) => `${file}: ${m[1]}`),
+    )
+    expect(named.length).toBeGreaterThan(10)
+    expect(named.filter((n) => !scripts.includes(n.split(': ')[1] ?? ''))).toEqual([])
+  })
+
+  it('npm run outbox -- <command> names a command of the CLI', () => {
+    const named = texts.flatMap(({ file, text }) =>
+      [...text.matchAll(/\bnpm run outbox -- ([a-z-]+)/g)].map((m) => `${file}: ${m[1]}`),
+    )
+    expect(named.length).toBeGreaterThan(5)
+    expect(named.filter((n) => !commandNames.includes(n.split(': ')[1] ?? ''))).toEqual([])
   })
 })
 
