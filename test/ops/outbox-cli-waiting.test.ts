@@ -117,6 +117,25 @@ describe('an event waiting for a missing topic', () => {
     })
   })
 
+  it('reroute: a dead event, dead for its topic name, goes out on the topic named', async () => {
+    const [dead] = await db.sql<{ eventId: string }[]>`
+      insert into outbox (aggregate_type, aggregate_id, event_type, payload, topic, attempts,
+                          dead_at, last_error)
+      values ('crate', 'C-9', 'CrateLost', '{}', 'no such/topic', 0, now(),
+              'permanent: INVALID_TOPIC: not a valid topic name')
+      returning event_id as "eventId"`
+    const eventId = dead?.eventId ?? ''
+    const rerouted = await cli('reroute', eventId, 'orders.events')
+    expect(rerouted).toMatchObject({
+      code: 0,
+      stdout: expect.stringMatching(/\(was no such\/topic\)/),
+    })
+    const message = await waitFor('the rerouted dead event', () =>
+      orders.messages.find((m) => m.headers.ce_id === eventId),
+    )
+    expect(message.key).toBe('C-9')
+  })
+
   it('refuses an event the relay will publish, and a bad topic, changing nothing', async () => {
     // Pending, not waiting for a topic; held an hour so that the relay leaves it alone meanwhile.
     const [pending] = await db.sql<{ eventId: string }[]>`
