@@ -114,7 +114,9 @@ export const outbox = pgTable(
     deadAt: timestamp('dead_at', { withTimezone: true, mode: 'date' }),
   },
   (t) => [
-    // An empty key would put every such event on one Kafka partition, ordered as one aggregate.
+    // An empty key would put every such event on one Kafka partition, ordered as one aggregate;
+    // an empty type routes to a topic like `.events` that nobody creates.
+    check('outbox_aggregate_type_not_empty', sql`${t.aggregateType} <> ''`),
     check('outbox_aggregate_id_not_empty', sql`${t.aggregateId} <> ''`),
     check('outbox_sequence_not_negative', sql`${t.sequence} >= 0`),
     check('outbox_source_not_empty', sql`${t.source} <> ''`),

@@ -103,7 +103,7 @@ describe('an event waiting for a missing topic', () => {
   })
 
   it('reroute: published on the topic named, once', async () => {
-    const eventId = await insert('', 'E-1') // an empty aggregate type routes to '.events'
+    const eventId = await insert('parcel', 'E-1', 'parcels.evnets') // a typo in its topic
     await waiting(eventId)
     const rerouted = await cli('reroute', eventId, 'orders.events')
     expect(rerouted).toMatchObject({ code: 0, stdout: expect.stringMatching(/^rerouted event/) })
