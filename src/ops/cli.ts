@@ -7,6 +7,7 @@
 import type postgres from 'postgres'
 import { discardDead, listDead, OutboxAdminError, readStatus, requeueDead } from '../outbox/admin'
 import { discardWaiting, readEvent, rerouteEvent } from '../outbox/admin-event'
+import { DEFAULT_TOPIC_TEMPLATE, routeOf } from '../outbox/routing'
 import { formatDead, formatEvent, formatStatus } from './format'
 import type { Command } from './parse-command'
 
@@ -75,7 +76,8 @@ async function run(sql: postgres.Sql, command: Command, topicTemplate?: string):
     }
     case 'show': {
       const event = await readEvent(sql, command.eventId)
-      return command.json ? toJson(event) : formatEvent(event)
+      const route = routeOf(event, topicTemplate ?? DEFAULT_TOPIC_TEMPLATE)
+      return command.json ? toJson({ ...event, route }) : formatEvent(event, route)
     }
     case 'retry': {
       const requeued = await requeueDead(sql, command.target)

@@ -92,8 +92,8 @@ export function formatDead(events: DeadEvent[], limit: number): string {
   )
 }
 
-/** One event, a field per line; payload and headers as indented JSON. */
-export function formatEvent(e: EventDetail): string {
+/** One event, a field per line; payload and headers as indented JSON. `route`: its topic. */
+export function formatEvent(e: EventDetail, route: string): string {
   const at = (d: Date | null) => d?.toISOString() ?? '-'
   const fields: [string, string | number][] = [
     ['event id', e.eventId],
@@ -101,7 +101,8 @@ export function formatEvent(e: EventDetail): string {
     ['id', e.id],
     ['type', `${e.eventType} (schema v${e.schemaVersion})`],
     ['aggregate', `${e.aggregateType}/${e.aggregateId}`],
-    ['topic', e.topic ?? "(the topic template's for its aggregate type)"],
+    ['topic', `${route} (${e.topic ? 'its own' : 'KAFKA_TOPIC_TEMPLATE for its aggregate type'})`],
+    ['source', e.source ?? "(the relay's EVENT_SOURCE)"],
     ['sequence', e.sequence ?? '-'],
     ['occurred at', at(e.occurredAt)],
     ['published at', at(e.publishedAt)],

@@ -30,6 +30,8 @@ export type EventDetail = {
   /** The row's own topic (null: the topic template's for its aggregate type). */
   topic: string | null
   sequence: number | null
+  /** The writer's ce_source; null: the relay's EVENT_SOURCE. */
+  source: string | null
   schemaVersion: number
   headers: Record<string, string> | null
   payload: unknown
@@ -50,7 +52,7 @@ export type EventDetail = {
 export async function readEvent(sql: postgres.Sql, eventId: string): Promise<EventDetail> {
   const [row] = await sql<(Omit<EventDetail, 'id' | 'state'> & { id: string })[]>`
     select id, event_id as "eventId", event_type as "eventType",
-           aggregate_type as "aggregateType", aggregate_id as "aggregateId", topic, sequence,
+           aggregate_type as "aggregateType", aggregate_id as "aggregateId", topic, sequence, source,
            schema_version as "schemaVersion", headers, payload, request_id as "requestId",
            traceparent, occurred_at as "occurredAt", published_at as "publishedAt",
            dead_at as "deadAt", attempts, next_attempt_at as "nextAttemptAt",

@@ -65,6 +65,7 @@ describe('an event waiting for a missing topic', () => {
     expect(text.code).toBe(0)
     expect(text.stdout).toMatch(/^state:\s+waiting-for-topic$/m)
     expect(text.stdout).toMatch(/^aggregate:\s+parcel\/P-1$/m)
+    expect(text.stdout).toMatch(/^topic:\s+parcel\.events \(KAFKA_TOPIC_TEMPLATE/m)
     expect(text.stdout).toContain(
       'MISSING_TOPIC: parcel.events does not exist (the relay never creates topics)',
     )
@@ -74,6 +75,8 @@ describe('an event waiting for a missing topic', () => {
       state: 'waiting-for-topic',
       aggregateType: 'parcel',
       aggregateId: 'P-1',
+      route: 'parcel.events',
+      source: null,
       attempts: 0,
       payload: { at: 'depot' },
     })
