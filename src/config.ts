@@ -95,9 +95,10 @@ const schema = z.object({
   SHUTDOWN_TIMEOUT_MS: positiveInt('SHUTDOWN_TIMEOUT_MS', 10_000, 600_000),
   EVENT_SOURCE: z.string().min(1).default('/orders-api'),
   // ce_dataschema = <this>/<Type>.v<n>.json; the API serves the schemas under /schemas.
+  // Unset: the API on this host at PORT (toConfig).
   EVENT_SCHEMA_BASE_URL: z
     .url({ error: 'EVENT_SCHEMA_BASE_URL must be an absolute URL' })
-    .default('http://localhost:3000/schemas'),
+    .optional(),
   // Published events older than this are deleted by the relay, in small batches.
   OUTBOX_RETENTION: duration('OUTBOX_RETENTION', '7d'),
   RETENTION_BATCH_SIZE: positiveInt('RETENTION_BATCH_SIZE', 1000, 100_000),
@@ -178,7 +179,7 @@ function toConfig(env: z.output<typeof schema>) {
       lingerMs: env.RELAY_LINGER_MS,
       backoff: { baseMs: env.RELAY_BACKOFF_BASE_MS, capMs: env.RELAY_BACKOFF_CAP_MS },
       eventSource: env.EVENT_SOURCE,
-      eventSchemaBaseUrl: env.EVENT_SCHEMA_BASE_URL,
+      eventSchemaBaseUrl: env.EVENT_SCHEMA_BASE_URL ?? `http://localhost:${env.PORT}/schemas`,
     },
     idempotencyTtlMs: env.IDEMPOTENCY_KEY_TTL_HOURS * 3600_000,
     http: {

@@ -54,6 +54,15 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ RELAY_LINGER_MS: '-1' })).toThrow(/RELAY_LINGER_MS/)
   })
 
+  it("points the schema URL at the API's PORT unless EVENT_SCHEMA_BASE_URL says otherwise", () => {
+    expect(loadConfig({}).relay.eventSchemaBaseUrl).toBe('http://localhost:3000/schemas')
+    expect(loadConfig({ PORT: '3100' }).relay.eventSchemaBaseUrl).toBe(
+      'http://localhost:3100/schemas',
+    )
+    const set = { PORT: '3100', EVENT_SCHEMA_BASE_URL: 'https://api.example.com/schemas' }
+    expect(loadConfig(set).relay.eventSchemaBaseUrl).toBe('https://api.example.com/schemas')
+  })
+
   it('reads durations like 7d, 12h and 30m, and rejects other units', () => {
     expect(loadConfig({ OUTBOX_RETENTION: '12h' }).retention.maxAgeMs).toBe(12 * 3600_000)
     expect(loadConfig({}).retention.maxAgeMs).toBe(7 * 86_400_000)

@@ -81,6 +81,11 @@ export const outbox = pgTable(
     topic: text('topic'),
     /** The aggregate's version after the change: `ce_sequence`, only when set. */
     sequence: integer('sequence'),
+    /**
+     * CloudEvents `source` (header `ce_source`): the writing service, e.g. `/shipping`. Null:
+     * the relay's EVENT_SOURCE, which names the orders API (docs/outbox.md).
+     */
+    source: text('source'),
     /** Version of the event type's data schema (src/events/contract.ts): `ce_dataschema`. */
     schemaVersion: smallint('schema_version').notNull().default(1),
     /** The HTTP request that caused the event (X-Request-Id), for following one request in logs. */
@@ -109,6 +114,12 @@ export const outbox = pgTable(
     deadAt: timestamp('dead_at', { withTimezone: true, mode: 'date' }),
   },
   (t) => [
+    // An empty key would put every such event on one Kafka partition, ordered as one aggregate;
+    // an empty type routes to a topic like `.events` that nobody creates.
+    check('outbox_aggregate_type_not_empty', sql`${t.aggregateType} <> ''`),
+    check('outbox_aggregate_id_not_empty', sql`${t.aggregateId} <> ''`),
+    check('outbox_sequence_not_negative', sql`${t.sequence} >= 0`),
+    check('outbox_source_not_empty', sql`${t.source} <> ''`),
     // Extra headers must be strings: refused at the insert, not discovered by the relay.
     check(
       'outbox_headers_strings',

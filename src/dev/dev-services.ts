@@ -14,6 +14,8 @@ import { startMockKafka } from './mock-kafka'
 export type DevServices = {
   config: Config & { databaseUrl: string; kafka: { brokers: string[] } }
   embedded: { postgres: boolean; kafka: boolean }
+  /** The in-process broker's, when it runs (topics-on-first-use.ts). */
+  createTopic?: (name: string, partitions?: number) => void
   stop(): Promise<void>
 }
 
@@ -30,8 +32,10 @@ export async function startDevServices(config: Config): Promise<DevServices> {
     // The broker first: it fails fast (librdkafka missing) before a database is started.
     let brokers = config.kafka.brokers
     let idempotent = config.kafka.idempotent
+    let createTopic: DevServices['createTopic']
     if (!brokers) {
       const kafka = startMockKafka({ brokers: 1 })
+      createTopic = kafka.createTopic
       stops.push(() => kafka.close())
       kafka.createTopic(config.kafka.topic, 3)
       kafka.createTopic(config.kafka.inventoryTopic, 3) // the example consumer's own events
@@ -62,6 +66,7 @@ export async function startDevServices(config: Config): Promise<DevServices> {
     return {
       config: { ...config, databaseUrl, kafka: { ...config.kafka, brokers, idempotent } },
       embedded: { postgres: !config.databaseUrl, kafka: !config.kafka.brokers },
+      ...(createTopic ? { createTopic } : {}),
       stop,
     }
   } catch (err) {

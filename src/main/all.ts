@@ -5,6 +5,7 @@ import { migrateDatabase } from '../db/migrate'
 import { printDevBanner } from '../dev/banner'
 import { startDevServices } from '../dev/dev-services'
 import { describeStartFailure } from '../dev/start-failure'
+import { createTopicsOnFirstUse } from '../dev/topics-on-first-use'
 import { createLogger } from '../logger'
 import { startRelay } from '../relay/start-relay'
 import { startApi } from '../start-api'
@@ -21,8 +22,20 @@ runMain(async () => {
     await migrateDatabase(dev.config.databaseUrl, {}, wakeupToFit(dev.config.relay.mode))
     const api = await startApi(dev.config, logger)
     started.push(api)
-    started.push(await startRelay(dev.config, logger))
-    printDevBanner(dev, api.port)
+    const relay = await startRelay(dev.config, logger)
+    started.push(relay)
+    if (dev.createTopic) {
+      const { createTopic } = dev
+      started.push(
+        createTopicsOnFirstUse({
+          databaseUrl: dev.config.databaseUrl,
+          createTopic: (name) => createTopic(name, 3),
+          topicTemplate: dev.config.kafka.topicTemplate,
+          logger,
+        }),
+      )
+    }
+    printDevBanner(dev, api.port, relay.httpPort)
   } catch (err) {
     // A failed start leaves nothing running (the embedded Postgres is a process of its own).
     for (const s of started.reverse()) await s.stop().catch(() => {})

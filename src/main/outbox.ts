@@ -2,7 +2,8 @@
 import postgres from 'postgres'
 import { ConfigError, loadConfig } from '../config'
 import { readDevServices } from '../dev/dev-services-file'
-import { type Output, parseCommand, runCommand, USAGE, UsageError } from '../ops/cli'
+import { type Output, runCommand, USAGE } from '../ops/cli'
+import { parseCommand, UsageError } from '../ops/parse-command'
 
 const io: Output = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) }
 

@@ -1,13 +1,15 @@
 /**
- * `npm run outbox -- <command>`: argv in, text out. parseCommand turns argv into a Command (or a
- * UsageError, exit 2); runCommand runs it through src/outbox/admin.ts and prints the result
- * as a table, or as JSON with --json. Exit codes: 0 done, 1 refused or failed, 2 usage.
+ * `npm run outbox -- <command>`: argv in, text out. parseCommand (parse-command.ts) turns argv
+ * into a Command (or a UsageError, exit 2); runCommand runs it through src/outbox/admin.ts and
+ * admin-event.ts and prints the result as text, or as JSON with --json.
+ * Exit codes: 0 done, 1 refused or failed, 2 usage.
  */
-import { parseArgs } from 'node:util'
 import type postgres from 'postgres'
-import { z } from 'zod'
 import { discardDead, listDead, OutboxAdminError, readStatus, requeueDead } from '../outbox/admin'
-import { formatDead, formatStatus } from './format'
+import { discardWaiting, readEvent, rerouteEvent } from '../outbox/admin-event'
+import { DEFAULT_TOPIC_TEMPLATE, routeOf } from '../outbox/routing'
+import { formatDead, formatEvent, formatStatus } from './format'
+import type { Command } from './parse-command'
 
 export const USAGE = `Usage: npm run outbox -- <command> [options]
 
@@ -16,112 +18,31 @@ Commands:
                               by KAFKA_TOPIC_TEMPLATE; events waiting for a missing topic are
                               named), the oldest pending event's age, and which relay (pid,
                               application, address) owns how many of the 64 partitions.
-  dead [--limit N] [--json]   Dead-lettered events, newest first (default 50).
+  dead [--limit N] [--json]   Dead-lettered events, newest first (default 50), each with its
+                              whole last error.
+  show <event-id> [--json]    One event whole: its state, routing, headers, payload, attempts
+                              and its whole last error.
   retry <event-id>            Requeue a dead-lettered event: attempts reset to 0, publishable
   retry --all                 at once, relays woken. Its last_error is kept until the next
                               failure overwrites it. --all requeues every dead event.
-  discard <event-id>          Mark a dead-lettered event handled WITHOUT publishing it. Later
-                              events of its aggregate are released and published; consumers never
+  discard <event-id>          Mark a dead-lettered event, or a pending one waiting for a topic
+                              that does not exist, handled WITHOUT publishing it. Later events
+                              of its aggregate are released and published; consumers never
                               get this one and will see a gap in its aggregate's versions
                               (ce_sequence). last_error records the discard.
+  reroute <event-id> <topic>  Send a dead-lettered event, or a pending one waiting for a topic
+                              that does not exist, to <topic> instead (its row's topic column),
+                              publishable at once. Only this event: later events of its
+                              aggregate keep their own routing.
   help                        This text.
 
 <event-id> is the event's uuid (EVENT ID in \`dead\`; the ce_id consumers see).
 Environment: DATABASE_URL (else the database of an "npm start" running here).
-Exit status: 0 done; 1 refused (event not found or not dead) or failed (configuration,
-database); 2 usage error.
+Exit status: 0 done; 1 refused (event not found, or not dead nor waiting for a topic) or
+failed (configuration, database); 2 usage error.
 `
 
-export type Command =
-  | { name: 'status'; json: boolean }
-  | { name: 'dead'; json: boolean; limit: number }
-  | { name: 'retry'; target: { eventId: string } | 'all' }
-  | { name: 'discard'; eventId: string }
-
-export class UsageError extends Error {
-  readonly code = 'USAGE'
-  constructor(message: string) {
-    super(message)
-    this.name = 'UsageError'
-  }
-}
-
 export type Output = { out(text: string): void; err(text: string): void }
-
-const eventIdSchema = z.guid('expected an event id (a uuid, as listed by `npm run outbox -- dead`)')
-const limitSchema = z.coerce
-  .number({ error: '--limit must be a number' })
-  .int('--limit must be a whole number')
-  .min(1, '--limit must be at least 1')
-  .max(10_000, '--limit must be at most 10000')
-
-/** Options each command accepts; anything else is a usage error, not silently ignored. */
-const ALLOWED: Record<string, readonly string[]> = {
-  status: ['json'],
-  dead: ['json', 'limit'],
-  retry: ['all'],
-  discard: [],
-}
-
-/** What argv asks for: a command to run against the database, or the usage text. */
-export function parseCommand(argv: readonly string[]): Command | { name: 'help' } {
-  let parsed: ReturnType<typeof parseOptions>
-  try {
-    parsed = parseOptions(argv)
-  } catch (err) {
-    throw new UsageError((err as Error).message)
-  }
-  const { values, positionals } = parsed
-  const [name, ...args] = positionals
-  if (values.help || name === 'help') return { name: 'help' }
-  if (name === undefined) throw new UsageError('no command given')
-  const allowed = ALLOWED[name]
-  if (!allowed) throw new UsageError(`unknown command '${name}'`)
-  for (const option of Object.keys(values)) {
-    if (!allowed.includes(option)) throw new UsageError(`${name} does not take --${option}`)
-  }
-  const expected = name === 'discard' || (name === 'retry' && !values.all) ? 1 : 0
-  if (args.length !== expected) {
-    throw new UsageError(
-      expected === 0
-        ? `${name}${values.all ? ' --all' : ''} takes no arguments (got '${args.join(' ')}')`
-        : `${name} takes exactly one event id${name === 'retry' ? ' (or --all)' : ''}`,
-    )
-  }
-  const json = values.json ?? false
-  switch (name) {
-    case 'status':
-      return { name, json }
-    case 'dead':
-      return { name, json, limit: valid(limitSchema, values.limit ?? '50') }
-    case 'retry':
-      return { name, target: values.all ? 'all' : { eventId: valid(eventIdSchema, args[0]) } }
-    default:
-      return { name: 'discard', eventId: valid(eventIdSchema, args[0]) }
-  }
-}
-
-function parseOptions(argv: readonly string[]) {
-  return parseArgs({
-    args: [...argv],
-    allowPositionals: true,
-    strict: true,
-    options: {
-      json: { type: 'boolean' },
-      limit: { type: 'string' },
-      all: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  })
-}
-
-function valid<T>(schema: z.ZodType<T>, input: unknown): T {
-  const result = schema.safeParse(input)
-  if (!result.success) {
-    throw new UsageError(`${result.error.issues[0]?.message ?? 'invalid'}: '${String(input)}'`)
-  }
-  return result.data
-}
 
 /**
  * Runs a parsed command; returns the exit code. Refusals (OutboxAdminError) exit 1.
@@ -134,35 +55,60 @@ export async function runCommand(
   options: { topicTemplate?: string } = {},
 ): Promise<number> {
   try {
-    switch (command.name) {
-      case 'status': {
-        const status = await readStatus(sql, options.topicTemplate)
-        io.out(command.json ? toJson(status) : formatStatus(status))
-        return 0
-      }
-      case 'dead': {
-        const dead = await listDead(sql, command.limit)
-        io.out(command.json ? toJson(dead) : formatDead(dead, command.limit))
-        return 0
-      }
-      case 'retry': {
-        const requeued = await requeueDead(sql, command.target)
-        io.out(`requeued ${requeued.length} event(s)\n`)
-        return 0
-      }
-      case 'discard': {
-        const { discardedAt } = await discardDead(sql, command.eventId)
-        io.out(
-          `discarded event ${command.eventId} at ${discardedAt.toISOString()}: it will not be ` +
-            'published; later events of its order are released (consumers see a version gap)\n',
-        )
-        return 0
-      }
-    }
+    io.out(await run(sql, command, options.topicTemplate))
+    return 0
   } catch (err) {
     if (!(err instanceof OutboxAdminError)) throw err
     io.err(`${err.message}\n`)
     return 1
+  }
+}
+
+async function run(sql: postgres.Sql, command: Command, topicTemplate?: string): Promise<string> {
+  switch (command.name) {
+    case 'status': {
+      const status = await readStatus(sql, topicTemplate)
+      return command.json ? toJson(status) : formatStatus(status)
+    }
+    case 'dead': {
+      const dead = await listDead(sql, command.limit)
+      return command.json ? toJson(dead) : formatDead(dead, command.limit)
+    }
+    case 'show': {
+      const event = await readEvent(sql, command.eventId)
+      const route = routeOf(event, topicTemplate ?? DEFAULT_TOPIC_TEMPLATE)
+      return command.json ? toJson({ ...event, route }) : formatEvent(event, route)
+    }
+    case 'retry': {
+      const requeued = await requeueDead(sql, command.target)
+      return `requeued ${requeued.length} event(s)\n`
+    }
+    case 'discard': {
+      const { discardedAt } = await discard(sql, command.eventId)
+      return (
+        `discarded event ${command.eventId} at ${discardedAt.toISOString()}: it will not be ` +
+        'published; later events of its aggregate are released (consumers see a version gap)\n'
+      )
+    }
+    case 'reroute': {
+      const { from } = await rerouteEvent(sql, command.eventId, command.topic)
+      return (
+        `rerouted event ${command.eventId} to ${command.topic}` +
+        `${from ? ` (was ${from})` : ''}: the relay publishes it there next\n`
+      )
+    }
+  }
+}
+
+/** A dead event, else a pending one that waits for a missing topic (which says why not). */
+async function discard(sql: postgres.Sql, eventId: string): Promise<{ discardedAt: Date }> {
+  try {
+    return await discardDead(sql, eventId)
+  } catch (err) {
+    if (err instanceof OutboxAdminError && err.code === 'EVENT_NOT_DEAD') {
+      return discardWaiting(sql, eventId)
+    }
+    throw err
   }
 }
 

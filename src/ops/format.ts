@@ -1,5 +1,6 @@
 /** Human-readable output of the operator CLI: plain aligned tables, no colour (pipes, logs). */
 import type { DeadEvent, OutboxStatus } from '../outbox/admin'
+import type { EventDetail } from '../outbox/admin-event'
 
 export function formatStatus(s: OutboxStatus): string {
   const lines = [
@@ -61,24 +62,71 @@ export function formatStatus(s: OutboxStatus): string {
   return `${lines.join('\n')}\n`
 }
 
+/**
+ * A table of the dead events, each row followed by its whole last error on indented lines:
+ * the error is what the operator acts on, and a column would have to cut it.
+ */
 export function formatDead(events: DeadEvent[], limit: number): string {
   if (events.length === 0) return 'no dead-lettered events\n'
   const rows = events.map((e) => [
     e.id,
     e.eventId,
     e.eventType,
-    `${e.aggregateType}/${e.orderId}`,
+    `${e.aggregateType}/${e.aggregateId}`,
     e.attempts,
     e.deadAt.toISOString(),
-    truncate(e.lastError ?? '-', 80),
+  ])
+  const [header = '', ...lines] = table(
+    ['ID', 'EVENT ID', 'TYPE', 'AGGREGATE', 'ATTEMPTS', 'DEAD AT'],
+    rows,
+  ).split('\n')
+  const body = lines.flatMap((line, i) => [
+    line,
+    indent(`LAST ERROR: ${events[i]?.lastError ?? '-'}`),
   ])
   const more = events.length === limit ? ` (the newest ${limit}; --limit N for more)` : ''
   return (
-    `${events.length} dead-lettered event(s)${more}\n` +
-    `${table(['ID', 'EVENT ID', 'TYPE', 'AGGREGATE', 'ATTEMPTS', 'DEAD AT', 'LAST ERROR'], rows)}\n` +
-    'requeue: npm run outbox -- retry <event-id> | --all; give up on one: discard <event-id>\n'
+    `${events.length} dead-lettered event(s)${more}\n${[header, ...body].join('\n')}\n` +
+    'one whole: npm run outbox -- show <event-id>; requeue: retry <event-id> | --all; ' +
+    'give up on one: discard <event-id>\n'
   )
 }
+
+/** One event, a field per line; payload and headers as indented JSON. `route`: its topic. */
+export function formatEvent(e: EventDetail, route: string): string {
+  const at = (d: Date | null) => d?.toISOString() ?? '-'
+  const fields: [string, string | number][] = [
+    ['event id', e.eventId],
+    ['state', e.state],
+    ['id', e.id],
+    ['type', `${e.eventType} (schema v${e.schemaVersion})`],
+    ['aggregate', `${e.aggregateType}/${e.aggregateId}`],
+    ['topic', `${route} (${e.topic ? 'its own' : 'KAFKA_TOPIC_TEMPLATE for its aggregate type'})`],
+    ['source', e.source ?? "(the relay's EVENT_SOURCE)"],
+    ['sequence', e.sequence ?? '-'],
+    ['occurred at', at(e.occurredAt)],
+    ['published at', at(e.publishedAt)],
+    ['dead at', at(e.deadAt)],
+    ['attempts', e.attempts],
+    ['next attempt at', at(e.nextAttemptAt)],
+    ['request id', e.requestId ?? '-'],
+    ['traceparent', e.traceparent ?? '-'],
+  ]
+  const width = Math.max(...fields.map(([k]) => k.length)) + 1
+  return [
+    ...fields.map(([k, v]) => `${`${k}:`.padEnd(width)} ${v}`),
+    `last error:\n${indent(e.lastError ?? '-')}`,
+    `headers:\n${indent(JSON.stringify(e.headers ?? {}, null, 2))}`,
+    `payload:\n${indent(JSON.stringify(e.payload, null, 2))}`,
+    '',
+  ].join('\n')
+}
+
+const indent = (text: string) =>
+  text
+    .split('\n')
+    .map((l) => `    ${l}`)
+    .join('\n')
 
 /** 0.4s, 42s, 5m 12s, 3h 04m, 2d 07h. */
 export function formatAge(seconds: number): string {
@@ -102,9 +150,4 @@ function table(headers: string[], rows: (string | number)[][]): string {
         .trimEnd(),
     )
     .join('\n')
-}
-
-const truncate = (text: string, max: number) => {
-  const line = text.replace(/\s+/g, ' ')
-  return line.length > max ? `${line.slice(0, max - 1)}…` : line
 }

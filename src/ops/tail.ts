@@ -38,6 +38,12 @@ export async function startTail(
     maxWaitTimeInMs: 500,
     retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 5000 }, // outlive broker restarts
   })
+  // Without --from-beginning only events after the join are printed: say when that is (a few
+  // seconds after start; again after a rebalance).
+  consumer.on(consumer.events.GROUP_JOIN, () => {
+    const from = options.fromBeginning ? 'every event from the beginning' : 'events from now on'
+    io.err(`joined: printing ${from}\n`)
+  })
   await consumer.connect()
   await consumer.subscribe({ topics: options.topics, fromBeginning: options.fromBeginning })
   await consumer.run({

@@ -139,7 +139,7 @@ export type DeadEvent = {
   eventType: string
   aggregateType: string
   /** The aggregate's id (for the orders API's events, the order id). */
-  orderId: string
+  aggregateId: string
   attempts: number
   occurredAt: Date
   deadAt: Date
@@ -150,7 +150,7 @@ export type DeadEvent = {
 export async function listDead(sql: postgres.Sql, limit: number): Promise<DeadEvent[]> {
   const rows = await sql<(Omit<DeadEvent, 'id'> & { id: string })[]>`
     select id, event_id as "eventId", event_type as "eventType",
-           aggregate_type as "aggregateType", aggregate_id as "orderId",
+           aggregate_type as "aggregateType", aggregate_id as "aggregateId",
            attempts, occurred_at as "occurredAt", dead_at as "deadAt", last_error as "lastError"
       from outbox
      where published_at is null and dead_at is not null

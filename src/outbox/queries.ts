@@ -56,7 +56,7 @@ export async function claimBatch(
     select ${heldOwnerLocks(q)} as held, o.id, o.event_id as "eventId", o.event_type as "eventType",
            o.aggregate_type as "aggregateType", o.aggregate_id as "aggregateId", o.payload,
            o.occurred_at as "occurredAt", o.attempts, o.sequence, o.schema_version as "schemaVersion",
-           o.traceparent, o.topic, o.headers
+           o.traceparent, o.topic, o.headers, o.source
       from outbox o
      where o.published_at is null
        and o.dead_at is null

@@ -8,7 +8,7 @@ export type KafkaMessage = {
 }
 
 export type CloudEventAttributes = {
-  /** CloudEvents `source` (a URI reference naming this service). */
+  /** CloudEvents `source` (a URI reference naming this service), for rows that name none. */
   source: string
   /** Base URL of the event JSON Schemas; `ce_dataschema` = `<base>/<Type>.v<n>.json`. */
   schemaBaseUrl: string
@@ -32,7 +32,7 @@ export function toKafkaMessage(message: OutboxMessage, attrs: CloudEventAttribut
       ce_specversion: '1.0',
       ce_id: message.eventId,
       ce_type: message.eventType,
-      ce_source: attrs.source,
+      ce_source: message.source ?? attrs.source,
       ce_subject: message.aggregateId,
       ce_time: message.occurredAt.toISOString(),
       ...(sequence === null ? {} : { ce_sequence: String(sequence) }),

@@ -43,7 +43,8 @@ const levels: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
 }
 
 export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPublisher {
-  const log = options.logger.child({ component: 'kafkajs' })
+  // `library`, not `component`: pino would write a second `component` key after the relay's.
+  const log = options.logger.child({ library: 'kafkajs' })
   const kafka = new Kafka({
     clientId: options.clientId,
     brokers: options.brokers,
@@ -56,7 +57,7 @@ export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPubli
     logLevel: logLevel.NOTHING,
     logCreator: () => (entry) => log[levels[entry.level] ?? 'info'](entry.log, entry.log.message),
   })
-  const topics = createTopicCheck(kafka, log)
+  const topics = createTopicCheck(kafka, options.logger)
   let producer: Producer | undefined
   let connecting: Promise<Producer> | undefined
 

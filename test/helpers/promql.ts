@@ -62,3 +62,33 @@ export function seriesNames(m: MetricShape): string[] {
 
 /** Labels every scraped series carries: Prometheus adds job and instance. */
 export const targetLabels = ['job', 'instance']
+
+/**
+ * Problems with one PromQL expression against the metrics each job exposes; empty when every
+ * metric and label resolves (for the job a `job="..."` matcher pins, else for any job).
+ */
+export function checkExpression(expr: string, byJob: Record<string, MetricShape[]>): string[] {
+  const { metrics, labels, jobs } = readExpression(expr)
+  const problems: string[] = []
+  const unknownJobs = jobs.filter((j) => !(j in byJob))
+  if (unknownJobs.length > 0) problems.push(`no Prometheus job ${unknownJobs.join(', ')}`)
+  const candidates: MetricShape[] = (jobs.length > 0 ? jobs : Object.keys(byJob)).flatMap(
+    (j) => byJob[j] ?? [],
+  )
+  const allowedLabels = new Set(targetLabels)
+  if (metrics.length === 0) problems.push('selects no metric')
+  for (const series of metrics) {
+    if (series === 'up') continue // Prometheus's own per-target series
+    const metric = candidates.find((m) => seriesNames(m).includes(series))
+    if (!metric) {
+      problems.push(
+        `${series} is not exposed by job ${jobs.join('|') || Object.keys(byJob).join(' or ')}`,
+      )
+      continue
+    }
+    for (const l of metric.labels) allowedLabels.add(l)
+    if (series.endsWith('_bucket')) allowedLabels.add('le')
+  }
+  for (const l of labels) if (!allowedLabels.has(l)) problems.push(`no label ${l} on ${metrics}`)
+  return problems
+}

@@ -1,8 +1,9 @@
 /**
  * The metrics each Prometheus job exposes, read from the code that registers them
- * (src/observability/metrics.ts), one registry per process as in production: the API's
- * request histogram, the relay's outbox metrics, and prom-client's default process metrics
- * in both.
+ * (src/observability/metrics.ts and topic-metrics.ts), one registry per process as in
+ * production: the API's request histogram, the relay's outbox metrics, and prom-client's
+ * default process metrics in both. The one third-party job, kafka (kafka_exporter, for consumer
+ * lag), is declared in `exporterMetrics`.
  */
 import { Histogram, type Registry } from 'prom-client'
 import {
@@ -10,6 +11,7 @@ import {
   createRegistry,
   createRelayMetrics,
 } from '../../src/observability/metrics'
+import { createTopicMetrics } from '../../src/observability/topic-metrics'
 import type { MetricShape } from './promql'
 
 function shapes(registry: Registry): MetricShape[] {
@@ -31,5 +33,22 @@ export function metricsByJob(): Record<string, MetricShape[]> {
     stalledSeconds: async () => 0,
     longestWaitSeconds: () => 0,
   })
+  createTopicMetrics(relay, { template: '{aggregate_type}.events', backlog: async () => [] })
   return { api: shapes(api), relay: shapes(relay) }
+}
+
+/**
+ * Jobs of exporters this repository does not build, with the metrics the rules and dashboard may
+ * read from them: kafka_exporter's consumer-group lag (summed per group and topic, and per
+ * partition), as its documentation names them. Not checked against a running exporter.
+ */
+export const exporterMetrics: Record<string, MetricShape[]> = {
+  kafka: [
+    { name: 'kafka_consumergroup_lag_sum', histogram: false, labels: ['consumergroup', 'topic'] },
+    {
+      name: 'kafka_consumergroup_lag',
+      histogram: false,
+      labels: ['consumergroup', 'topic', 'partition'],
+    },
+  ],
 }

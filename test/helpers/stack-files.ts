@@ -40,7 +40,7 @@ const Target = z.object({
 
 export function readPrometheusConfig() {
   return z
-    .object({ scrape_configs: z.array(Target) })
+    .object({ scrape_configs: z.array(Target), rule_files: z.array(z.string()).default([]) })
     .parse(readYaml('observability/prometheus/prometheus.yml'))
 }
 

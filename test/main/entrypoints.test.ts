@@ -110,6 +110,30 @@ describe('running processes', () => {
     expect(relay.output()).toMatch(/relay stopped/)
   })
 
+  it('start:relay with RELAY_METRICS_PORT=0 and LOG_LEVEL=warn still says the port it chose', async () => {
+    const relay = spawnEntrypoint('src/main/relay.ts', {
+      DATABASE_URL: db.url,
+      KAFKA_BROKERS: kafka.bootstrap,
+      KAFKA_IDEMPOTENT: 'false',
+      RELAY_METRICS_PORT: '0',
+      LOG_LEVEL: 'warn',
+    })
+    try {
+      await relay.waitForOutput(/on a chosen port/)
+      const line = relay
+        .output()
+        .split('\n')
+        .find((l) => l.includes('on a chosen port'))
+      const { httpPort, component } = JSON.parse(line ?? '{}')
+      expect(component).toBe('relay')
+      expect((await fetch(`http://127.0.0.1:${httpPort}/healthz`)).status).toBe(200)
+      expect(relay.output()).not.toMatch(/relay started/) // the info lines stay hidden
+    } finally {
+      relay.child.kill('SIGTERM')
+      await relay.exited
+    }
+  })
+
   it('npm start with nothing configured runs embedded Postgres and broker, serves orders, exits 0', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'outbox-start-'))
     await chmod(dataDir, 0o755) // as root, postgres runs as the postgres user and must get in
@@ -122,12 +146,17 @@ describe('running processes', () => {
     try {
       await app.waitForOutput(/curl -i -X POST/, 30_000)
       expect(app.output()).toMatch(/in memory only/)
+      expect(app.output()).toMatch(/creates a topic the first time an\s+event waits for it/)
       const res = await fetch(`http://127.0.0.1:${port}/orders`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ item: 'book', quantity: 2 }),
       })
       expect(res.status).toBe(201)
+      // The banner names the relay's metrics URL (RELAY_METRICS_PORT=0 here: a chosen port).
+      const relayPort = app.output().match(/Relay +http:\/\/localhost:(\d+)\/metrics/)?.[1]
+      const metrics = await fetch(`http://127.0.0.1:${relayPort}/metrics`)
+      expect(await metrics.text()).toMatch(/^relay_owned_partitions \d+$/m)
       app.child.kill('SIGTERM')
       expect(await app.exited).toBe(0)
       // The relay stopped before the database: no warning (CONNECTION_CLOSED) on a clean stop.

@@ -5,35 +5,14 @@
  * instead of leaving a blank panel in a stack CI cannot start.
  */
 import { describe, expect, it } from 'vitest'
-import { type MetricShape, readExpression, seriesNames, targetLabels } from '../helpers/promql'
+import { checkExpression as checkPromql, readExpression } from '../helpers/promql'
 import { metricsByJob } from '../helpers/registered-metrics'
 import { readDashboard, readGrafanaProvisioning } from '../helpers/stack-files'
 
 const byJob = metricsByJob()
 
 /** Problems with one PromQL expression; empty when every name and label resolves. */
-function checkExpression(expr: string): string[] {
-  const { metrics, labels, jobs } = readExpression(expr)
-  const problems: string[] = []
-  const unknownJobs = jobs.filter((j) => !(j in byJob))
-  if (unknownJobs.length > 0) problems.push(`no Prometheus job ${unknownJobs.join(', ')}`)
-  const candidates: MetricShape[] = (jobs.length > 0 ? jobs : Object.keys(byJob)).flatMap(
-    (j) => byJob[j] ?? [],
-  )
-  const allowedLabels = new Set(targetLabels)
-  if (metrics.length === 0) problems.push('selects no metric')
-  for (const series of metrics) {
-    const metric = candidates.find((m) => seriesNames(m).includes(series))
-    if (!metric) {
-      problems.push(`${series} is not exposed by job ${jobs.join('|') || 'api or relay'}`)
-      continue
-    }
-    for (const l of metric.labels) allowedLabels.add(l)
-    if (series.endsWith('_bucket')) allowedLabels.add('le')
-  }
-  for (const l of labels) if (!allowedLabels.has(l)) problems.push(`no label ${l} on ${metrics}`)
-  return problems
-}
+const checkExpression = (expr: string) => checkPromql(expr, byJob)
 
 describe('the Grafana dashboard', () => {
   const dashboard = readDashboard()

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { posix } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { metricsByJob } from '../helpers/registered-metrics'
+import { exporterMetrics, metricsByJob } from '../helpers/registered-metrics'
 import {
   bindMounts,
   readCompose,
@@ -42,8 +42,10 @@ describe('Prometheus scrape config', () => {
     ...readFileSync(repoPath('Dockerfile'), 'utf8').matchAll(/^EXPOSE (.+)$/gm),
   ].flatMap((m) => m[1]?.split(/\s+/) ?? [])
 
-  it('scrapes exactly the processes that register metrics, as jobs api and relay', () => {
-    expect(jobs.map((j) => j.job_name).sort()).toEqual(Object.keys(metricsByJob()).sort())
+  it('scrapes exactly the processes that register metrics (api, relay) and the exporters', () => {
+    expect(jobs.map((j) => j.job_name).sort()).toEqual(
+      [...Object.keys(metricsByJob()), ...Object.keys(exporterMetrics)].sort(),
+    )
     expect(Object.keys(processes).sort()).toEqual(Object.keys(metricsByJob()).sort())
   })
 
@@ -67,18 +69,33 @@ describe('Prometheus scrape config', () => {
 })
 
 describe('the observability profile in compose.yaml', () => {
-  it('holds prometheus and grafana, and nothing else is in a profile', () => {
+  it('holds prometheus, grafana and kafka-exporter, and nothing else is in a profile', () => {
     const profiled = Object.entries(services).filter(([, s]) => s.profiles.length > 0)
     expect(Object.fromEntries(profiled.map(([name, s]) => [name, s.profiles]))).toEqual({
       grafana: ['observability'],
+      'kafka-exporter': ['observability'],
       prometheus: ['observability'],
     })
   })
 
-  it('mounts the Prometheus config where Prometheus reads it', () => {
-    expect(hostPathOf(service('prometheus'), '/etc/prometheus/prometheus.yml')).toBe(
+  it('mounts the Prometheus config and every rule file it names where Prometheus reads them', () => {
+    const prometheus = service('prometheus')
+    expect(hostPathOf(prometheus, '/etc/prometheus/prometheus.yml')).toBe(
       'observability/prometheus/prometheus.yml',
     )
+    const { rule_files } = readPrometheusConfig()
+    expect(rule_files).toEqual(['alerts.yml'])
+    for (const file of rule_files) {
+      expect(hostPathOf(prometheus, posix.join('/etc/prometheus', file))).toBe(
+        `observability/prometheus/${file}`,
+      )
+    }
+  })
+
+  it('job kafka targets the kafka-exporter service, which reads the compose broker', () => {
+    const kafka = readPrometheusConfig().scrape_configs.find((j) => j.job_name === 'kafka')
+    expect(kafka?.static_configs.flatMap((s) => s.targets)).toEqual(['kafka-exporter:9308'])
+    expect(service('kafka-exporter').command).toEqual(['--kafka.server=redpanda:9092'])
   })
 
   it('gives Grafana its provisioning, a datasource that reaches prometheus, and the dashboards', () => {

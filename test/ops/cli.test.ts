@@ -1,7 +1,7 @@
 /** The CLI's pure parts: argv parsing and formatting. */
 import { describe, expect, it } from 'vitest'
-import { parseCommand, UsageError } from '../../src/ops/cli'
 import { formatAge, formatDead, formatStatus } from '../../src/ops/format'
+import { parseCommand, UsageError } from '../../src/ops/parse-command'
 
 const id = '0f8fad5b-d9cb-469f-a165-70867728950e'
 
@@ -15,6 +15,9 @@ describe('parseCommand', () => {
     [['retry', id], { name: 'retry', target: { eventId: id } }],
     [['retry', '--all'], { name: 'retry', target: 'all' }],
     [['discard', id], { name: 'discard', eventId: id }],
+    [['show', id], { name: 'show', json: false, eventId: id }],
+    [['show', id, '--json'], { name: 'show', json: true, eventId: id }],
+    [['reroute', id, 'audit.log'], { name: 'reroute', eventId: id, topic: 'audit.log' }],
     [['help'], { name: 'help' }],
     [['status', '-h'], { name: 'help' }],
   ])('%j', (argv, command) => {
@@ -36,6 +39,10 @@ describe('parseCommand', () => {
     [['discard', '--all'], /discard does not take --all/],
     [['discard'], /discard takes exactly one event id$/],
     [['status', '--verbose'], /--verbose/],
+    [['show'], /show takes exactly one event id$/],
+    [['reroute', id], /reroute takes <event id> <topic>/],
+    [['reroute', id, 'no such/topic'], /expected a topic name/],
+    [['reroute', id, 'a', '--json'], /reroute does not take --json/],
   ])('%j is a usage error', (argv, message) => {
     expect(() => parseCommand(argv)).toThrow(UsageError)
     expect(() => parseCommand(argv)).toThrow(message)
@@ -85,7 +92,7 @@ describe('formatting', () => {
     expect(text).toMatch(/^payment\.events\s+2\s+0\s+0\s+2 waiting: the topic does not exist$/m)
   })
 
-  it('dead: an empty list says so; long errors are cut to one line', () => {
+  it('dead: an empty list says so; each error is shown whole, under its row', () => {
     expect(formatDead([], 50)).toBe('no dead-lettered events\n')
     const text = formatDead(
       [
@@ -94,7 +101,7 @@ describe('formatting', () => {
           eventId: id,
           eventType: 'OrderCreated',
           aggregateType: 'orders',
-          orderId: id,
+          aggregateId: id,
           attempts: 3,
           occurredAt: new Date(0),
           deadAt: new Date(0),
@@ -103,8 +110,8 @@ describe('formatting', () => {
       ],
       50,
     )
-    expect(text).toContain(`orders/${id}`)
-    expect(text).toContain('line one line two xxx')
-    expect(text).toMatch(/x…$/m)
+    expect(text).toMatch(new RegExp(`^1\\s+${id}\\s+OrderCreated\\s+orders/${id}\\s+3\\s`, 'm'))
+    expect(text).toContain(`    LAST ERROR: line one\n    line two ${'x'.repeat(200)}\n`)
+    expect(text).not.toContain('…')
   })
 })

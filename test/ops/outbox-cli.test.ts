@@ -114,7 +114,8 @@ describe('without a relay', () => {
       attempts: 10,
       lastError: 'unknown topic',
     })
-    expect(events[0].orderId).toMatch(/^[0-9a-f-]{36}$/)
+    expect(events[0].aggregateId).toMatch(/^[0-9a-f-]{36}$/)
+    expect(events[0]).not.toHaveProperty('orderId')
   })
 
   it('refusals exit 1 saying why; usage errors exit 2', async () => {

@@ -29,6 +29,25 @@ describe('tail', () => {
   })
   afterAll(() => kafka.close())
 
+  it('says when it has joined, from which point it prints', async () => {
+    let err = ''
+    const tail = await startTail(
+      kafka.bootstrap.split(','),
+      { topics: ['orders.events'], fromBeginning: false },
+      { out: () => {}, err: (t) => (err += t) },
+    )
+    try {
+      expect(err).toContain('tailing orders.events on')
+      await waitFor(
+        'the joined line',
+        () => err.includes('joined: printing events from now on'),
+        20_000,
+      )
+    } finally {
+      await tail.stop()
+    }
+  })
+
   it('prints the events of both topics, each line naming its topic', async () => {
     const producer = new Kafka({
       brokers: kafka.bootstrap.split(','),
@@ -50,12 +69,14 @@ describe('tail', () => {
     })
     await producer.disconnect()
     let out = ''
+    let err = ''
     const tail = await startTail(
       kafka.bootstrap.split(','),
       { topics: defaults, fromBeginning: true },
-      { out: (t) => (out += t), err: () => {} },
+      { out: (t) => (out += t), err: (t) => (err += t) },
     )
     try {
+      await waitFor('the joined line', () => err.includes('joined: printing every event'), 20_000)
       await waitFor(
         'both lines',
         () => out.includes('StockReserved') && out.includes('OrderConfirmed'),

@@ -61,4 +61,24 @@ describe('toKafkaMessage', () => {
       'content-type': 'application/json',
     })
   })
+
+  it("sends the row's own source as ce_source, the relay's EVENT_SOURCE when it names none", () => {
+    const row = {
+      id: 9,
+      eventId: '6f1c3f0e-6a51-4bd0-9d43-0d6f0c8a1c13',
+      eventType: 'ShipmentDispatched',
+      aggregateType: 'shipment',
+      aggregateId: 'SHP-43',
+      payload: {},
+      occurredAt: new Date(0),
+      sequence: null,
+      schemaVersion: 1,
+      headers: { ce_source: '/forged' },
+    }
+    const attrs = { source: '/orders-api', schemaBaseUrl: 'https://example.com/schemas' }
+    expect(toKafkaMessage({ ...row, source: '/shipping' }, attrs).headers.ce_source).toBe(
+      '/shipping',
+    )
+    expect(toKafkaMessage({ ...row, source: null }, attrs).headers.ce_source).toBe('/orders-api')
+  })
 })

@@ -79,6 +79,7 @@ describe('rows written with plain SQL', () => {
       ce_type: 'ShipmentDispatched',
       ce_subject: 'SHP-0001',
       ce_specversion: '1.0',
+      ce_source: '/orders-api', // no source written: the relay's EVENT_SOURCE
       tenant: 'acme',
       schema: 'shipment-v1',
     })
@@ -102,6 +103,19 @@ describe('rows written with plain SQL', () => {
     })
     await delay(200)
     expect((await on('shipment.events')).messages.map((m) => m.key)).not.toContain('SHP-0002')
+  })
+
+  it('a row that names its source goes out with it as ce_source', async () => {
+    await plainSql(
+      db.url,
+      `insert into outbox (aggregate_type, aggregate_id, event_type, payload, source, topic)
+       values ('shipment', 'SHP-0009', 'ShipmentDispatched', '{}', '/shipping', 'audit.log')`,
+    )
+    const audit = await on('audit.log')
+    const message = await waitFor('the event', () =>
+      audit.messages.find((m) => m.key === 'SHP-0009'),
+    )
+    expect(message.headers.ce_source).toBe('/shipping')
   })
 
   it('refuses headers that are not an object of strings', async () => {

@@ -1,0 +1,147 @@
+/**
+ * The operator's commands on one event that are not about dead letters: show it whole, and
+ * give up on or re-route an event that waits for a topic the cluster lacks. Such an event is
+ * pending, never dead-lettered and never counts an attempt (src/relay/publish-failure.ts), so
+ * `discardDead` refuses it; without these only a hand-written UPDATE would get it out.
+ *
+ * Both changes NOTIFY the relays in their transaction, as src/outbox/admin.ts explains.
+ */
+import type postgres from 'postgres'
+import { OutboxAdminError } from './admin'
+import { OUTBOX_CHANNEL } from './locks'
+import { isValidTopicName } from './routing'
+
+/**
+ * The relay records a missing topic as `MissingTopicError: MISSING_TOPIC: ...` (describeError
+ * of src/relay/classify-error.ts); the status and topic metrics match the same prefix.
+ */
+const WAITING_FOR_TOPIC = 'MissingTopicError%'
+
+export type EventState = 'pending' | 'waiting-for-topic' | 'dead' | 'published' | 'discarded'
+
+/** One outbox row, every column an operator may need, with its state in words. */
+export type EventDetail = {
+  id: number
+  eventId: string
+  state: EventState
+  eventType: string
+  aggregateType: string
+  aggregateId: string
+  /** The row's own topic (null: the topic template's for its aggregate type). */
+  topic: string | null
+  sequence: number | null
+  /** The writer's ce_source; null: the relay's EVENT_SOURCE. */
+  source: string | null
+  schemaVersion: number
+  headers: Record<string, string> | null
+  payload: unknown
+  requestId: string | null
+  traceparent: string | null
+  occurredAt: Date
+  publishedAt: Date | null
+  deadAt: Date | null
+  attempts: number
+  nextAttemptAt: Date | null
+  lastError: string | null
+}
+
+/**
+ * The event with this id. The id is unique among unpublished rows only (a redelivered and
+ * published copy may share it), so the unpublished row wins, then the newest.
+ */
+export async function readEvent(sql: postgres.Sql, eventId: string): Promise<EventDetail> {
+  const [row] = await sql<(Omit<EventDetail, 'id' | 'state'> & { id: string })[]>`
+    select id, event_id as "eventId", event_type as "eventType",
+           aggregate_type as "aggregateType", aggregate_id as "aggregateId", topic, sequence, source,
+           schema_version as "schemaVersion", headers, payload, request_id as "requestId",
+           traceparent, occurred_at as "occurredAt", published_at as "publishedAt",
+           dead_at as "deadAt", attempts, next_attempt_at as "nextAttemptAt",
+           last_error as "lastError"
+      from outbox where event_id = ${eventId}::uuid
+     order by published_at is null desc, id desc
+     limit 1`
+  if (!row) throw notFound(eventId)
+  return { ...row, id: Number(row.id), state: stateOf(row) }
+}
+
+function stateOf(row: Omit<EventDetail, 'id' | 'state'>): EventState {
+  if (row.publishedAt) return row.deadAt ? 'discarded' : 'published'
+  if (row.deadAt) return 'dead'
+  return row.lastError?.startsWith('MissingTopicError') ? 'waiting-for-topic' : 'pending'
+}
+
+/**
+ * Marks a pending event that waits for a missing topic handled without publishing it, as
+ * `discardDead` does for a dead one: `dead_at` and `published_at` set, `last_error` notes it.
+ */
+export async function discardWaiting(
+  sql: postgres.Sql,
+  eventId: string,
+): Promise<{ discardedAt: Date }> {
+  const [row] = await sql.begin(async (tx) => {
+    const rows = await tx<{ discardedAt: Date }[]>`
+      update outbox
+         set published_at = now(), dead_at = now(), next_attempt_at = null,
+             last_error = 'discarded by operator at ' || now()::text || '; was: ' || last_error
+       where event_id = ${eventId}::uuid and published_at is null and dead_at is null
+         and last_error like ${WAITING_FOR_TOPIC}
+      returning published_at as "discardedAt"`
+    if (rows.length > 0) await tx`select pg_notify(${OUTBOX_CHANNEL}, '')`
+    return rows
+  })
+  if (!row) return refuse(sql, eventId, 'discarded')
+  return row
+}
+
+/**
+ * Sends a pending event that waits for a missing topic, or a dead event, to `topic` instead,
+ * publishable at once (a dead one also gets a fresh attempt budget, as a retry does).
+ * Only this event: later events of its aggregate keep their own routing.
+ */
+export async function rerouteEvent(
+  sql: postgres.Sql,
+  eventId: string,
+  topic: string,
+): Promise<{ from: string | null }> {
+  if (!isValidTopicName(topic)) {
+    throw new Error(`'${topic}' is not a valid topic name (1-249 letters, digits, '.', '_', '-')`)
+  }
+  const [row] = await sql.begin(async (tx) => {
+    const rows = await tx<{ from: string | null }[]>`
+      update outbox o
+         set topic = ${topic}, next_attempt_at = null, dead_at = null,
+             attempts = case when o.dead_at is null then o.attempts else 0 end
+        from (select id, topic from outbox where event_id = ${eventId}::uuid
+                 and published_at is null for update) old
+       where o.id = old.id
+         and (o.dead_at is not null or o.last_error like ${WAITING_FOR_TOPIC})
+      returning old.topic as "from"`
+    if (rows.length > 0) await tx`select pg_notify(${OUTBOX_CHANNEL}, '')`
+    return rows
+  })
+  if (!row) return refuse(sql, eventId, 'rerouted')
+  return row
+}
+
+/** Throws the error that says why `eventId` is neither dead nor waiting for a topic. */
+async function refuse(sql: postgres.Sql, eventId: string, done: string): Promise<never> {
+  const event = await readEvent(sql, eventId)
+  const at = event.publishedAt?.toISOString()
+  if (event.state === 'published' || event.state === 'discarded') {
+    throw new OutboxAdminError(
+      'EVENT_ALREADY_PUBLISHED',
+      `event ${eventId} cannot be ${done}: it was ${event.state} at ${at}`,
+    )
+  }
+  throw new OutboxAdminError(
+    'EVENT_NOT_DEAD',
+    `event ${eventId} cannot be ${done}: it is ${event.state}, not waiting for a missing ` +
+      `topic (${event.attempts} failed attempt(s) so far), and the relay will publish it`,
+  )
+}
+
+const notFound = (eventId: string) =>
+  new OutboxAdminError(
+    'EVENT_NOT_FOUND',
+    `event ${eventId} not found (never written, or already deleted by retention)`,
+  )
