@@ -75,6 +75,22 @@ export function parseEventData<T extends EventType>(type: T, data: unknown): Eve
   return eventContract[type].data.parse(data) as EventData<T>
 }
 
+/**
+ * Why an event of a declared type does not fit its schema at `version`, naming the first field
+ * that is wrong; undefined when it fits. Whoever wrote the row (the API, or plain SQL), the
+ * relay checks it before it names the schema in `ce_dataschema`.
+ */
+export function schemaProblem(type: EventType, version: number, data: unknown): string | undefined {
+  const def = eventContract[type]
+  const file = schemaFileName(type, version)
+  if (version !== def.version) return `no schema ${file} is known (${type} is at v${def.version})`
+  const parsed = def.data.safeParse(data)
+  if (parsed.success) return undefined
+  const issue = parsed.error.issues[0]
+  const field = issue && issue.path.length > 0 ? issue.path.join('.') : '(the data itself)'
+  return `does not fit ${file}: ${field}: ${issue?.message ?? 'invalid'}`
+}
+
 /** The file (and URL path segment) of a type's JSON Schema at a version. */
 export const schemaFileName = (type: EventType, version: number) => `${type}.v${version}.json`
 

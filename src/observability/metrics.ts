@@ -55,6 +55,8 @@ export type RelayMetricSources = {
   stalledSeconds: () => Promise<number>
   /** How long the longest wait on another session's lock has lasted so far (s). */
   longestWaitSeconds: () => number
+  /** What /readyz would answer now (relay-http.ts). */
+  ready: () => Promise<boolean>
 }
 
 export function createRelayMetrics(registry: Registry, sources: RelayMetricSources): RelayMetrics {
@@ -149,6 +151,11 @@ function relayGauges(registry: Registry, sources: RelayMetricSources): void {
     })
   gauge('relay_owned_partitions', 'Outbox partitions this relay owns (of 64).', () =>
     sources.ownedPartitions(),
+  )
+  gauge(
+    'relay_ready',
+    'What /readyz answers: 1 ready, 0 not (its reasons are in /readyz).',
+    async () => ((await sources.ready()) ? 1 : 0),
   )
   gauge(
     'relay_lock_wait_seconds',

@@ -19,7 +19,8 @@ export type CloudEventAttributes = {
  * as JSON; the attributes travel as `ce_` headers. Consumers dedupe on `ce_id` and order on
  * `ce_sequence` (the sequence extension: the aggregate's version, "1", "2", ...), sent only when
  * the writer set one. `ce_dataschema` names a schema only for the types src/events declares
- * (the API serves those); a plain-SQL writer's own types have none. The writer's extra headers
+ * (the API serves those), whose data the publisher has checked against it; a plain-SQL
+ * writer's own types have none. The writer's extra headers
  * go first, so they can add headers but never replace a CloudEvents attribute.
  */
 export function toKafkaMessage(message: OutboxMessage, attrs: CloudEventAttributes): KafkaMessage {

@@ -8,6 +8,7 @@
  * connection's whole life, idle or not (kafkajs issues #1556, #1604, #1704).
  */
 import { Kafka, logLevel, type Producer, type TopicMessages } from 'kafkajs'
+import { isEventType, schemaProblem } from '../events/contract'
 import type { Logger } from '../logger'
 import { isValidTopicName, routeOf } from '../outbox/routing'
 import { MissingTopicError, PermanentPublishError } from './classify-error'
@@ -85,6 +86,16 @@ export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPubli
 
   return {
     async publish(batch) {
+      for (const m of batch) {
+        if (!isEventType(m.eventType)) continue
+        const problem = schemaProblem(m.eventType, m.schemaVersion, m.payload)
+        if (problem) {
+          throw new PermanentPublishError(
+            m.eventId,
+            `SCHEMA_MISMATCH: event ${m.eventId} (${m.eventType}) ${problem}`,
+          )
+        }
+      }
       const messages = batch.map((m) => toKafkaMessage(m, options.cloudEvents))
       messages.forEach((m, i) => {
         const size = messageSize(m)

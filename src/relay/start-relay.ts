@@ -17,7 +17,7 @@ import { createKafkaPublisher, type KafkaPublisher } from './kafka-publisher'
 import { type Listener, startListener } from './listener'
 import type { Publish } from './publish'
 import { runRelay } from './relay'
-import { relayHttpApp, serveRelayHttp } from './relay-http'
+import { checkRelayReadiness, type Readiness, relayHttpApp, serveRelayHttp } from './relay-http'
 import { RelayStatus } from './relay-status'
 import { startRetention } from './retention'
 import { RelaySession } from './session'
@@ -44,8 +44,19 @@ export async function startRelay(config: RelayConfig, logger: Logger): Promise<R
   })
   const status = new RelayStatus()
   const stalledSeconds = () => relayStalledSeconds(statsSql, session, status)
+  let listener: Listener | undefined
+  const readiness: Readiness = {
+    lagSeconds: () => oldestPublishableAge(statsSql, session.owned),
+    stalledSeconds,
+    ownedPartitions: () => session.owned.length,
+    notYetReached: () => notYetReached(status, () => publisher.connect()),
+    listenerHealthy: config.relay.mode === 'poll' ? undefined : () => !!listener?.healthy(),
+    maxLagSeconds: config.readyMaxLagSeconds,
+    wakeupMismatch: async () => triggerMismatch(config.relay.mode, await doorbellTrigger(statsSql)),
+  }
   const registry = createRegistry()
   const metrics = createRelayMetrics(registry, {
+    ready: async () => (await checkRelayReadiness(readiness)).ready,
     stats: () => readOutboxStats(statsSql),
     ownedPartitions: () => session.owned.length,
     stalledSeconds,
@@ -64,19 +75,9 @@ export async function startRelay(config: RelayConfig, logger: Logger): Promise<R
     },
     logger: log,
   })
-  let listener: Listener | undefined
   // First of the parts that can fail to start (a port in use): nothing else runs yet.
   const http = await serveRelayHttp(
-    relayHttpApp(registry, {
-      lagSeconds: () => oldestPublishableAge(statsSql, session.owned),
-      stalledSeconds,
-      ownedPartitions: () => session.owned.length,
-      notYetReached: () => notYetReached(status, () => publisher.connect()),
-      listenerHealthy: config.relay.mode === 'poll' ? undefined : () => !!listener?.healthy(),
-      maxLagSeconds: config.readyMaxLagSeconds,
-      wakeupMismatch: async () =>
-        triggerMismatch(config.relay.mode, await doorbellTrigger(statsSql)),
-    }),
+    relayHttpApp(registry, readiness),
     config.relayMetricsPort,
   ).catch(async (err: unknown) => {
     await closeEarly()

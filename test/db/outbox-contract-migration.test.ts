@@ -60,7 +60,7 @@ describe('drizzle/0013 on a populated outbox', () => {
       await db.sql`
         insert into outbox (event_id, event_type, aggregate_id, payload, sequence, occurred_at,
                             published_at)
-        select gen_random_uuid(), 'OrderCreated', ('00000000-0000-4000-8000-' || lpad(o::text, 12, '0'))::uuid,
+        select gen_random_uuid(), 'OrderNoted', ('00000000-0000-4000-8000-' || lpad(o::text, 12, '0'))::uuid,
                jsonb_build_object('order', o, 'version', v), v, now(),
                case when o <= 100 then now() end
           from generate_series(1, 300) o, generate_series(1, 3) v

@@ -32,6 +32,7 @@ export function metricsByJob(): Record<string, MetricShape[]> {
     ownedPartitions: () => 0,
     stalledSeconds: async () => 0,
     longestWaitSeconds: () => 0,
+    ready: async () => true,
   })
   createTopicMetrics(relay, { template: '{aggregate_type}.events', backlog: async () => [] })
   return { api: shapes(api), relay: shapes(relay) }

@@ -69,7 +69,7 @@ describe('running processes', () => {
     await relay.waitForOutput(/relay started/)
     await db.sql`
       insert into outbox (event_id, event_type, aggregate_id, payload, occurred_at)
-      values (gen_random_uuid(), 'OrderCreated', gen_random_uuid(), '{}', now())`
+      values (gen_random_uuid(), 'OrderNoted', gen_random_uuid(), '{}', now())`
     await waitFor('the row published', async () => {
       const [row] = await db.sql`select count(*)::int as n from outbox where published_at is null`
       return row?.n === 0

@@ -27,7 +27,7 @@ async function insertEvent(
   const [row] = await db.sql<{ eventId: string }[]>`
     insert into outbox (event_id, event_type, aggregate_id, payload, occurred_at,
                         published_at, attempts, last_error, dead_at)
-    values (gen_random_uuid(), 'OrderCreated', coalesce(${o.order ?? null}::uuid, gen_random_uuid()),
+    values (gen_random_uuid(), 'OrderNoted', coalesce(${o.order ?? null}::uuid, gen_random_uuid()),
             '{}', now() - ${minutes} * interval '1 minute',
             case when ${state} = 'published' then now() end,
             case when ${state} = 'dead' then 10 else 0 end,
@@ -110,7 +110,7 @@ describe('without a relay', () => {
     expect(events).toHaveLength(1)
     expect(events[0]).toMatchObject({
       eventId: ids.deadNewer,
-      eventType: 'OrderCreated',
+      eventType: 'OrderNoted',
       attempts: 10,
       lastError: 'unknown topic',
     })

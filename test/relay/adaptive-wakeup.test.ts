@@ -29,7 +29,7 @@ type Tx = postgres.TransactionSql
 async function insertEvent(sql: Sql | Tx) {
   const [row] = await sql<{ event_id: string; partition: number }[]>`
     insert into outbox (event_id, event_type, aggregate_id, payload, occurred_at)
-    values (gen_random_uuid(), 'OrderCreated', gen_random_uuid(), '{}', clock_timestamp())
+    values (gen_random_uuid(), 'OrderNoted', gen_random_uuid(), '{}', clock_timestamp())
     returning event_id, partition`
   if (!row) throw new Error('no row')
   return { eventId: row.event_id, partition: row.partition }

@@ -140,6 +140,20 @@ describe('rows written with plain SQL', () => {
     expect(dead.last_error).toMatch(/INVALID_TOPIC: .*'no such\/topic'/)
   })
 
+  it('an OrderCreated written by SQL that does not fit its schema is dead-lettered, naming the field, not published', async () => {
+    const id = '5a1f1b5e-0000-4000-8000-00000000e1e1'
+    await db.sql`
+      insert into outbox (aggregate_type, aggregate_id, event_type, payload)
+      values ('orders', ${id}, 'OrderCreated', '{}')`
+    const dead = await waitFor('the event dead-lettered', async () => {
+      const [row] = await db.sql<{ last_error: string }[]>`
+        select last_error from outbox where aggregate_id = ${id} and dead_at is not null`
+      return row
+    })
+    expect(dead.last_error).toMatch(/SCHEMA_MISMATCH: .* does not fit OrderCreated\.v1\.json: id: /)
+    expect((await on('orders.events')).messages.map((m) => m.key)).not.toContain(id)
+  })
+
   it('two aggregates of different types with the same id do not hold each other back', async () => {
     // orders/SAME has a dead event: its later event waits. shipment/SAME is another aggregate.
     await db.sql`
