@@ -1,9 +1,14 @@
 /** `npm run outbox -- <command>`: one-shot operator commands (src/ops/cli.ts lists them). */
+
+import { pino } from 'pino'
 import postgres from 'postgres'
-import { ConfigError, loadConfig } from '../config'
+import { type Config, ConfigError, loadConfig } from '../config'
 import { readDevServices } from '../dev/dev-services-file'
 import { type Output, runCommand, USAGE } from '../ops/cli'
 import { parseCommand, UsageError } from '../ops/parse-command'
+import type { ReplayCommand } from '../ops/parse-replay'
+import { runReplayCommand } from '../ops/replay-command'
+import { createKafkaPublisher } from '../relay/kafka-publisher'
 
 const io: Output = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) }
 
@@ -28,9 +33,46 @@ async function main(argv: string[]): Promise<number> {
     connection: { application_name: 'outbox-cli' },
   })
   try {
+    if (command.name === 'replay') return await replay(command, sql, config)
     return await runCommand(sql, command, io, { topicTemplate: config.kafka.topicTemplate })
   } finally {
     await sql.end({ timeout: 1 })
+  }
+}
+
+/** Replay talks to Kafka too; Ctrl-C stops it after the batch in hand, resumable. */
+async function replay(command: ReplayCommand, sql: postgres.Sql, config: Config): Promise<number> {
+  const brokers = config.kafka.brokers ?? (await readDevServices())?.brokers
+  if (!brokers) {
+    throw new ConfigError([
+      'KAFKA_BROKERS: required but not set (and no `npm start` is running here)',
+    ])
+  }
+  const publisher = createKafkaPublisher({
+    ...config.kafka,
+    brokers,
+    clientId: `${config.kafka.clientId}-replay`,
+    cloudEvents: {
+      source: config.relay.eventSource,
+      schemaBaseUrl: config.relay.eventSchemaBaseUrl,
+    },
+    logger: pino({ level: 'silent' }),
+  })
+  const stop = new AbortController()
+  process.once('SIGINT', () => stop.abort())
+  try {
+    return await runReplayCommand(command, {
+      sql,
+      io: { ...io, tty: process.stderr.isTTY === true },
+      topicTemplate: config.kafka.topicTemplate,
+      retentionMs: config.retention.maxAgeMs,
+      batchSize: config.relay.batchSize,
+      missingTopics: (topics) => publisher.missingTopics(topics),
+      publish: (batch) => publisher.publish(batch),
+      signal: stop.signal,
+    })
+  } finally {
+    await publisher.disconnect().catch(() => {})
   }
 }
 

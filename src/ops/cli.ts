@@ -10,6 +10,7 @@ import { discardWaiting, readEvent, rerouteEvent } from '../outbox/admin-event'
 import { DEFAULT_TOPIC_TEMPLATE, routeOf } from '../outbox/routing'
 import { formatDead, formatEvent, formatStatus } from './format'
 import type { Command } from './parse-command'
+import type { ReplayCommand } from './parse-replay'
 
 export const USAGE = `Usage: npm run outbox -- <command> [options]
 
@@ -34,10 +35,19 @@ Commands:
                               that does not exist, to <topic> instead (its row's topic column),
                               publishable at once. Only this event: later events of its
                               aggregate keep their own routing.
+  replay [filters] [--to-topic <topic>] [--dry-run] [--rate N]
+                              Publish retained, published events again, in their order per
+                              aggregate, each with the header outbox_replay: <run>. Filters:
+                              --since, --until (ISO times), --aggregate-type, --aggregate-id,
+                              --event-type, --topic (where they went). --dry-run counts them.
+  replay --status [--json]    Every replay run and its progress.
+  replay --resume <run>       Go on with a run that was stopped (Ctrl-C, a kill).
+  replay --cancel <run>       Stop a run for good.
   help                        This text.
 
 <event-id> is the event's uuid (EVENT ID in \`dead\`; the ce_id consumers see).
-Environment: DATABASE_URL (else the database of an "npm start" running here).
+Environment: DATABASE_URL (else the database of an "npm start" running here); replay also
+KAFKA_BROKERS (likewise).
 Exit status: 0 done; 1 refused (event not found, or not dead nor waiting for a topic) or
 failed (configuration, database); 2 usage error.
 `
@@ -50,7 +60,7 @@ export type Output = { out(text: string): void; err(text: string): void }
  */
 export async function runCommand(
   sql: postgres.Sql,
-  command: Command,
+  command: Exclude<Command, ReplayCommand>,
   io: Output,
   options: { topicTemplate?: string } = {},
 ): Promise<number> {
@@ -64,7 +74,11 @@ export async function runCommand(
   }
 }
 
-async function run(sql: postgres.Sql, command: Command, topicTemplate?: string): Promise<string> {
+async function run(
+  sql: postgres.Sql,
+  command: Exclude<Command, ReplayCommand>,
+  topicTemplate?: string,
+): Promise<string> {
   switch (command.name) {
     case 'status': {
       const status = await readStatus(sql, topicTemplate)

@@ -2,6 +2,8 @@
 import { parseArgs } from 'node:util'
 import { z } from 'zod'
 import { isValidTopicName } from '../outbox/routing'
+import { parseReplay, type ReplayCommand } from './parse-replay'
+import { UsageError } from './usage-error'
 
 export type Command =
   | { name: 'status'; json: boolean }
@@ -10,14 +12,9 @@ export type Command =
   | { name: 'retry'; target: { eventId: string } | 'all' }
   | { name: 'discard'; eventId: string }
   | { name: 'reroute'; eventId: string; topic: string }
+  | ReplayCommand
 
-export class UsageError extends Error {
-  readonly code = 'USAGE'
-  constructor(message: string) {
-    super(message)
-    this.name = 'UsageError'
-  }
-}
+export { UsageError }
 
 const eventIdSchema = z.guid('expected an event id (a uuid, as listed by `npm run outbox -- dead`)')
 const limitSchema = z.coerce
@@ -38,12 +35,15 @@ const COMMANDS: Record<string, { options: readonly string[]; args: readonly stri
   discard: { options: [], args: ['event id'] },
   reroute: { options: [], args: ['event id', 'topic'] },
 }
+/** Commands with options of their own, parsed apart (parse-replay.ts). */
+const OWN_PARSERS = ['replay']
 
 /** Every command, `help` included: the usage text and docs/operations.md list these. */
-export const commandNames = [...Object.keys(COMMANDS), 'help']
+export const commandNames = [...Object.keys(COMMANDS), ...OWN_PARSERS, 'help']
 
 /** What argv asks for: a command to run against the database, or the usage text. */
 export function parseCommand(argv: readonly string[]): Command | { name: 'help' } {
+  if (argv[0] === 'replay') return parseReplay(argv.slice(1))
   let parsed: ReturnType<typeof parseOptions>
   try {
     parsed = parseOptions(argv)

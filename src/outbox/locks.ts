@@ -6,8 +6,15 @@
  *  - member (slot): one per running relay, so relays can count each other (session-level).
  *  - awake (p): held exclusively while p's relay drains; writers probe it (src/relay/awake.ts).
  *  - trace (p): held shared by each writer that may skip its NOTIFY, to its end (awake.ts).
+ *  - replay (run): held by the process replaying that run, so two never drive one run.
  */
-export const LOCK = { owner: 780001, member: 780002, awake: 780003, trace: 780004 } as const
+export const LOCK = {
+  owner: 780001,
+  member: 780002,
+  awake: 780003,
+  trace: 780004,
+  replay: 780005,
+} as const
 
 /** The channel writers NOTIFY (with an empty payload) and the relay LISTENs on. */
 export const OUTBOX_CHANNEL = 'outbox_events'

@@ -33,6 +33,8 @@ export type KafkaPublisher = {
   publish: Publish
   /** Connects the producer now (publish connects on first use): for readiness. */
   connect(): Promise<void>
+  /** The topics of these the cluster lacks (topic-check.ts). */
+  missingTopics(topics: readonly string[]): Promise<string[]>
   disconnect(): Promise<void>
 }
 
@@ -162,6 +164,7 @@ export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPubli
     async connect() {
       await connected()
     },
+    missingTopics: (names) => topics.missing(names),
     async disconnect() {
       await producer?.disconnect()
       producer = undefined

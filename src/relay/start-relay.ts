@@ -3,12 +3,14 @@ import type { Config } from '../config'
 import { checkTriggerAtStart, doorbellTrigger, triggerMismatch } from '../db/doorbell-trigger'
 import type { Logger } from '../logger'
 import { createRegistry, createRelayMetrics, type RelayMetrics } from '../observability/metrics'
+import { createReplayMetrics, REPORTED_RUNS } from '../observability/replay-metrics'
 import {
   createTopicMetrics,
   readTopicBacklog,
   type TopicMetrics,
 } from '../observability/topic-metrics'
 import { tracedPublish } from '../observability/tracing'
+import { listRuns } from '../outbox/replay-queries'
 import { routeOf } from '../outbox/routing'
 import { oldestPublishableAge, readOutboxStats } from '../outbox/stats'
 import { classifyPublishError, describeError } from './classify-error'
@@ -67,6 +69,7 @@ export async function startRelay(config: RelayConfig, logger: Logger): Promise<R
     template,
     backlog: () => readTopicBacklog(statsSql, template),
   })
+  createReplayMetrics(registry, () => listRuns(statsSql, REPORTED_RUNS))
   const publisher = createKafkaPublisher({
     ...config.kafka,
     cloudEvents: {

@@ -11,6 +11,7 @@ import {
   createRegistry,
   createRelayMetrics,
 } from '../../src/observability/metrics'
+import { createReplayMetrics } from '../../src/observability/replay-metrics'
 import { createTopicMetrics } from '../../src/observability/topic-metrics'
 import type { MetricShape } from './promql'
 
@@ -35,6 +36,7 @@ export function metricsByJob(): Record<string, MetricShape[]> {
     ready: async () => true,
   })
   createTopicMetrics(relay, { template: '{aggregate_type}.events', backlog: async () => [] })
+  createReplayMetrics(relay, async () => [])
   return { api: shapes(api), relay: shapes(relay) }
 }
 

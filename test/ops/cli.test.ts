@@ -20,6 +20,31 @@ describe('parseCommand', () => {
     [['reroute', id, 'audit.log'], { name: 'reroute', eventId: id, topic: 'audit.log' }],
     [['help'], { name: 'help' }],
     [['status', '-h'], { name: 'help' }],
+    [
+      [
+        'replay',
+        '--since',
+        '2026-12-05',
+        '--aggregate-type',
+        'orders',
+        '--to-topic',
+        'x.y',
+        '--rate',
+        '50',
+      ],
+      {
+        name: 'replay',
+        action: 'start',
+        filters: { since: '2026-12-05T00:00:00.000Z', aggregateType: 'orders' },
+        toTopic: 'x.y',
+        dryRun: false,
+        rate: 50,
+        json: false,
+      },
+    ],
+    [['replay', '--status'], { name: 'replay', action: 'status', json: false }],
+    [['replay', '--resume', '3'], { name: 'replay', action: 'resume', runId: 3, rate: undefined }],
+    [['replay', '--cancel', '3'], { name: 'replay', action: 'cancel', runId: 3 }],
   ])('%j', (argv, command) => {
     expect(parseCommand(argv)).toEqual(command)
   })
@@ -43,6 +68,16 @@ describe('parseCommand', () => {
     [['reroute', id], /reroute takes <event id> <topic>/],
     [['reroute', id, 'no such/topic'], /expected a topic name/],
     [['reroute', id, 'a', '--json'], /reroute does not take --json/],
+    [['replay', '--since', 'yesterday'], /--since must be a time/],
+    [
+      ['replay', '--since', '2026-12-06', '--until', '2026-12-05'],
+      /--since must be before --until/,
+    ],
+    [['replay', '--to-topic', 'no such/topic'], /--to-topic must be a topic name/],
+    [['replay', '--rate', '0'], /--rate must be at least 1/],
+    [['replay', '--resume', '2', '--cancel', '2'], /cannot go together/],
+    [['replay', '--status', '--aggregate-id', 'a'], /--status takes no filters/],
+    [['replay', 'now'], /replay takes options only/],
   ])('%j is a usage error', (argv, message) => {
     expect(() => parseCommand(argv)).toThrow(UsageError)
     expect(() => parseCommand(argv)).toThrow(message)
