@@ -39,6 +39,7 @@ import { effectOf, type StockChange } from './effect'
 import {
   findParked,
   lockAppliedVersion,
+  lockItem,
   moveStock,
   recordDelivery,
   setAppliedVersion,
@@ -83,7 +84,9 @@ async function applyInOrder(
   const versions: number[] = []
   let next: Applicable | undefined = { eventId: event.eventId, version: event.version, ...effect }
   while (next) {
+    // Either takes the item's row lock before its stock event is written (see lockItem).
     if (next.change) await moveStock(tx, next.change)
+    else if (next.emits) await lockItem(tx, next.emits.data.item)
     if (next.emits) {
       const { type, data } = next.emits
       await stockEvents.enqueue(tx, { type, aggregateId: data.item, data })
