@@ -22,8 +22,8 @@ Commands:
                               failure overwrites it. --all requeues every dead event.
   discard <event-id>          Mark a dead-lettered event handled WITHOUT publishing it. Later
                               events of its aggregate are released and published; consumers never
-                              get this one and will see a gap in its aggregate's versions
-                              (ce_sequence). last_error records the discard.
+                              get this one: an EventDiscarded marker with its id and sequence
+                              (ce_sequence) is published in its place. last_error records it.
   help                        This text.
 
 <event-id> is the event's uuid (EVENT ID in \`dead\`; the ce_id consumers see).
@@ -154,7 +154,8 @@ export async function runCommand(
         const { discardedAt } = await discardDead(sql, command.eventId)
         io.out(
           `discarded event ${command.eventId} at ${discardedAt.toISOString()}: it will not be ` +
-            'published; later events of its order are released (consumers see a version gap)\n',
+            'published; later events of its order are released, and consumers get an EventDiscarded ' +
+            'marker in its place\n',
         )
         return 0
       }
