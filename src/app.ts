@@ -146,7 +146,8 @@ function documentApi(app: OpenAPIHono<RequestEnv>) {
   app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', {
     type: 'http',
     scheme: 'bearer',
-    description: 'One of API_KEYS. Required on POST routes only when API_KEYS is set.',
+    description:
+      'One of API_KEYS, required when API_KEYS is set: on every /orders route (reads are open only with API_PUBLIC_READS) and on /metrics.',
   })
 }
 
