@@ -43,7 +43,8 @@ CREATE INDEX "inbox_settled_received_at_idx" ON "inventory"."inbox" USING btree 
 GRANT DELETE ON "inventory"."inbox", "inventory"."order_versions" TO outbox_consumer;
 --> statement-breakpoint
 -- Idempotency keys are scoped to the client that sent them. Existing keys get client '' (no
--- client sends that) and expire as before.
+-- client is that) and expire as before: a retry sent across the upgrade is not recognised as
+-- one, so deploy it when clients are not retrying (or accept a possible duplicate then).
 ALTER TABLE "idempotency_keys" ADD COLUMN "client" text DEFAULT '' NOT NULL;
 --> statement-breakpoint
 ALTER TABLE "idempotency_keys" DROP CONSTRAINT "idempotency_keys_pkey";

@@ -4,7 +4,10 @@
  */
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { parkMessage, releaseParked } from '../../src/consumer/parked-queries'
 import { pruneConsumerTables } from '../../src/consumer/retention'
+import { createDb } from '../../src/db/client'
+import { enableRoleLogins, roles } from '../../src/db/roles'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 
 let db: TestDatabase
@@ -34,7 +37,30 @@ describe('consumer retention', () => {
       values (gen_random_uuid(), ${waiting}, 'OrderShipped', 3, 'parked', '{}', now() - interval '10 days'),
              (gen_random_uuid(), ${recent}, 'OrderCreated', 1, 'applied', null, now())`
 
-    const deleted = await pruneConsumerTables(db.db, new Date(Date.now() - 7 * 86_400_000))
+    // As the consumer's own role: it may delete from these two tables (drizzle/0014).
+    // (The same password as test/db/privileges.test.ts: roles are shared by the cluster.)
+    const password = 'test-password-1'
+    await enableRoleLogins(db.sql, { consumer: password })
+    const url = new URL(db.url)
+    url.username = roles.consumer
+    url.password = password
+    const consumer = createDb(url.toString(), { max: 1 })
+    let deleted: Awaited<ReturnType<typeof pruneConsumerTables>>
+    try {
+      deleted = await pruneConsumerTables(consumer.db, new Date(Date.now() - 7 * 86_400_000))
+      // ... and park and release messages.
+      const id = await parkMessage(consumer.db, {
+        topic: 't',
+        partition: 0,
+        offset: '1',
+        headers: {},
+        reason: 'r',
+        attempts: 1,
+      })
+      await releaseParked(consumer.db, id, 'skipped')
+    } finally {
+      await consumer.sql.end({ timeout: 1 })
+    }
     expect(deleted).toEqual({ inbox: 30_000, orders: 15_000 })
     const left = await db.sql`
       select (select count(*)::int from inventory.inbox) as inbox,
