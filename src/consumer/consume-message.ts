@@ -11,7 +11,8 @@ import { DISCARD_MARKER_TYPE } from '../outbox/discard-marker'
 import { decodeMessage, type InboxEvent } from './decode'
 import { type Handled, handleEvent } from './inventory'
 import type { ConsumerMetrics } from './metrics'
-import { attemptOrGiveUp, classifyFailure, type PoisonPolicy, park, reasonOf } from './poison'
+import { parkMessage } from './parked-queries'
+import { attemptOrGiveUp, classifyFailure, type PoisonPolicy, reasonOf } from './poison'
 
 /**
  * Decodes and handles one message, parking it if it keeps failing; throws (so kafkajs retries
@@ -27,8 +28,16 @@ export async function consumeMessage(
 ): Promise<void> {
   const decoded = decodeMessage(message, new Date())
   if (!decoded.ok) {
-    log.error({ reason: decoded.reason }, 'skipping a message that is not an event')
+    // Not an event (no usable envelope, or a value that is not JSON): set aside too, so it is
+    // visible and countable, though it holds nothing back (it belongs to no known order).
+    const id = await parkMessage(db, {
+      ...stored(place, message),
+      reason: `not an event: ${decoded.reason.replace(/\s*\n\s*/g, '; ')}`,
+      attempts: 1,
+    })
     metrics.handled('skipped')
+    metrics.parked()
+    log.error({ parkedId: id, reason: decoded.reason }, 'parked: not an event')
     return
   }
   const { event } = decoded
@@ -51,16 +60,12 @@ export async function consumeMessage(
     throw err
   })
   if (!outcome.ok) {
-    const id = await park(db, {
-      ...place,
-      offset: message.offset,
+    const id = await parkMessage(db, {
+      ...stored(place, message),
       eventId: event.eventId,
       eventType: event.type,
       orderId: event.orderId,
       version: event.version,
-      key: message.key?.toString('base64') ?? null,
-      headers: encodeHeaders(message),
-      value: message.value?.toString('base64') ?? null,
       reason: outcome.reason,
       attempts: outcome.attempts,
     })
@@ -73,6 +78,17 @@ export async function consumeMessage(
   }
   metrics.handled(outcome.value.outcome === 'parked' ? 'gap' : outcome.value.outcome)
   report(eventLog, event, outcome.value)
+}
+
+/** Where the message was and its bytes, base64: enough to handle it again later. */
+function stored(place: { topic: string; partition: number }, message: KafkaMessage) {
+  return {
+    ...place,
+    offset: message.offset,
+    key: message.key?.toString('base64') ?? null,
+    headers: encodeHeaders(message),
+    value: message.value?.toString('base64') ?? null,
+  }
 }
 
 function encodeHeaders(message: KafkaMessage): Record<string, string> {

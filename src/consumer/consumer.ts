@@ -66,19 +66,15 @@ export async function startInventoryConsumer(
     await new Promise((resolve) => setTimeout(resolve, Math.min(500 * 2 ** crashes, 10_000)))
     if (stopping) return
     log.warn({ crashes }, 'restarting the kafka consumer')
-    current = await launch(options, log, {
-      onCrash: (err) => void relaunch(err).catch((e: Error) => options.onFatal?.(e)),
-      onJoin: () => {
-        crashes = 0
-      },
-    })
+    current = await launch(options, log, callbacks)
   }
-  current = await launch(options, log, {
-    onCrash: (err) => void relaunch(err).catch((e: Error) => options.onFatal?.(e)),
+  const callbacks = {
+    onCrash: (err: Error) => void relaunch(err).catch((e: Error) => options.onFatal?.(e)),
     onJoin: () => {
       crashes = 0
     },
-  })
+  }
+  current = await launch(options, log, callbacks)
   log.info(`consuming ${options.topic} as group ${options.groupId}`)
   return {
     async stop() {

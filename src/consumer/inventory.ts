@@ -31,7 +31,10 @@
  * exactly once however often its order event is delivered.
  *
  * Messages without a usable envelope (no `ce_id`, order id or sequence, or a value that is not
- * JSON) never reach this handler: the consumer logs and skips them (consumer.ts).
+ * JSON) never reach this handler: the consumer parks them as not an event (consume-message.ts).
+ *
+ * A discard marker (`EventDiscarded`, src/outbox/discard-marker.ts: the producer gave up on that
+ * version) is handled like an unknown type: it takes the version's place, so what follows applies.
  */
 import type { Tx } from '../db/client'
 import type { InboxEvent } from './decode'

@@ -7,7 +7,10 @@ import { Counter, Gauge, type Registry } from 'prom-client'
 import type { Db } from '../db/client'
 import { parkedMessages } from '../db/schema'
 
-/** `gap`: a later version parked in the inbox until the missing one arrives. */
+/**
+ * `gap`: a later version parked in the inbox until the missing one arrives; `skipped`: not an
+ * event (parked as such).
+ */
 export type HandledOutcome = 'applied' | 'stale' | 'gap' | 'redelivered' | 'rejected' | 'skipped'
 
 export type ConsumerMetrics = {

@@ -13,8 +13,6 @@
  * events behind a dead one); other orders on the partition flow. `npm run consume -- retry` or
  * `skip` releases it (admin.ts).
  */
-import type { Db } from '../db/client'
-import { type NewParked, parkMessage } from './parked-queries'
 import { InventoryRefusal } from './refusal'
 
 const unavailableCodes = new Set([
@@ -92,10 +90,6 @@ export async function attemptOrGiveUp<T>(
       await sleep(Math.min(policy.backoffMs * 2 ** (attempts - 1), 5000))
     }
   }
-}
-
-export async function park(db: Db, message: NewParked): Promise<number> {
-  return parkMessage(db, message)
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))

@@ -115,6 +115,22 @@ describe('poison messages', () => {
     expect(out.at(-1)).toMatch(/already skipped/)
   })
 
+  it('parks a message that is not an event, with why; the next one flows', async () => {
+    const producer = new Kafka({
+      brokers: kafka.bootstrap.split(','),
+      logLevel: logLevel.NOTHING,
+    }).producer()
+    await producer.connect()
+    await producer.send({ topic, acks: -1, messages: [{ key: 'k', value: 'not json' }] })
+    await producer.disconnect()
+    const [next] = orderHistory(['OrderCreated'], 'next', 1)
+    await send([next])
+    await waitFor('the next order applied', async () => (await applied(next.orderId)) === 1)
+    const notEvent = (await parked()).filter((p) => p.reason.startsWith('not an event'))
+    expect(notEvent).toHaveLength(1)
+    expect(log.some((l) => l.msg === 'parked: not an event')).toBe(true)
+  })
+
   it('refuses a stock move past the counters range at once, and retry applies it later', async () => {
     await db.sql`insert into inventory.stock (item, reserved) values ('huge', ${STOCK_MAX - 5})`
     const [created] = orderHistory(['OrderCreated'], 'huge', 10)
@@ -132,7 +148,8 @@ describe('poison messages', () => {
     expect(await runConsumeCommand(db.db, { name: 'retry', id: row?.id ?? 0 }, io)).toBe(1)
     expect(out.at(-1)).toMatch(/failed again, still parked/)
     expect(await runConsumeCommand(db.db, { name: 'parked', json: false }, io)).toBe(0)
-    expect(out.at(-1)).toMatch(/^1 parked message\(s\)\n\d+ .* order=/)
+    expect(out.at(-1)).toMatch(/^2 parked message\(s\)\n/)
+    expect(out.at(-1)).toMatch(/\n\d+ .* OrderCreated order=.* attempts=1\n {4}reserved stock of/)
 
     await db.sql`update inventory.stock set reserved = 0 where item = 'huge'`
     expect(await runConsumeCommand(db.db, { name: 'retry', id: row?.id ?? 0 }, io)).toBe(0)
