@@ -79,7 +79,10 @@ async function waitingParked(tx: Tx, id: number): Promise<ParkedMessage> {
 
 function storedMessage(parked: ParkedMessage) {
   const headers = Object.fromEntries(
-    Object.entries(parked.headers).map(([name, value]) => [name, Buffer.from(value, 'base64')]),
+    Object.entries(parked.headers).map(([name, value]) => [
+      Buffer.from(name, 'base64').toString(),
+      Buffer.from(value, 'base64'),
+    ]),
   )
   return { headers, value: parked.value === null ? null : Buffer.from(parked.value, 'base64') }
 }

@@ -63,7 +63,8 @@ export async function consumeMessage(
     const id = await parkMessage(db, {
       ...stored(place, message),
       eventId: event.eventId,
-      eventType: event.type,
+      // A text column cannot hold U+0000, and the type comes from anyone who can write a header.
+      eventType: event.type.replaceAll('\u0000', '\\u0000'),
       orderId: event.orderId,
       version: event.version,
       reason: outcome.reason,
@@ -80,7 +81,10 @@ export async function consumeMessage(
   report(eventLog, event, outcome.value)
 }
 
-/** Where the message was and its bytes, base64: enough to handle it again later. */
+/**
+ * Where the message was and its bytes, base64 (header names too: a jsonb key cannot hold
+ * U+0000 either): enough to handle it again later, whatever it holds.
+ */
 function stored(place: { topic: string; partition: number }, message: KafkaMessage) {
   return {
     ...place,
@@ -95,7 +99,8 @@ function encodeHeaders(message: KafkaMessage): Record<string, string> {
   const headers: Record<string, string> = {}
   for (const [name, value] of Object.entries(message.headers ?? {})) {
     const first = Array.isArray(value) ? value[0] : value
-    if (first !== undefined) headers[name] = Buffer.from(first).toString('base64')
+    if (first !== undefined)
+      headers[Buffer.from(name).toString('base64')] = Buffer.from(first).toString('base64')
   }
   return headers
 }

@@ -257,7 +257,7 @@ export const parkedMessages = inventory.table(
     eventType: text('event_type'),
     orderId: uuid('order_id'),
     version: integer('version'),
-    /** The message key, headers (name -> value) and value, base64: the bytes as they came. */
+    /** The message key, headers (name -> value, both) and value, base64: the bytes as they came. */
     key: text('key'),
     headers: jsonb('headers').$type<Record<string, string>>().notNull(),
     value: text('value'),

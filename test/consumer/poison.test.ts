@@ -123,11 +123,25 @@ describe('poison messages', () => {
     await producer.connect()
     await producer.send({ topic, acks: -1, messages: [{ key: 'k', value: 'not json' }] })
     await producer.disconnect()
+    // A type and a header name no text column takes: parked all the same.
+    const [nulType] = orderHistory(['Order\u0000Created'], 'nul', 1)
+    const nulMessage = asKafkaMessage(nulType)
+    nulMessage.headers['x-\u0000'] = 'v'
     const [next] = orderHistory(['OrderCreated'], 'next', 1)
-    await send([next])
+    const producer2 = new Kafka({
+      brokers: kafka.bootstrap.split(','),
+      logLevel: logLevel.NOTHING,
+    }).producer()
+    await producer2.connect()
+    await producer2.send({ topic, acks: -1, messages: [nulMessage, asKafkaMessage(next)] })
+    await producer2.disconnect()
     await waitFor('the next order applied', async () => (await applied(next.orderId)) === 1)
     const notEvent = (await parked()).filter((p) => p.reason.startsWith('not an event'))
     expect(notEvent).toHaveLength(1)
+    const [nul] = await db.sql`
+      select event_type, reason from inventory.parked_messages where order_id = ${nulType.orderId}`
+    expect(nul?.event_type).toBe('Order\\u0000Created')
+    expect(nul?.reason).toMatch(/^22021: /)
     expect(log.some((l) => l.msg === 'parked: not an event')).toBe(true)
   })
 
@@ -148,7 +162,7 @@ describe('poison messages', () => {
     expect(await runConsumeCommand(db.db, { name: 'retry', id: row?.id ?? 0 }, io)).toBe(1)
     expect(out.at(-1)).toMatch(/failed again, still parked/)
     expect(await runConsumeCommand(db.db, { name: 'parked', json: false }, io)).toBe(0)
-    expect(out.at(-1)).toMatch(/^2 parked message\(s\)\n/)
+    expect(out.at(-1)).toMatch(/^3 parked message\(s\)\n/)
     expect(out.at(-1)).toMatch(/\n\d+ .* OrderCreated order=.* attempts=1\n {4}reserved stock of/)
 
     await db.sql`update inventory.stock set reserved = 0 where item = 'huge'`
