@@ -9,6 +9,7 @@ import type { Registry } from 'prom-client'
 import type { Db } from './db/client'
 import { schemaRoutes } from './events/schema-routes'
 import { bodyLimit } from './http/body-limit'
+import { clientIdentity } from './http/client-identity'
 import { docsRoutes } from './http/docs'
 import { AppError } from './http/errors'
 import { ApiKeys, rateLimit, requestTimeout, requireApiKey } from './http/guards'
@@ -29,8 +30,12 @@ export type AppDeps = {
   maxBodyBytes?: number
   /** How long an Idempotency-Key is remembered. */
   idempotencyTtlMs?: number
-  /** Bearer tokens accepted on write endpoints; empty = no authentication. */
+  /** Bearer tokens accepted; empty = no authentication. */
   apiKeys?: readonly string[]
+  /** With keys: reads of orders need none (API_PUBLIC_READS). /metrics always needs one. */
+  publicReads?: boolean
+  /** Proxies whose X-Forwarded-For names the client (TRUSTED_PROXIES). */
+  trustedProxies?: readonly string[]
   /** Requests per minute per client; 0 = unlimited. */
   rateLimitPerMinute?: number
   requestTimeoutMs?: number
@@ -67,6 +72,8 @@ export function createApp({
   maxBodyBytes = 64 * 1024,
   idempotencyTtlMs = 24 * 3600_000,
   apiKeys = [],
+  publicReads = false,
+  trustedProxies = [],
   rateLimitPerMinute = 0,
   requestTimeoutMs = 10_000,
   registry = createRegistry(),
@@ -84,8 +91,11 @@ export function createApp({
   // Probes and scrapes are not rate limited: an orchestrator must always get an answer.
   // ('/orders/*' matches '/orders' too.)
   const keys = new ApiKeys(apiKeys)
-  app.use('/orders/*', rateLimit(rateLimitPerMinute, keys))
-  app.use('/orders/*', requireApiKey(keys))
+  app.use('/orders/*', clientIdentity(keys, trustedProxies))
+  app.use('/orders/*', rateLimit(rateLimitPerMinute))
+  app.use('/orders/*', requireApiKey(keys, { publicReads }))
+  // Metrics say how busy the service is and which routes exist: with keys, only for a key.
+  app.use('/metrics', requireApiKey(keys, { publicReads: false }))
 
   operationsRoutes(app, db, registry)
   app.route('/orders', ordersRoutes({ db, clock, idempotencyTtlMs }))
@@ -104,7 +114,7 @@ export function createApp({
   return app
 }
 
-/** /healthz, /readyz and /metrics: never rate limited, never authenticated. */
+/** /healthz, /readyz and /metrics: never rate limited; only /metrics needs a key (when set). */
 function operationsRoutes(app: OpenAPIHono<RequestEnv>, db: AppDeps['db'], registry: Registry) {
   app.openapi(healthRoute, (c) => c.json({ status: 'ok' as const }, 200))
   app.openapi(readyRoute, async (c) => {
@@ -136,7 +146,8 @@ function documentApi(app: OpenAPIHono<RequestEnv>) {
   app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', {
     type: 'http',
     scheme: 'bearer',
-    description: 'One of API_KEYS. Required on POST routes only when API_KEYS is set.',
+    description:
+      'One of API_KEYS, required when API_KEYS is set: on every /orders route (reads are open only with API_PUBLIC_READS) and on /metrics.',
   })
 }
 
@@ -167,6 +178,28 @@ function errorResponse(err: Error, log: Logger, req: { method: string; path: str
     log.warn({ err: { message: err.message, code }, path: req.path }, 'database unavailable')
     return problemResponse(unavailableProblem, { 'retry-after': '1' })
   }
-  log.error({ err, method: req.method, path: req.path }, 'request failed')
+  // The error's kind and the database's own message only: drizzle's message and the error's
+  // fields carry the statement's parameters (customer ids, items), which stay out of the logs
+  // unless LOG_LEVEL=debug asks for them.
+  log.error({ err: summaryOf(err, code), method: req.method, path: req.path }, 'request failed')
+  log.debug({ err }, 'request failed: details')
   return problemResponse(internalProblem)
+}
+
+function summaryOf(err: Error, code: string | undefined) {
+  let root: unknown = err
+  while ((root as { cause?: unknown }).cause instanceof Error)
+    root = (root as { cause: Error }).cause
+  const message = root instanceof Error ? root.message : String(root)
+  return {
+    type: err.name,
+    ...(code ? { code } : {}),
+    message: root === err && err.name === 'DrizzleQueryError' ? 'query failed' : message,
+    // Frames only: the stack's first lines repeat the message.
+    stack: err.stack
+      ?.split('\n')
+      .filter((line) => line.trimStart().startsWith('at '))
+      .slice(0, 5)
+      .join('\n'),
+  }
 }

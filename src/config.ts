@@ -3,6 +3,7 @@
  * `loadConfig` lists every problem at once (not just the first) so a bad deploy is fixed in
  * one go; entrypoints print them and exit before anything starts.
  */
+import { isIP } from 'node:net'
 import { z } from 'zod'
 import { DEFAULT_TOPIC_TEMPLATE, topicFor, topicTemplateProblem } from './outbox/routing'
 
@@ -42,6 +43,15 @@ const duration = (name: string, def: string) =>
       return Number.parseInt(s, 10) * durationUnits[unit]
     })
     .refine((ms) => ms > 0, `${name} must be more than 0`)
+
+function isAddressOrRange(s: string): boolean {
+  const [address = '', bits, ...rest] = s.split('/')
+  const family = isIP(address)
+  if (family === 0 || rest.length > 0) return false
+  if (bits === undefined) return true
+  const n = Number(bits)
+  return /^\d+$/.test(bits) && n <= (family === 4 ? 32 : 128)
+}
 
 const schema = z.object({
   DATABASE_URL: z
@@ -142,6 +152,39 @@ const schema = z.object({
   // How often the consumer commits its Kafka offsets. Its inbox makes redelivery harmless, so
   // this trades redelivered work after a crash against commit traffic.
   CONSUMER_COMMIT_INTERVAL_MS: positiveInt('CONSUMER_COMMIT_INTERVAL_MS', 1000, 3_600_000),
+  // Attempts at a message that keeps failing (not an outage) before it is parked; the first
+  // wait between them, doubling up to 5 s.
+  CONSUMER_MAX_ATTEMPTS: positiveInt('CONSUMER_MAX_ATTEMPTS', 5, 100),
+  CONSUMER_RETRY_BACKOFF_MS: positiveInt('CONSUMER_RETRY_BACKOFF_MS', 200, 60_000),
+  // The consumer's /metrics and /healthz.
+  CONSUMER_METRICS_PORT: intSetting('CONSUMER_METRICS_PORT', 9401, 65535, 'any free port'),
+  // Settled inbox rows and idle orders' versions older than this are deleted by the consumer.
+  CONSUMER_RETENTION: duration('CONSUMER_RETENTION', '7d'),
+  // Bind addresses of the API and the consumer's metrics; unset = every interface.
+  API_HOST: z.string().min(1).optional(),
+  CONSUMER_METRICS_HOST: z.string().min(1).optional(),
+  // With API_KEYS set, reads (GET /orders...) need a key too, unless this opens them.
+  API_PUBLIC_READS: z.stringbool().default(false),
+  // Addresses (or CIDR ranges) of proxies whose X-Forwarded-For names the client; unset = the
+  // socket's address is the client's (the rate limiter's and idempotency keys' scope).
+  TRUSTED_PROXIES: z
+    .string()
+    .transform((s) =>
+      s
+        .split(',')
+        .map((p) => p.trim())
+        .filter(Boolean),
+    )
+    .superRefine((list, ctx) => {
+      for (const p of list) {
+        if (!isAddressOrRange(p))
+          ctx.addIssue({
+            code: 'custom',
+            message: `TRUSTED_PROXIES: not an address or range: ${p}`,
+          })
+      }
+    })
+    .optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 })
 
@@ -188,6 +231,9 @@ function toConfig(env: z.output<typeof schema>) {
       maxBodyBytes: env.MAX_BODY_BYTES,
       requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
       rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
+      host: env.API_HOST,
+      publicReads: env.API_PUBLIC_READS,
+      trustedProxies: env.TRUSTED_PROXIES ?? [],
     },
     retention: {
       maxAgeMs: env.OUTBOX_RETENTION,
@@ -204,6 +250,11 @@ function toConfig(env: z.output<typeof schema>) {
     consumer: {
       groupId: env.CONSUMER_GROUP_ID,
       commitIntervalMs: env.CONSUMER_COMMIT_INTERVAL_MS,
+      maxAttempts: env.CONSUMER_MAX_ATTEMPTS,
+      retryBackoffMs: env.CONSUMER_RETRY_BACKOFF_MS,
+      metricsPort: env.CONSUMER_METRICS_PORT,
+      metricsHost: env.CONSUMER_METRICS_HOST,
+      retentionMs: env.CONSUMER_RETENTION,
     },
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
   }

@@ -20,19 +20,24 @@ export async function startApi(
     logger,
     idempotencyTtlMs: config.idempotencyTtlMs,
     apiKeys: config.http.apiKeys,
+    publicReads: config.http.publicReads,
+    trustedProxies: config.http.trustedProxies,
     maxBodyBytes: config.http.maxBodyBytes,
     requestTimeoutMs: config.http.requestTimeoutMs,
     rateLimitPerMinute: config.http.rateLimitPerMinute,
   })
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, port: config.port }, () => resolve(s))
+    const s = serve({ fetch: app.fetch, port: config.port, hostname: config.http.host }, () =>
+      resolve(s),
+    )
     s.once('error', reject)
   })
   const address = server.address()
   const port = typeof address === 'object' && address ? address.port : config.port
   logger.info({ port }, 'api listening')
 
-  // Expired Idempotency-Keys are already ignored; this only keeps the table small.
+  // Expired Idempotency-Keys are already ignored; this keeps the table small. Each pass deletes
+  // every expired key (in batches), so it keeps up with any write rate.
   const purge = setInterval(() => {
     purgeExpiredKeys(db, new Date()).then(
       (n) => n > 0 && logger.debug({ purged: n }, 'expired idempotency keys deleted'),

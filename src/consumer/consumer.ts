@@ -6,15 +6,22 @@
  * Kafka every `commitIntervalMs` (offset-commits.ts): a crash in between redelivers it, which
  * the inbox absorbs. If the database is down the transaction fails, the offset is not recorded
  * and kafkajs fetches the message again after a backoff, for as long as it takes: nothing is
- * skipped.
+ * skipped. A message that fails for any other reason is retried a few times, then parked with
+ * its reason and the partition moves on (poison.ts).
+ *
+ * A group of several works: each partition is handled by one member, and a member that dies or
+ * joins costs a rebalance, after which the new owner resumes from the committed offsets (the
+ * inbox absorbs what is delivered twice). When kafkajs stops for good on an error it does not
+ * retry (a development broker refused a SyncGroup during a rebalance with INVALID_REQUEST), a
+ * new client is started in its place, up to MAX_RELAUNCHES times in a row before `onFatal`.
  */
-import { type Consumer, Kafka, type KafkaMessage, logLevel } from 'kafkajs'
+import { type Consumer, Kafka, logLevel } from 'kafkajs'
 import type { Db } from '../db/client'
-import { isEventType } from '../events/contract'
 import type { Logger } from '../logger'
-import { decodeMessage, type InboxEvent } from './decode'
-import { type Handled, handleEvent } from './inventory'
-import { commitOffsetsEvery } from './offset-commits'
+import { consumeMessage } from './consume-message'
+import { type ConsumerMetrics, noConsumerMetrics } from './metrics'
+import { commitOffsetsEvery, type OffsetCommits } from './offset-commits'
+import type { PoisonPolicy } from './poison'
 
 export type InventoryConsumerOptions = {
   db: Db
@@ -27,48 +34,105 @@ export type InventoryConsumerOptions = {
   logger: Logger
   /** Called if kafkajs stops for good (a crash it does not restart from). */
   onFatal?: (error: Error) => void
+  /** Attempts before a failing message is parked (CONSUMER_MAX_ATTEMPTS); default 5. */
+  maxAttempts?: number
+  /** First wait between them, doubling; default 200 ms. */
+  retryBackoffMs?: number
+  metrics?: ConsumerMetrics
 }
 
 export type InventoryConsumer = { stop(): Promise<void> }
 
+/** Crashes kafkajs does not restart from, in a row (no group join between), before giving up. */
+const MAX_RELAUNCHES = 10
+
 export async function startInventoryConsumer(
   options: InventoryConsumerOptions,
 ): Promise<InventoryConsumer> {
-  const { topic, groupId } = options
   const log = options.logger.child({ component: 'inventory-consumer' })
+  let stopping = false
+  let crashes = 0
+  // Undefined while the first launch is still joining (a crash can come before it returns).
+  let current: Running | undefined
+  const relaunch = async (error: Error) => {
+    crashes++
+    if (crashes > MAX_RELAUNCHES) {
+      options.onFatal?.(error)
+      return
+    }
+    // kafkajs gave up on this client (e.g. a group request the broker refused during a
+    // rebalance): a new one rejoins the group. Uncommitted progress is delivered again.
+    await current?.offsets.stop({ commit: false })
+    await new Promise((resolve) => setTimeout(resolve, Math.min(500 * 2 ** crashes, 10_000)))
+    if (stopping) return
+    log.warn({ crashes }, 'restarting the kafka consumer')
+    current = await launch(options, log, callbacks)
+  }
+  const callbacks = {
+    onCrash: (err: Error) => void relaunch(err).catch((e: Error) => options.onFatal?.(e)),
+    onJoin: () => {
+      crashes = 0
+    },
+  }
+  current = await launch(options, log, callbacks)
+  log.info(`consuming ${options.topic} as group ${options.groupId}`)
+  return {
+    async stop() {
+      stopping = true
+      await current?.offsets.stop()
+      await current?.consumer.disconnect()
+    },
+  }
+}
+
+type Running = { consumer: Consumer; offsets: OffsetCommits }
+
+/** One kafkajs consumer, connected, subscribed and running. */
+async function launch(
+  options: InventoryConsumerOptions,
+  log: Logger,
+  on: { onCrash: (error: Error) => void; onJoin: () => void },
+): Promise<Running> {
+  const { topic } = options
   const consumer = createConsumer(options)
+  const metrics = options.metrics ?? noConsumerMetrics
   consumer.on(consumer.events.CRASH, ({ payload }) => {
     log.error({ err: payload.error, restart: payload.restart }, 'kafka consumer crashed')
-    if (!payload.restart) options.onFatal?.(payload.error)
+    if (!payload.restart) on.onCrash(payload.error)
   })
-
   await consumer.connect()
   await consumer.subscribe({ topic, fromBeginning: true })
   const offsets = commitOffsetsEvery(consumer, topic, options.commitIntervalMs, log)
   consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
     offsets.forget()
+    metrics.forgetLag()
+    on.onJoin()
     log.info({ partitions: payload.memberAssignment[topic] ?? [] }, 'joined the group')
+  })
+  consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+    metrics.lag(payload.partition, Number(payload.offsetLag))
   })
   await consumer.run({
     autoCommit: false, // offset-commits.ts commits instead: see why there
     eachMessage: async ({ partition, message, heartbeat }) => {
       const at = log.child({ partition, offset: message.offset })
-      await consumeMessage(options.db, at, message).catch(async (err: unknown) => {
-        // kafkajs heartbeats only after handled messages: without this, a database outage
-        // longer than the session timeout would cost the group membership too (a rebalance).
-        await heartbeat()
-        throw err
-      })
+      const policy: PoisonPolicy = {
+        maxAttempts: options.maxAttempts ?? 5,
+        backoffMs: options.retryBackoffMs ?? 200,
+        heartbeat,
+      }
+      await consumeMessage(options.db, at, { topic, partition }, message, policy, metrics).catch(
+        async (err: unknown) => {
+          // kafkajs heartbeats only after handled messages: without this, a database outage
+          // longer than the session timeout would cost the group membership too (a rebalance).
+          await heartbeat()
+          throw err
+        },
+      )
       offsets.handled(partition, message.offset)
     },
   })
-  log.info(`consuming ${topic} as group ${groupId}`)
-  return {
-    async stop() {
-      await offsets.stop()
-      await consumer.disconnect()
-    },
-  }
+  return { consumer, offsets }
 }
 
 function createConsumer(options: InventoryConsumerOptions): Consumer {
@@ -90,43 +154,4 @@ function createConsumer(options: InventoryConsumerOptions): Consumer {
     // outage of any length ends with the consumer catching up, not stopped.
     retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 5000 },
   })
-}
-
-/** Decodes and handles one message; throws (so kafkajs retries it) only if the database fails. */
-async function consumeMessage(db: Db, log: Logger, message: KafkaMessage): Promise<void> {
-  const decoded = decodeMessage(message, new Date())
-  if (!decoded.ok) {
-    log.error({ reason: decoded.reason }, 'skipping a message that is not an event')
-    return
-  }
-  const { event } = decoded
-  const eventLog = log.child({
-    eventId: event.eventId,
-    type: event.type,
-    orderId: event.orderId,
-    version: event.version,
-  })
-  const handled = await db
-    .transaction((tx) => handleEvent(tx, event))
-    .catch((err: unknown) => {
-      // kafkajs logs nothing (NOTHING above), so this is the one line about the failure.
-      eventLog.warn({ err }, 'could not handle the event; it will be delivered again')
-      throw err
-    })
-  report(eventLog, event, handled)
-}
-
-function report(log: Logger, event: InboxEvent, handled: Handled): void {
-  switch (handled.outcome) {
-    case 'rejected':
-      log.error({ reason: handled.reason }, 'rejected: the data breaks the event contract')
-      return
-    case 'parked':
-      log.warn({ applied: handled.applied }, 'gap: parked until the missing version arrives')
-      break
-    default:
-      log.debug(handled, handled.outcome)
-  }
-  if (!isEventType(event.type) && handled.outcome !== 'redelivered')
-    log.warn('unknown event type: recorded in its place in the sequence, no stock effect')
 }

@@ -31,7 +31,10 @@
  * exactly once however often its order event is delivered.
  *
  * Messages without a usable envelope (no `ce_id`, order id or sequence, or a value that is not
- * JSON) never reach this handler: the consumer logs and skips them (consumer.ts).
+ * JSON) never reach this handler: the consumer parks them as not an event (consume-message.ts).
+ *
+ * A discard marker (`EventDiscarded`, src/outbox/discard-marker.ts: the producer gave up on that
+ * version) is handled like an unknown type: it takes the version's place, so what follows applies.
  */
 import type { Tx } from '../db/client'
 import type { InboxEvent } from './decode'
@@ -39,6 +42,7 @@ import { effectOf, type StockChange } from './effect'
 import {
   findParked,
   lockAppliedVersion,
+  lockItem,
   moveStock,
   recordDelivery,
   setAppliedVersion,
@@ -83,7 +87,9 @@ async function applyInOrder(
   const versions: number[] = []
   let next: Applicable | undefined = { eventId: event.eventId, version: event.version, ...effect }
   while (next) {
+    // Either takes the item's row lock before its stock event is written (see lockItem).
     if (next.change) await moveStock(tx, next.change)
+    else if (next.emits) await lockItem(tx, next.emits.data.item)
     if (next.emits) {
       const { type, data } = next.emits
       await stockEvents.enqueue(tx, { type, aggregateId: data.item, data })

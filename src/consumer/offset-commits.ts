@@ -20,8 +20,8 @@ export type OffsetCommits = {
   handled(partition: number, offset: string): void
   /** Forgets uncommitted progress (on a new assignment: it will be delivered again). */
   forget(): void
-  /** Commits what is pending (bounded wait) and stops the timer. */
-  stop(): Promise<void>
+  /** Commits what is pending (bounded wait; not with `commit: false`) and stops the timer. */
+  stop(options?: { commit: boolean }): Promise<void>
 }
 
 export function commitOffsetsEvery(
@@ -63,8 +63,12 @@ export function commitOffsetsEvery(
     forget() {
       pending = new Map()
     },
-    async stop() {
+    async stop({ commit } = { commit: true }) {
       clearInterval(timer)
+      if (!commit) {
+        pending = new Map()
+        return
+      }
       const last = (async () => {
         await flushing
         await flush()

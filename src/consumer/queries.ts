@@ -1,9 +1,10 @@
 /** The inventory consumer's SQL, one named function per statement, all in the caller's transaction. */
 import { and, asc, eq, lte, sql } from 'drizzle-orm'
 import type { Tx } from '../db/client'
-import { inbox, orderVersions, stock } from '../db/schema'
+import { inbox, orderVersions, STOCK_MAX, stock } from '../db/schema'
 import type { InboxEvent } from './decode'
 import type { StockChange } from './effect'
+import { InventoryRefusal } from './refusal'
 
 type Outcome = (typeof inbox.$inferSelect)['outcome']
 
@@ -52,7 +53,10 @@ export async function lockAppliedVersion(tx: Tx, orderId: string): Promise<numbe
 }
 
 export async function setAppliedVersion(tx: Tx, orderId: string, version: number): Promise<void> {
-  await tx.update(orderVersions).set({ version }).where(eq(orderVersions.orderId, orderId))
+  await tx
+    .update(orderVersions)
+    .set({ version, appliedAt: sql`now()` })
+    .where(eq(orderVersions.orderId, orderId))
 }
 
 /** Applied and stale events keep no data: only a parked event needs it later. */
@@ -84,15 +88,44 @@ export async function staleParkedUpTo(tx: Tx, orderId: string, version: number):
     )
 }
 
+/**
+ * The item's stock row, created if new, locked until commit. Every event that moves an item's
+ * stock or writes one of its stock events takes it first, so two transactions touching one item
+ * serialise on it: their outbox rows commit, and are published, in the order they were written
+ * (docs/outbox.md: a writer serialises on its aggregate).
+ */
+export async function lockItem(
+  tx: Tx,
+  item: string,
+): Promise<{ reserved: number; shipped: number }> {
+  await tx.insert(stock).values({ item }).onConflictDoNothing()
+  const [row] = await tx
+    .select({ reserved: stock.reserved, shipped: stock.shipped })
+    .from(stock)
+    .where(eq(stock.item, item))
+    .for('update')
+  if (!row) throw new Error(`inventory.stock has no row for ${item} after inserting it`)
+  return row
+}
+
+/**
+ * Adds `change` to the item's counters (locked by `lockItem`). A move that would take a counter
+ * below 0 or above STOCK_MAX is refused: an InventoryRefusal, not the check constraint's SQL error.
+ */
 export async function moveStock(tx: Tx, change: StockChange): Promise<void> {
-  await tx
-    .insert(stock)
-    .values(change)
-    .onConflictDoUpdate({
-      target: stock.item,
-      set: {
-        reserved: sql`${stock.reserved} + excluded.reserved`,
-        shipped: sql`${stock.shipped} + excluded.shipped`,
-      },
-    })
+  const current = await lockItem(tx, change.item)
+  const reserved = current.reserved + change.reserved
+  const shipped = current.shipped + change.shipped
+  for (const [name, value] of [
+    ['reserved', reserved],
+    ['shipped', shipped],
+  ] as const) {
+    if (value < 0 || value > STOCK_MAX) {
+      throw new InventoryRefusal(
+        'STOCK_OUT_OF_RANGE',
+        `${name} stock of ${JSON.stringify(change.item)} would be ${value} (allowed: 0 to ${STOCK_MAX})`,
+      )
+    }
+  }
+  await tx.update(stock).set({ reserved, shipped }).where(eq(stock.item, change.item))
 }

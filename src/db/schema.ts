@@ -11,6 +11,7 @@ import {
   jsonb,
   pgSchema,
   pgTable,
+  primaryKey,
   smallint,
   text,
   timestamp,
@@ -158,7 +159,12 @@ export const outbox = pgTable(
 export const idempotencyKeys = pgTable(
   'idempotency_keys',
   {
-    key: text('key').primaryKey(),
+    /**
+     * Who sent the key: `key:<API key id>`, or `addr:<client address>` without API keys. Keys
+     * are scoped to it, so one client can neither block nor replay another's keys.
+     */
+    client: text('client').notNull().default(''),
+    key: text('key').notNull(),
     /** sha256 of method, path and the validated body. */
     fingerprint: text('fingerprint').notNull(),
     status: smallint('status').notNull(),
@@ -168,7 +174,10 @@ export const idempotencyKeys = pgTable(
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull(),
     expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }).notNull(),
   },
-  (t) => [index('idempotency_keys_expires_at_idx').on(t.expiresAt)],
+  (t) => [
+    primaryKey({ columns: [t.client, t.key] }),
+    index('idempotency_keys_expires_at_idx').on(t.expiresAt),
+  ],
 )
 
 /**
@@ -178,18 +187,40 @@ export const idempotencyKeys = pgTable(
  */
 export const inventory = pgSchema('inventory')
 
+/**
+ * The largest stock count: what a JavaScript number holds exactly (the counters are read as
+ * numbers). A move past it, or below 0, is refused by the consumer (src/consumer/queries.ts)
+ * before the check constraint would refuse it as an SQL error.
+ */
+export const STOCK_MAX = Number.MAX_SAFE_INTEGER
+
 /** Stock per item, moved by order events: reserved on create, shipped or released after. */
-export const stock = inventory.table('stock', {
-  item: text('item').primaryKey(),
-  reserved: integer('reserved').notNull().default(0),
-  shipped: integer('shipped').notNull().default(0),
-})
+export const stock = inventory.table(
+  'stock',
+  {
+    item: text('item').primaryKey(),
+    reserved: bigint('reserved', { mode: 'number' }).notNull().default(0),
+    shipped: bigint('shipped', { mode: 'number' }).notNull().default(0),
+  },
+  (t) => [
+    check(
+      'stock_counts_range',
+      sql`${t.reserved} between 0 and 9007199254740991 and ${t.shipped} between 0 and 9007199254740991`,
+    ),
+  ],
+)
 
 /** The last version of each order this consumer applied (its per-order sequence). */
-export const orderVersions = inventory.table('order_versions', {
-  orderId: uuid('order_id').primaryKey(),
-  version: integer('version').notNull(),
-})
+export const orderVersions = inventory.table(
+  'order_versions',
+  {
+    orderId: uuid('order_id').primaryKey(),
+    version: integer('version').notNull(),
+    /** When the version last moved: retention deletes orders idle longer than it keeps. */
+    appliedAt: timestamp('applied_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (t) => [index('order_versions_applied_at_idx').on(t.appliedAt)],
+)
 
 /**
  * Every event the consumer has seen, by `ce_id`, written in the same transaction as its
@@ -211,7 +242,44 @@ export const inbox = inventory.table(
     deliveries: integer('deliveries').notNull().default(1),
     receivedAt: timestamp('received_at', { withTimezone: true, mode: 'date' }).notNull(),
   },
-  (t) => [index('inbox_parked_idx').on(t.orderId, t.version).where(sql`${t.outcome} = 'parked'`)],
+  (t) => [
+    index('inbox_parked_idx').on(t.orderId, t.version).where(sql`${t.outcome} = 'parked'`),
+    // Retention walks settled rows oldest first.
+    index('inbox_settled_received_at_idx').on(t.receivedAt).where(sql`${t.outcome} <> 'parked'`),
+  ],
+)
+
+/**
+ * Messages the consumer set aside (src/consumer/poison.ts): handling failed for a reason other
+ * than an outage, `CONSUMER_MAX_ATTEMPTS` times, or was refused by a domain rule. The message
+ * is kept as it came (key, headers and value base64: it may hold what a text column cannot),
+ * so `npm run consume -- retry` can handle it again; `released_at` is set when an operator
+ * retried or skipped it. Its order's later versions wait in the inbox (as gaps) meanwhile.
+ */
+export const parkedMessages = inventory.table(
+  'parked_messages',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    topic: text('topic').notNull(),
+    partition: integer('partition').notNull(),
+    offset: text('offset').notNull(),
+    /** From the envelope, when it could be read: which event of which order is held. */
+    eventId: uuid('event_id'),
+    eventType: text('event_type'),
+    orderId: uuid('order_id'),
+    version: integer('version'),
+    /** The message key, headers (name -> value, both) and value, base64: the bytes as they came. */
+    key: text('key'),
+    headers: jsonb('headers').$type<Record<string, string>>().notNull(),
+    value: text('value'),
+    reason: text('reason').notNull(),
+    attempts: integer('attempts').notNull(),
+    parkedAt: timestamp('parked_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    releasedAt: timestamp('released_at', { withTimezone: true, mode: 'date' }),
+    /** How it was released: handled again (`retried`) or given up on (`skipped`). */
+    resolution: text('resolution', { enum: ['retried', 'skipped'] }),
+  },
+  (t) => [index('parked_messages_waiting_idx').on(t.parkedAt).where(sql`${t.releasedAt} is null`)],
 )
 
 export type OrderRow = typeof orders.$inferSelect

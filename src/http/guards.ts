@@ -1,6 +1,5 @@
 /** API keys, rate limit and request timeout: what stands between the internet and the orders. */
 import { createHash, timingSafeEqual } from 'node:crypto'
-import { getConnInfo } from '@hono/node-server/conninfo'
 import type { Context, MiddlewareHandler } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import { timeout } from 'hono/timeout'
@@ -47,15 +46,16 @@ export class ApiKeys {
 }
 
 /**
- * Everything but reads needs `Authorization: Bearer <key>` with one of the keys, when any are
- * configured. The accepted key's id is kept in the context (`apiKeyId`): idempotency keys are
- * scoped by it, so one client's key can never replay another client's response.
+ * When any keys are configured, requests need `Authorization: Bearer <key>` with one of them:
+ * writes always, reads too unless `publicReads` (API_PUBLIC_READS). The accepted key's id is
+ * kept in the context (`apiKeyId`).
  */
 export function requireApiKey(
   keys: ApiKeys,
+  options: { publicReads: boolean },
 ): MiddlewareHandler<{ Variables: { apiKeyId?: string } }> {
   return async (c, next) => {
-    if (!keys.enabled || readOnly.has(c.req.method)) return next()
+    if (!keys.enabled || (options.publicReads && readOnly.has(c.req.method))) return next()
     const id = keys.accept(c)
     if (!id) {
       throw new AppError(
@@ -74,30 +74,17 @@ export function requireApiKey(
 }
 
 /**
- * Who a request counts against: a valid API key, else the remote address. An unknown token
- * does not get a bucket of its own (or sending random tokens would lift the limit, and key
- * guessing would never be throttled).
+ * A fixed window per client (clientIdentity: a valid API key, else the address), in this
+ * process's memory. An unknown token does not get a bucket of its own (or sending random tokens
+ * would lift the limit, and key guessing would never be throttled).
  */
-function clientKey(keys: ApiKeys) {
-  return (c: Context): string => {
-    const id = keys.enabled ? keys.accept(c) : undefined
-    if (id) return `key:${id}`
-    try {
-      return `addr:${getConnInfo(c).remote.address ?? 'unknown'}`
-    } catch {
-      return 'addr:unknown' // not behind @hono/node-server (e.g. app.request in tests)
-    }
-  }
-}
-
-/** A fixed window per client, in this process's memory. */
-export function rateLimit(perMinute: number, keys: ApiKeys): MiddlewareHandler {
+export function rateLimit(perMinute: number): MiddlewareHandler<{ Variables: { client: string } }> {
   if (perMinute === 0) return (_c, next) => next()
-  return rateLimiter({
+  return rateLimiter<{ Variables: { client: string } }>({
     windowMs: 60_000,
     limit: perMinute,
     standardHeaders: 'draft-6',
-    keyGenerator: clientKey(keys),
+    keyGenerator: (c) => c.get('client'),
     handler: (c) => {
       const reset = c.res.headers.get('ratelimit-reset') ?? '60'
       throw new AppError(

@@ -21,12 +21,13 @@ export type StoredResponse = { status: 200 | 201; body: unknown; location?: stri
 export type IdempotencyOptions = { ttlMs: number; clock: () => Date }
 
 /**
- * What makes two requests "the same request": the client (its API key, when keys are
- * configured), method, path and the validated body. A key reused by another client is a
- * different request (422), never a replay of someone else's response.
+ * What makes two requests "the same request": the client (`key:<API key id>`, or
+ * `addr:<address>` without API keys: see client-identity.ts), method, path and the validated
+ * body. Keys are scoped to the client: two clients using one key each get their own record, so
+ * neither can block or replay the other's.
  */
 export type RequestIdentity = {
-  client: string | undefined
+  client: string
   method: string
   path: string
   input: unknown
@@ -34,7 +35,7 @@ export type RequestIdentity = {
 
 export function fingerprint({ client, method, path, input }: RequestIdentity): string {
   return createHash('sha256')
-    .update(`${client ?? ''} ${method} ${path}\n${JSON.stringify(input ?? null)}`)
+    .update(`${client} ${method} ${path}\n${JSON.stringify(input ?? null)}`)
     .digest('base64url')
 }
 
@@ -62,6 +63,7 @@ export async function runIdempotent(
     const claimed = await tx
       .insert(idempotencyKeys)
       .values({
+        client: request.client,
         key,
         fingerprint: requestFingerprint,
         status: 0,
@@ -70,7 +72,7 @@ export async function runIdempotent(
         expiresAt,
       })
       .onConflictDoUpdate({
-        target: idempotencyKeys.key,
+        target: [idempotencyKeys.client, idempotencyKeys.key],
         set: { fingerprint: requestFingerprint, createdAt: now, expiresAt, location: null },
         setWhere: lte(idempotencyKeys.expiresAt, now),
       })
@@ -79,7 +81,13 @@ export async function runIdempotent(
       const [stored] = await tx
         .select()
         .from(idempotencyKeys)
-        .where(and(eq(idempotencyKeys.key, key), gt(idempotencyKeys.expiresAt, now)))
+        .where(
+          and(
+            eq(idempotencyKeys.client, request.client),
+            eq(idempotencyKeys.key, key),
+            gt(idempotencyKeys.expiresAt, now),
+          ),
+        )
       if (!stored) throw new Error(`idempotency key ${key} vanished while held`)
       if (stored.fingerprint !== requestFingerprint) {
         throw new AppError(
@@ -98,16 +106,29 @@ export async function runIdempotent(
     await tx
       .update(idempotencyKeys)
       .set({ status: response.status, body: response.body, location: response.location ?? null })
-      .where(eq(idempotencyKeys.key, key))
+      .where(and(eq(idempotencyKeys.client, request.client), eq(idempotencyKeys.key, key)))
     return { ...response, replayed: false }
   })
 }
 
-/** Deletes up to `limit` expired keys; returns how many. Small batches: no long locks. */
-export async function purgeExpiredKeys(db: Db, now: Date, limit = 1000): Promise<number> {
-  const deleted = await db.execute(sql`
-    delete from ${idempotencyKeys}
-     where key in (select key from ${idempotencyKeys}
-                    where ${idempotencyKeys.expiresAt} <= ${now.toISOString()} limit ${limit})`)
-  return deleted.count ?? 0
+const PURGE_BATCH = 10_000
+/** One pass stops after this many batches, however much is left: the next pass goes on. */
+const PURGE_MAX_BATCHES = 100
+
+/**
+ * Deletes expired keys in batches until none is left (or a pass's cap): a pass keeps up with
+ * any write rate, and each batch is its own short statement, so no lock is held for long.
+ */
+export async function purgeExpiredKeys(db: Db, now: Date): Promise<number> {
+  let total = 0
+  for (let i = 0; i < PURGE_MAX_BATCHES; i++) {
+    const deleted = await db.execute(sql`
+      delete from ${idempotencyKeys} where ctid = any(array(
+        select ctid from ${idempotencyKeys}
+         where ${idempotencyKeys.expiresAt} <= ${now.toISOString()} limit ${PURGE_BATCH}))`)
+    const n = deleted.count ?? 0
+    total += n
+    if (n < PURGE_BATCH) break
+  }
+  return total
 }

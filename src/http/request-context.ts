@@ -17,6 +17,8 @@ export type RequestVars = {
   log: Logger
   /** Set by requireApiKey when API keys are configured and the request's key was accepted. */
   apiKeyId?: string
+  /** Who the request is from (client-identity.ts): rate limits and idempotency keys go by it. */
+  client: string
 }
 export type RequestEnv = { Variables: RequestVars }
 
@@ -70,6 +72,18 @@ export function requestContext(
     c.set('log', log)
     c.header('X-Request-Id', requestId)
     await next()
+    // Error responses are built whole (problem.ts) and do not carry the header set above; the
+    // caller needs the id most when something failed.
+    if (!c.res.headers.has('x-request-id')) {
+      try {
+        c.res.headers.set('X-Request-Id', requestId)
+      } catch {
+        // Immutable headers (a response passed through as it came): copy it.
+        const res = new Response(c.res.body, c.res)
+        res.headers.set('X-Request-Id', requestId)
+        c.res = res
+      }
+    }
     const seconds = (performance.now() - started) / 1000
     const matched = routePath(c, -1)
     // Unmatched paths share one label: random URLs must not create new time series.

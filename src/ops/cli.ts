@@ -29,8 +29,9 @@ Commands:
   discard <event-id>          Mark a dead-lettered event, or a pending one waiting for a topic
                               that does not exist, handled WITHOUT publishing it. Later events
                               of its aggregate are released and published; consumers never
-                              get this one and will see a gap in its aggregate's versions
-                              (ce_sequence). last_error records the discard.
+                              get this one: for a dead one, an EventDiscarded marker with its
+                              id and sequence (ce_sequence) is published in its place (a waiting
+                              one's topic does not exist: no marker). last_error records it.
   reroute <event-id> <topic>  Send a dead-lettered event, or a pending one waiting for a topic
                               that does not exist, to <topic> instead (its row's topic column),
                               publishable at once. Only this event: later events of its
@@ -101,7 +102,8 @@ async function run(
       const { discardedAt } = await discard(sql, command.eventId)
       return (
         `discarded event ${command.eventId} at ${discardedAt.toISOString()}: it will not be ` +
-        'published; later events of its aggregate are released (consumers see a version gap)\n'
+        'published; later events of its aggregate are released (a dead event is replaced by an ' +
+        'EventDiscarded marker for consumers)\n'
       )
     }
     case 'reroute': {

@@ -1,13 +1,16 @@
 /** Text for `npm run outbox -- replay`: counts, the runs, a progress line. */
 import type { ReplayRun } from '../outbox/replay-queries'
 import type { ReplayProgress } from '../replay/run-replay'
+import { printable } from './format'
 
 export function formatReplayCounts(
   counts: { topic: string; eventType: string; n: number }[],
   toTopic: string | null,
 ): string {
   const total = counts.reduce((n, c) => n + c.n, 0)
-  const rows = counts.map((c) => `  ${c.topic.padEnd(30)} ${c.eventType.padEnd(24)} ${c.n}`)
+  const rows = counts.map(
+    (c) => `  ${printable(c.topic).padEnd(30)} ${printable(c.eventType).padEnd(24)} ${c.n}`,
+  )
   return [
     `${total} published events match${toTopic ? `, to be sent to ${toTopic}` : ', each to its own topic'}:`,
     `  ${'FROM TOPIC'.padEnd(30)} ${'EVENT TYPE'.padEnd(24)} EVENTS`,

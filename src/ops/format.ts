@@ -27,7 +27,7 @@ export function formatStatus(s: OutboxStatus): string {
           table(
             ['TOPIC', 'PENDING', 'DEAD', 'PUBLISHED', ''],
             s.topics.map((t) => [
-              t.topic,
+              printable(t.topic),
               t.pending,
               t.dead,
               t.published,
@@ -46,7 +46,7 @@ export function formatStatus(s: OutboxStatus): string {
         ['PID', 'APPLICATION', 'CLIENT', 'PARTITIONS', 'AWAKE', 'CONNECTED SINCE'],
         s.owners.map((o) => [
           o.pid,
-          o.applicationName ?? '-',
+          printable(o.applicationName ?? '-'),
           o.clientAddress ?? '-',
           o.partitions.length,
           o.awake,
@@ -71,8 +71,8 @@ export function formatDead(events: DeadEvent[], limit: number): string {
   const rows = events.map((e) => [
     e.id,
     e.eventId,
-    e.eventType,
-    `${e.aggregateType}/${e.aggregateId}`,
+    printable(e.eventType),
+    printable(`${e.aggregateType}/${e.aggregateId}`),
     e.attempts,
     e.deadAt.toISOString(),
   ])
@@ -82,7 +82,7 @@ export function formatDead(events: DeadEvent[], limit: number): string {
   ).split('\n')
   const body = lines.flatMap((line, i) => [
     line,
-    indent(`LAST ERROR: ${events[i]?.lastError ?? '-'}`),
+    indent(`LAST ERROR: ${printable(events[i]?.lastError ?? '-')}`),
   ])
   const more = events.length === limit ? ` (the newest ${limit}; --limit N for more)` : ''
   return (
@@ -114,8 +114,8 @@ export function formatEvent(e: EventDetail, route: string): string {
   ]
   const width = Math.max(...fields.map(([k]) => k.length)) + 1
   return [
-    ...fields.map(([k, v]) => `${`${k}:`.padEnd(width)} ${v}`),
-    `last error:\n${indent(e.lastError ?? '-')}`,
+    ...fields.map(([k, v]) => `${`${k}:`.padEnd(width)} ${printable(String(v))}`),
+    `last error:\n${indent(printable(e.lastError ?? '-'))}`,
     `headers:\n${indent(JSON.stringify(e.headers ?? {}, null, 2))}`,
     `payload:\n${indent(JSON.stringify(e.payload, null, 2))}`,
     '',
@@ -137,6 +137,25 @@ export function formatAge(seconds: number): string {
   if (s < 3600) return `${Math.floor(s / 60)}m ${pad(s % 60)}s`
   if (s < 86_400) return `${Math.floor(s / 3600)}h ${pad(Math.floor(s / 60) % 60)}m`
   return `${Math.floor(s / 86_400)}d ${pad(Math.floor(s / 3600) % 24)}h`
+}
+
+// C0 and C1 controls (ESC starts a terminal's escape sequences), DEL, the line and paragraph
+// separators, the bidirectional overrides (text that reads differently than it is), and
+// unpaired surrogates.
+const nonPrintable =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
+  /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g
+
+/**
+ * `text` safe to print to a terminal: anything that is not printable becomes a visible escape
+ * (`\x1b`, `\u202e`), so data written by anyone cannot retitle, clear or rewrite the operator's
+ * screen. Backslashes are left as they are: JSON text stays readable as JSON.
+ */
+export function printable(text: string): string {
+  return text.replace(nonPrintable, (c) => {
+    const code = c.charCodeAt(0)
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16)}`
+  })
 }
 
 function table(headers: string[], rows: (string | number)[][]): string {

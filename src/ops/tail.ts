@@ -6,9 +6,10 @@
  */
 import { randomUUID } from 'node:crypto'
 import { parseArgs } from 'node:util'
-import { Kafka, logLevel } from 'kafkajs'
+import { Kafka, type KafkaMessage, logLevel } from 'kafkajs'
 import { isValidTopicName } from '../outbox/routing'
 import type { Output } from './cli'
+import { printable } from './format'
 
 export type TailOptions = { topics: string[]; fromBeginning: boolean }
 
@@ -25,6 +26,23 @@ export function parseTailArgs(argv: readonly string[], defaults: readonly string
   }
   const topics = positionals.length > 0 ? positionals : [...defaults]
   return { topics: [...new Set(topics)], fromBeginning: values['from-beginning'] ?? false }
+}
+
+/**
+ * One message as two lines. Everything from the message is escaped (printable): anyone who can
+ * write an event chooses its key, type and value, and must not reach the operator's terminal.
+ */
+export function formatTailed(
+  topic: string,
+  partition: number,
+  message: Pick<KafkaMessage, 'headers' | 'key' | 'value' | 'offset'>,
+): string {
+  const h = (name: string) => printable(message.headers?.[name]?.toString() ?? '-')
+  const key = printable(message.key?.toString() ?? '')
+  return (
+    `${h('ce_time')} ${topic} ${h('ce_type')} id=${h('ce_id')} key=${key} ` +
+    `partition=${partition} offset=${message.offset}\n  ${printable(message.value?.toString() ?? '')}\n`
+  )
 }
 
 /** Subscribes and prints until `stop()`. */
@@ -47,13 +65,8 @@ export async function startTail(
   await consumer.connect()
   await consumer.subscribe({ topics: options.topics, fromBeginning: options.fromBeginning })
   await consumer.run({
-    eachMessage: async ({ topic, partition, message }) => {
-      const h = (name: string) => message.headers?.[name]?.toString() ?? '-'
-      io.out(
-        `${h('ce_time')} ${topic} ${h('ce_type')} id=${h('ce_id')} key=${message.key?.toString()} ` +
-          `partition=${partition} offset=${message.offset}\n  ${message.value?.toString()}\n`,
-      )
-    },
+    eachMessage: async ({ topic, partition, message }) =>
+      io.out(formatTailed(topic, partition, message)),
   })
   io.err(`tailing ${options.topics.join(', ')} on ${brokers.join(',')} (Ctrl-C to stop)\n`)
   return { stop: () => consumer.disconnect() }

@@ -5,9 +5,17 @@ import type { EventType } from '../events/contract'
 export const orderStatuses = ['pending', 'confirmed', 'shipped', 'cancelled'] as const
 export type OrderStatus = (typeof orderStatuses)[number]
 
-// Postgres text cannot hold U+0000: refused here as a 400, not by the database as a 500.
-const noNul = (field: string) =>
-  [(s: string) => !s.includes('\u0000'), `${field} must not contain NUL characters`] as const
+// Control characters (U+0000 cannot even be stored; ESC drives terminals, and these fields end
+// up in events, Kafka keys and operators' screens) and unpaired surrogates (not text: no UTF-8
+// for them) are refused here as a 400 naming the field, not by the database as a 500.
+const notText =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
+  /[\u0000-\u001f\u007f-\u009f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
+const textOnly = (field: string) =>
+  [
+    (s: string) => !notText.test(s),
+    `${field} must not contain control characters or unpaired surrogates`,
+  ] as const
 
 export const PlaceOrderInput = z.strictObject({
   item: z
@@ -15,7 +23,7 @@ export const PlaceOrderInput = z.strictObject({
     .trim()
     .min(1, 'item must not be blank')
     .max(200, 'item must be at most 200 characters')
-    .refine(...noNul('item')),
+    .refine(...textOnly('item')),
   quantity: z
     .number()
     .int('quantity must be a whole number')
@@ -26,7 +34,7 @@ export const PlaceOrderInput = z.strictObject({
     .trim()
     .min(1)
     .max(200)
-    .refine(...noNul('customerId'))
+    .refine(...textOnly('customerId'))
     .optional(),
 })
 export type PlaceOrderInput = z.infer<typeof PlaceOrderInput>
@@ -37,7 +45,7 @@ export const CancelOrderInput = z.strictObject({
     .trim()
     .min(1, 'reason must not be blank')
     .max(500, 'reason must be at most 500 characters')
-    .refine(...noNul('reason'))
+    .refine(...textOnly('reason'))
     .optional(),
 })
 export type CancelOrderInput = z.infer<typeof CancelOrderInput>

@@ -78,7 +78,8 @@ export function idempotencyKeyOf(c: Context): string | undefined {
   ])
 }
 
-// A bearer API key when API_KEYS is set; the empty alternative: none needed otherwise.
+// A bearer API key when API_KEYS is set (reads too, unless API_PUBLIC_READS); the empty
+// alternative: none needed otherwise.
 const writeSecurity: Array<Record<string, string[]>> = [{ apiKey: [] }, {}]
 
 const orderResponse = (status: 200 | 201, description: string) => ({
@@ -99,6 +100,7 @@ const orderResponse = (status: 200 | 201, description: string) => ({
 })
 
 export const placeOrderRoute = createRoute({
+  security: writeSecurity,
   method: 'post',
   path: '/',
   summary: 'Place an order',
@@ -125,6 +127,7 @@ export const placeOrderRoute = createRoute({
 })
 
 export const listOrdersRoute = createRoute({
+  security: writeSecurity,
   method: 'get',
   path: '/',
   summary: 'List orders, newest first',
@@ -151,6 +154,7 @@ export const listOrdersRoute = createRoute({
 })
 
 export const getOrderRoute = createRoute({
+  security: writeSecurity,
   method: 'get',
   path: '/{id}',
   summary: 'Get an order',

@@ -58,7 +58,7 @@ export function ordersRoutes({ db, clock, idempotencyTtlMs }: OrdersDeps) {
     const response = await runIdempotent(
       db,
       key,
-      { client: c.get('apiKeyId'), method: 'POST', path: '/orders', input },
+      { client: c.get('client'), method: 'POST', path: '/orders', input },
       idempotency,
       async (executor) => {
         const order = await placeOrder(executor, input, clock, contextOf(c))
@@ -102,7 +102,7 @@ export function ordersRoutes({ db, clock, idempotencyTtlMs }: OrdersDeps) {
         db,
         key,
         {
-          client: c.get('apiKeyId'),
+          client: c.get('client'),
           method: 'POST',
           path: `/orders/${id}/${transition}`,
           input: body,

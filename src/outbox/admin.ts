@@ -11,6 +11,7 @@
  */
 import type postgres from 'postgres'
 import { RELAY_PARTITIONS } from '../db/schema'
+import { DISCARD_MARKER_TYPE, type DiscardMarkerData } from './discard-marker'
 import { LOCK, OUTBOX_CHANNEL } from './locks'
 import { AGGREGATE_TYPE_PLACEHOLDER, DEFAULT_TOPIC_TEMPLATE } from './routing'
 
@@ -183,28 +184,56 @@ export async function requeueDead(
 }
 
 /**
- * Marks one dead-lettered event handled without publishing it: consumers never receive it and
- * will see a gap in that order's versions (`ce_sequence`). `dead_at` stays set and `last_error`
- * gains a note, so the row still reads as "never delivered"; retention deletes it like any
- * published row once it is older than OUTBOX_RETENTION.
+ * Marks one dead-lettered event handled without publishing it. `dead_at` stays set and
+ * `last_error` gains a note, so the row still reads as "never delivered"; retention deletes it
+ * like any published row once it is older than OUTBOX_RETENTION.
+ *
+ * In the same transaction a discard marker (discard-marker.ts) is inserted for the same
+ * aggregate, topic and `sequence`, carrying the discarded event's id: a plain insert, published
+ * like any event, so consumers that wait for that sequence learn it will never come.
  */
 export async function discardDead(
   sql: postgres.Sql,
   eventId: string,
 ): Promise<{ discardedAt: Date }> {
   const [row] = await sql.begin(async (tx) => {
-    const rows = await tx<{ discardedAt: Date }[]>`
+    const rows = await tx<(DiscardedRow & { discardedAt: Date })[]>`
       update outbox
          set published_at = now(), next_attempt_at = null,
              last_error = 'discarded by operator at ' || now()::text
                           || coalesce('; was: ' || last_error, '')
        where event_id = ${eventId}::uuid and published_at is null and dead_at is not null
-      returning published_at as "discardedAt"`
-    if (rows.length > 0) await tx`select pg_notify(${OUTBOX_CHANNEL}, '')`
+      returning published_at as "discardedAt", event_id, aggregate_type, aggregate_id, event_type,
+                sequence, topic`
+    const [discarded] = rows
+    if (discarded) {
+      await insertDiscardMarker(tx, discarded)
+      await tx`select pg_notify(${OUTBOX_CHANNEL}, '')`
+    }
     return rows
   })
   if (!row) return explainNotDead(sql, eventId)
   return row
+}
+
+type DiscardedRow = Record<
+  'event_id' | 'aggregate_type' | 'aggregate_id' | 'event_type',
+  string
+> & {
+  sequence: number | null
+  topic: string | null
+}
+
+async function insertDiscardMarker(tx: postgres.TransactionSql, d: DiscardedRow) {
+  const data: DiscardMarkerData = {
+    discardedEventId: d.event_id,
+    discardedEventType: d.event_type,
+    sequence: d.sequence,
+  }
+  await tx`
+    insert into outbox (event_type, aggregate_type, aggregate_id, payload, sequence, topic)
+    values (${DISCARD_MARKER_TYPE}, ${d.aggregate_type}, ${d.aggregate_id}, ${JSON.stringify(data)}::jsonb,
+            ${d.sequence}, ${d.topic})`
 }
 
 /** Throws the error that says why `eventId` is not a dead-lettered event. */

@@ -66,7 +66,7 @@ const inventoryEvents = () =>
      where aggregate_type = 'inventory' group by event_type order by event_type`
 const stock = () =>
   db.sql<{ item: string; reserved: number; shipped: number }[]>`
-    select item, reserved, shipped from inventory.stock order by item`
+    select item, reserved::float8 as reserved, shipped::float8 as shipped from inventory.stock order by item`
 
 async function committedOffsets(): Promise<number[]> {
   const admin = client().admin()

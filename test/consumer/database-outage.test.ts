@@ -61,7 +61,8 @@ async function publish(events: ReturnType<typeof orderHistory>[number][]) {
   await producer.disconnect()
 }
 
-const stock = () => db.sql`select item, reserved, shipped from inventory.stock order by item`
+const stock = () =>
+  db.sql`select item, reserved::float8 as reserved, shipped::float8 as shipped from inventory.stock order by item`
 
 describe('consumer during a database outage', () => {
   it('retries the same messages until the database is back; nothing skipped, nothing doubled', async () => {

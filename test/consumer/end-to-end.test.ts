@@ -138,7 +138,8 @@ describe('orders to inventory', () => {
       ['applied', [2]],
     ])
 
-    const stock = await db.sql`select item, reserved, shipped from inventory.stock order by item`
+    const stock =
+      await db.sql`select item, reserved::float8 as reserved, shipped::float8 as shipped from inventory.stock order by item`
     expect(stock).toEqual([
       { item: 'atlas', reserved: 0, shipped: 0 }, // reserved 5, released by the cancellation
       { item: 'globe', reserved: 0, shipped: 3 },

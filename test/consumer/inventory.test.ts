@@ -21,7 +21,7 @@ const handle = (event: InboxEvent) => db.db.transaction((tx) => handleEvent(tx, 
 
 async function stockOf(item: string) {
   const [row] = await db.sql<{ reserved: number; shipped: number }[]>`
-    select reserved, shipped from inventory.stock where item = ${item}`
+    select reserved::float8 as reserved, shipped::float8 as shipped from inventory.stock where item = ${item}`
   return row ?? { reserved: 0, shipped: 0 }
 }
 async function appliedVersion(orderId: string) {

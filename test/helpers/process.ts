@@ -26,7 +26,8 @@ export function spawnEntrypoint(file: string, env: Record<string, string>): Spaw
   const flags =
     NODE_FLAGS === undefined ? SERVICE_NODE_FLAGS : NODE_FLAGS.split(' ').filter((f) => f !== '')
   return spawnCommand([process.execPath, ...flags, '--import', 'tsx', file], {
-    env: { LOG_LEVEL: 'info', ...rest },
+    // Several consumers at once (and other test files'): any free port for their metrics.
+    env: { LOG_LEVEL: 'info', CONSUMER_METRICS_PORT: '0', ...rest },
   })
 }
 

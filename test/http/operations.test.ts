@@ -88,7 +88,7 @@ describe('request context', () => {
 describe('API keys', () => {
   const key = 'k'.repeat(20)
   const other = 'o'.repeat(24)
-  it('writes need a valid bearer key (401 problem, nothing written); reads stay open', async () => {
+  it('writes and reads need a valid bearer key (401 problem, nothing written)', async () => {
     const app = createApp({ db: db.db, logger: silent, apiKeys: [other, key] })
     const before = await db.counts()
     const attempts: Array<Record<string, string>> = [
@@ -107,7 +107,22 @@ describe('API keys', () => {
     expect(ok.status).toBe(201)
     const { id } = (await ok.json()) as { id: string }
     expect((await app.request(`/orders/${id}/confirm`, { method: 'POST' })).status).toBe(401)
-    expect((await app.request(`/orders/${id}`)).status).toBe(200)
+    const bearer = { headers: { authorization: `Bearer ${key}` } }
+    for (const path of [`/orders/${id}`, '/orders', '/metrics']) {
+      const res = await app.request(path)
+      expect([path, res.status]).toEqual([path, 401])
+      expect(res.headers.get('www-authenticate')).toBe('Bearer')
+      expect((await app.request(path, bearer)).status).toBe(200)
+    }
+    // Probes stay open: an orchestrator has no key.
+    expect((await app.request('/readyz')).status).toBe(200)
+  })
+
+  it('API_PUBLIC_READS opens the reads, not the writes nor /metrics', async () => {
+    const app = createApp({ db: db.db, logger: silent, apiKeys: [key], publicReads: true })
+    expect((await app.request('/orders')).status).toBe(200)
+    expect((await app.request('/orders', order())).status).toBe(401)
+    expect((await app.request('/metrics')).status).toBe(401)
   })
 })
 

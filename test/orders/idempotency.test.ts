@@ -130,3 +130,53 @@ describe('Idempotency-Key on POST /orders', () => {
     expect(await db.counts()).toEqual(before)
   })
 })
+
+describe('idempotency keys are scoped to the client', () => {
+  const keyA = 'a'.repeat(20)
+  const keyB = 'b'.repeat(20)
+
+  it('two clients using one key each get their own order, and each replay is their own', async () => {
+    const app2 = createApp({ db: db.db, logger: pino({ level: 'silent' }), apiKeys: [keyA, keyB] })
+    const post = (apiKey: string, item: string) =>
+      app2.request('/orders', {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          authorization: `Bearer ${apiKey}`,
+          'idempotency-key': 'order-1002',
+        },
+        body: JSON.stringify({ item, quantity: 1 }),
+      })
+    const b = await post(keyB, 'from-b')
+    const a = await post(keyA, 'from-a')
+    expect([b.status, a.status]).toEqual([201, 201])
+    const [orderA, orderB] = [
+      (await a.json()) as { id: string },
+      (await b.json()) as { id: string },
+    ]
+    expect(orderA.id).not.toBe(orderB.id)
+    const againA = await post(keyA, 'from-a')
+    expect(againA.headers.get('idempotent-replayed')).toBe('true')
+    expect(await againA.json()).toMatchObject({ id: orderA.id, item: 'from-a' })
+  })
+})
+
+describe('purging expired keys', () => {
+  it('100,000 expired keys are gone within two passes; live keys stay', async () => {
+    await db.sql`
+      insert into idempotency_keys (client, key, fingerprint, status, created_at, expires_at)
+      select 'addr:test', 'bulk-' || i, 'f', 201, now() - interval '2 days', now() - interval '1 day'
+        from generate_series(1, 100000) i`
+    await db.sql`
+      insert into idempotency_keys (client, key, fingerprint, status, created_at, expires_at)
+      values ('addr:test', 'live', 'f', 201, now(), now() + interval '1 day')`
+    const at = new Date()
+    await purgeExpiredKeys(db.db, at)
+    await purgeExpiredKeys(db.db, at)
+    const [left] = await db.sql<{ expired: number; live: number }[]>`
+      select count(*) filter (where expires_at <= ${at.toISOString()})::int as expired,
+             count(*) filter (where key = 'live')::int as live
+        from idempotency_keys where client = 'addr:test'`
+    expect(left).toEqual({ expired: 0, live: 1 })
+  })
+})
