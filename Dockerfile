@@ -34,7 +34,7 @@ COPY drizzle ./drizzle
 COPY --from=build /app/dist ./dist
 USER node
 # 3000: the API. 9400: the relay's /metrics, /healthz and /readyz (RELAY_METRICS_PORT).
-EXPOSE 3000 9400
+EXPOSE 3000 9400 9401
 # Overridden per service in compose.yaml (api, relay, consumer, migrate); the services keep
 # --initial-old-space-size (docs/benchmarks.md).
 CMD ["node", "--initial-old-space-size=64", "dist/main/api.js"]

@@ -163,6 +163,7 @@ const schema = z.object({
   // Bind addresses of the API and the consumer's metrics; unset = every interface.
   API_HOST: z.string().min(1).optional(),
   CONSUMER_METRICS_HOST: z.string().min(1).optional(),
+  RELAY_METRICS_HOST: z.string().min(1).optional(),
   // With API_KEYS set, reads (GET /orders...) need a key too, unless this opens them.
   API_PUBLIC_READS: z.stringbool().default(false),
   // Addresses (or CIDR ranges) of proxies whose X-Forwarded-For names the client; unset = the
@@ -241,6 +242,7 @@ function toConfig(env: z.output<typeof schema>) {
       intervalMs: env.RETENTION_INTERVAL_MS,
     },
     relayMetricsPort: env.RELAY_METRICS_PORT,
+    relayMetricsHost: env.RELAY_METRICS_HOST,
     rolePasswords: {
       api: env.DB_API_PASSWORD,
       relay: env.DB_RELAY_PASSWORD,

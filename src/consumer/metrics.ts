@@ -6,6 +6,7 @@ import { count, isNull } from 'drizzle-orm'
 import { Counter, Gauge, type Registry } from 'prom-client'
 import type { Db } from '../db/client'
 import { parkedMessages } from '../db/schema'
+import { orNaN } from '../observability/metrics'
 
 /**
  * `gap`: a later version parked in the inbox until the missing one arrives; `skipped`: not an
@@ -45,11 +46,16 @@ export function createConsumerMetrics(registry: Registry, db: Db): ConsumerMetri
     help: 'Parked messages not yet retried or skipped, across the group.',
     registers: [registry],
     async collect() {
-      const [row] = await db
-        .select({ n: count() })
-        .from(parkedMessages)
-        .where(isNull(parkedMessages.releasedAt))
-      this.set(row?.n ?? 0)
+      // NaN while the database cannot be read: the scrape still answers with the rest.
+      this.set(
+        await orNaN(async () => {
+          const [row] = await db
+            .select({ n: count() })
+            .from(parkedMessages)
+            .where(isNull(parkedMessages.releasedAt))
+          return row?.n ?? 0
+        }),
+      )
     },
   })
   const lag = new Gauge({

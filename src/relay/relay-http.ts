@@ -119,9 +119,10 @@ export function relayHttpApp(registry: Registry, readiness: Readiness) {
     )
 }
 
-export async function serveRelayHttp(app: Hono, port: number) {
+/** `hostname` undefined: every interface. */
+export async function serveRelayHttp(app: Hono, port: number, hostname?: string) {
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, port }, () => resolve(s))
+    const s = serve({ fetch: app.fetch, port, ...(hostname ? { hostname } : {}) }, () => resolve(s))
     s.once('error', reject)
   })
   const address = server.address()

@@ -82,6 +82,7 @@ export async function startRelay(config: RelayConfig, logger: Logger): Promise<R
   const http = await serveRelayHttp(
     relayHttpApp(registry, readiness),
     config.relayMetricsPort,
+    config.relayMetricsHost,
   ).catch(async (err: unknown) => {
     await closeEarly()
     throw err

@@ -6,6 +6,8 @@
  * lag), is declared in `exporterMetrics`.
  */
 import { Histogram, type Registry } from 'prom-client'
+import { createConsumerMetrics } from '../../src/consumer/metrics'
+import type { Db } from '../../src/db/client'
 import {
   createHttpMetrics,
   createRegistry,
@@ -37,7 +39,10 @@ export function metricsByJob(): Record<string, MetricShape[]> {
   })
   createTopicMetrics(relay, { template: '{aggregate_type}.events', backlog: async () => [] })
   createReplayMetrics(relay, async () => [])
-  return { api: shapes(api), relay: shapes(relay) }
+  // The consumer's database is read only at a scrape, which shapes() never does.
+  const consumer = createRegistry()
+  createConsumerMetrics(consumer, {} as Db)
+  return { api: shapes(api), relay: shapes(relay), consumer: shapes(consumer) }
 }
 
 /**

@@ -81,7 +81,7 @@ describe('the query check itself', () => {
     ['a misspelt metric', 'rate(outbox_published_event_total[5m])'],
     ['a histogram without its suffix', 'outbox_publish_latency_seconds{job="relay"}'],
     ['a metric of another job', 'rate(http_request_duration_seconds_count{job="relay"}[1m])'],
-    ['an unknown job', 'process_resident_memory_bytes{job="consumer"}'],
+    ['an unknown job', 'process_resident_memory_bytes{job="billing"}'],
     ['a label the metric lacks', 'sum by (reason) (rate(outbox_publish_errors_total[5m]))'],
     ['a label in a matcher', 'relay_wakeups_total{kind="notify"}'],
     ['le outside a bucket series', 'sum by (le) (outbox_pending_events)'],

@@ -20,6 +20,7 @@ import {
 const processes: Record<string, { entrypoint: string; portSetting: string }> = {
   api: { entrypoint: 'dist/main/api.js', portSetting: 'PORT' },
   relay: { entrypoint: 'dist/main/relay.js', portSetting: 'RELAY_METRICS_PORT' },
+  consumer: { entrypoint: 'dist/main/consume.js', portSetting: 'CONSUMER_METRICS_PORT' },
 }
 
 const { services } = readCompose()
@@ -42,7 +43,7 @@ describe('Prometheus scrape config', () => {
     ...readFileSync(repoPath('Dockerfile'), 'utf8').matchAll(/^EXPOSE (.+)$/gm),
   ].flatMap((m) => m[1]?.split(/\s+/) ?? [])
 
-  it('scrapes exactly the processes that register metrics (api, relay) and the exporters', () => {
+  it('scrapes exactly the processes that register metrics (api, relay, consumer) and the exporters', () => {
     expect(jobs.map((j) => j.job_name).sort()).toEqual(
       [...Object.keys(metricsByJob()), ...Object.keys(exporterMetrics)].sort(),
     )

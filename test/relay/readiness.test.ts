@@ -1,10 +1,11 @@
 /** The relay's /readyz verdict (relay-http.ts) against a real database and its trigger. */
+import { Hono } from 'hono'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { WakeupMode } from '../../src/db/doorbell-trigger'
 import { doorbellTrigger, triggerMismatch } from '../../src/db/doorbell-trigger'
 import { freePort } from '../../src/dev/free-port'
 import type { MockKafka } from '../../src/dev/mock-kafka'
-import { checkRelayReadiness, type Readiness } from '../../src/relay/relay-http'
+import { checkRelayReadiness, type Readiness, serveRelayHttp } from '../../src/relay/relay-http'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 import { startTestKafka } from '../helpers/kafka'
 import { startTestRelay } from '../helpers/relay'
@@ -157,6 +158,22 @@ describe('relay readiness before first contact', () => {
       ])
     } finally {
       await relay.stop()
+    }
+  })
+})
+
+describe('the relay HTTP server', () => {
+  it('RELAY_METRICS_HOST binds it to that address only', async () => {
+    const server = await serveRelayHttp(
+      new Hono().get('/healthz', (c) => c.text('ok')),
+      0,
+      '127.0.0.1',
+    )
+    try {
+      expect((await fetch(`http://127.0.0.1:${server.port}/healthz`)).status).toBe(200)
+      await expect(fetch(`http://[::1]:${server.port}/healthz`)).rejects.toThrow()
+    } finally {
+      await server.close()
     }
   })
 })
