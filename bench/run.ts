@@ -3,11 +3,12 @@
  * Runs against an embedded Postgres (fsync on) and the in-process broker, or the server of
  * DATABASE_URL and the brokers of KAFKA_BROKERS when given (targets.ts says what they need).
  * BENCH_SECONDS (default 10) sets each measurement's length; BENCH_BACKLOG (default 1,000,000)
- * the drain scenario's size. BENCH_SCENARIOS (default `modes,write,drain,retention`) picks
+ * the drain scenario's size. BENCH_SCENARIOS (default `modes,write,drain,retention,cost`) picks
  * parts: `modes` is latency and scale per wake-up mode, `write` the write throughput of every
  * mode in alternating slices (BENCH_WRITE_KINDS, e.g. `adaptive,no-trigger`, runs only some of
  * its stacks, for a quick look; `adaptive@RELAY_LINGER_MS=0` is a stack with a setting of its
- * own). BENCH_RELAY_ENV (`NAME=value`, several joined by `@`) gives every relay of the run
+ * own). `cost` counts WAL, row versions and buffers per event (cost.ts; BENCH_COST_EVENTS,
+ * BENCH_COST_DESIGNS). BENCH_RELAY_ENV (`NAME=value`, several joined by `@`) gives every relay of the run
  * settings (settingsList in stack.ts). Prints tables, writes bench-results/results.json and
  * (with `modes`) bench-results/latency.svg.
  */
@@ -19,6 +20,7 @@ import postgres from 'postgres'
 import { migrateDatabase } from '../src/db/migrate'
 import { unpublishedCount } from '../test/helpers/ledger'
 import { latencyChart } from './chart'
+import { benchCost } from './cost'
 import {
   cpuBetween,
   databaseCpuBetween,
@@ -47,10 +49,12 @@ import {
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
 const BACKLOG = Number(process.env.BENCH_BACKLOG ?? 1_000_000)
-const SCENARIOS = new Set((process.env.BENCH_SCENARIOS ?? 'modes,write,drain,retention').split(','))
+const SCENARIOS = new Set(
+  (process.env.BENCH_SCENARIOS ?? 'modes,write,drain,retention,cost').split(','),
+)
 for (const s of SCENARIOS) {
-  if (!['modes', 'write', 'drain', 'retention'].includes(s)) {
-    throw new Error(`BENCH_SCENARIOS: unknown "${s}" (known: modes, write, drain, retention)`)
+  if (!['modes', 'write', 'drain', 'retention', 'cost'].includes(s)) {
+    throw new Error(`BENCH_SCENARIOS: unknown "${s}" (known: modes, write, drain, retention, cost)`)
   }
 }
 const MODES = ['adaptive', 'notify', 'poll'] as const
@@ -162,6 +166,17 @@ async function main() {
         seconds: SECONDS,
         backlog: Number(process.env.BENCH_RETENTION_BACKLOG ?? 300_000),
         log,
+      })
+    }
+
+    if (SCENARIOS.has('cost')) {
+      log('')
+      results.cost = await benchCost({
+        serverUrl,
+        events: Number(process.env.BENCH_COST_EVENTS ?? 20_000),
+        seconds: SECONDS,
+        log,
+        designs: process.env.BENCH_COST_DESIGNS?.split(','),
       })
     }
 
