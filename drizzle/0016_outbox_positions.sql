@@ -3,9 +3,10 @@
 --  - each row records the transaction that inserted it (`xid`, set by the partition trigger,
 --    whatever the writer gives), so the relay can tell which rows became visible between two
 --    snapshots;
---  - outbox_position: one row per relay partition, the snapshot up to which the relay has
---    published that partition (every row whose xid is visible in it is published or parked),
---    written at most about once a second per partition, never per event;
+--  - outbox_position: one row holding, per relay partition, the snapshot up to which the relay
+--    has published that partition (every row whose xid is visible in it is published or
+--    parked); each relay rewrites its partitions' entries at most about once a second, never
+--    per event: one row version per write, however many partitions it carries;
 --  - outbox_parked: the events taken out of that stream: failed (retry time, attempts, reason),
 --    dead, waiting for their topic, or held behind one of those of their aggregate. Small, and
 --    written only when something fails.
@@ -45,11 +46,13 @@ CREATE TABLE "outbox_parked" (
   "parked_at" timestamp with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
+-- Element p + 1 of each array is partition p's: `snapshots`, and part way through a window the
+-- window's snapshot (`uptos`, else NULL) and the last id done in it (`afters`).
 CREATE TABLE "outbox_position" (
-  "partition" smallint PRIMARY KEY,
-  "snapshot" pg_snapshot NOT NULL,
-  "upto" pg_snapshot,
-  "after_id" bigint DEFAULT 0 NOT NULL,
+  "id" smallint PRIMARY KEY DEFAULT 0 CHECK ("id" = 0),
+  "snapshots" pg_snapshot[] NOT NULL,
+  "uptos" pg_snapshot[] NOT NULL,
+  "afters" bigint[] NOT NULL,
   "updated_at" timestamp with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
@@ -60,8 +63,9 @@ SELECT "id", "partition", "aggregate_type", "aggregate_id", "event_id",
   FROM "outbox"
  WHERE "published_at" IS NULL OR "dead_at" IS NOT NULL;
 --> statement-breakpoint
-INSERT INTO "outbox_position" ("partition", "snapshot")
-SELECT p, pg_current_snapshot() FROM generate_series(0, 63) p;
+INSERT INTO "outbox_position" ("snapshots", "uptos", "afters")
+SELECT array_agg(pg_current_snapshot()), array_agg(NULL::pg_snapshot), array_agg(0::bigint)
+  FROM generate_series(0, 63);
 --> statement-breakpoint
 -- Metadata only. The partial indexes over these columns go with them.
 ALTER TABLE "outbox"
@@ -94,11 +98,11 @@ CREATE VIEW "outbox_unpublished" AS
 SELECT o.id, o.event_id, o.event_type, o.aggregate_type, o.aggregate_id, o.topic, o.partition,
        o.occurred_at, 0 AS attempts, NULL::text AS last_error,
        NULL::timestamptz AS next_attempt_at, NULL::timestamptz AS dead_at
-  FROM outbox o
-  JOIN outbox_position p ON p.partition = o.partition
- WHERE o.xid >= (SELECT min(pg_snapshot_xmin(snapshot)) FROM outbox_position)
-   AND NOT pg_visible_in_snapshot(o.xid, p.snapshot)
-   AND NOT coalesce(pg_visible_in_snapshot(o.xid, p.upto) AND o.id <= p.after_id, false)
+  FROM outbox o, outbox_position p
+ WHERE o.xid >= (SELECT min(pg_snapshot_xmin(s)) FROM outbox_position, unnest(snapshots) s)
+   AND NOT pg_visible_in_snapshot(o.xid, p.snapshots[o.partition + 1])
+   AND NOT coalesce(pg_visible_in_snapshot(o.xid, p.uptos[o.partition + 1])
+                    AND o.id <= p.afters[o.partition + 1], false)
    AND NOT EXISTS (SELECT 1 FROM outbox_parked x WHERE x.id = o.id)
 UNION ALL
 SELECT o.id, o.event_id, o.event_type, o.aggregate_type, o.aggregate_id, o.topic, o.partition,

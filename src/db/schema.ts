@@ -153,22 +153,24 @@ export const outboxParked = pgTable(
     index('outbox_parked_open_idx')
       .on(t.aggregateType, t.aggregateId, t.id)
       .where(sql`${t.publishedAt} is null`),
-    index('outbox_parked_ready_idx').on(t.id).where(sql`${t.publishedAt} is null and ${t.deadAt} is null`),
+    index('outbox_parked_ready_idx')
+      .on(t.id)
+      .where(sql`${t.publishedAt} is null and ${t.deadAt} is null`),
     index('outbox_parked_event_id_idx').on(t.eventId),
   ],
 )
 
 /**
- * Per relay partition: every event of it whose `xid` is visible in `snapshot` is published or
- * parked, and so is every one visible in `upto` with an id up to `after_id` (a window the relay
- * was part way through). Written by the partition's owner after the broker acknowledged, at most
- * about once a second (src/relay/positions.ts).
+ * One row; element p + 1 of each array is relay partition p's position: every event of p whose
+ * `xid` is visible in `snapshots` is published or parked, and so is every one visible in `uptos`
+ * with an id up to `afters` (a window the relay was part way through). Written by the owners
+ * after the broker acknowledged, at most about once a second each (src/relay/positions.ts).
  */
 export const outboxPosition = pgTable('outbox_position', {
-  partition: smallint('partition').primaryKey(),
-  snapshot: pgSnapshot('snapshot').notNull(),
-  upto: pgSnapshot('upto'),
-  afterId: bigint('after_id', { mode: 'number' }).notNull().default(0),
+  id: smallint('id').primaryKey().default(0),
+  snapshots: pgSnapshot('snapshots').array().notNull(),
+  uptos: pgSnapshot('uptos').array().notNull(),
+  afters: bigint('afters', { mode: 'number' }).array().notNull(),
   updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
 })
 

@@ -3,8 +3,9 @@
  * dead-lettered events, requeue them, or discard one. Each function runs its own short
  * statement(s) on the given client and returns data; formatting is src/ops/cli.ts's job.
  *
- * Dead-lettered = `dead_at` set and `published_at` null: the relay never claims it again, and
- * it holds back every later event of its order (ordering first, src/outbox/queries.ts).
+ * Dead-lettered = parked (outbox_parked) with `dead_at` set and `published_at` null: the relay
+ * never claims it again, and it holds back every later event of its aggregate (ordering first,
+ * src/outbox/queries.ts). What is not yet published is the view outbox_unpublished.
  * A requeue and a discard both release that hold, so both send a NOTIFY on the relays' channel
  * in their transaction: an UPDATE does not fire the outbox's insert trigger, and an asleep
  * relay would otherwise only notice at its next poll.
@@ -58,7 +59,7 @@ export type OutboxStatus = {
   /** Age of the oldest pending event, in seconds; 0 when none. */
   oldestPendingAgeSeconds: number
   published: number
-  /** The oldest published row still kept (retention deletes those older than OUTBOX_RETENTION). */
+  /** When the oldest event still kept occurred (retention deletes published ones older than OUTBOX_RETENTION). */
   oldestPublishedAt: Date | null
   partitions: number
   ownedPartitions: number
@@ -80,13 +81,14 @@ export async function readStatus(
   const [counts] = await sql<
     { pending: string; dead: string; age: number | null; published: string; oldest: Date | null }[]
   >`
-    select count(*) filter (where published_at is null and dead_at is null) as pending,
-           count(*) filter (where published_at is null and dead_at is not null) as dead,
-           extract(epoch from now() - min(occurred_at)
-                   filter (where published_at is null and dead_at is null))::float8 as age,
-           count(*) filter (where published_at is not null) as published,
-           min(published_at) as oldest
-      from outbox`
+    with u as (
+      select count(*) filter (where dead_at is null) as pending,
+             count(*) filter (where dead_at is not null) as dead,
+             extract(epoch from now() - min(occurred_at) filter (where dead_at is null))::float8
+               as age
+        from outbox_unpublished)
+    select u.pending, u.dead, u.age, k.kept - u.pending - u.dead as published, k.oldest
+      from u, (select count(*) as kept, min(occurred_at) as oldest from outbox) k`
   const owners = await sql<PartitionOwner[]>`
     select l.pid, a.application_name as "applicationName",
            host(a.client_addr) as "clientAddress", a.backend_start as "backendStart",
@@ -120,14 +122,15 @@ export async function readStatus(
 /** The counts by topic, routed as the relay routes them (src/outbox/routing.ts). */
 async function readTopicStatus(sql: postgres.Sql, template: string): Promise<TopicStatus[]> {
   const rows = await sql<(Omit<TopicStatus, 'topic'> & { topic: string })[]>`
-    select coalesce(topic, replace(${template}::text, ${AGGREGATE_TYPE_PLACEHOLDER}::text,
-                                   aggregate_type)) as topic,
-           (count(*) filter (where published_at is null and dead_at is null))::int as pending,
-           (count(*) filter (where published_at is null and dead_at is not null))::int as dead,
-           (count(*) filter (where published_at is not null))::int as published,
-           (count(*) filter (where published_at is null and dead_at is null
-                               and last_error like 'MissingTopicError%'))::int as "waitingForTopic"
-      from outbox
+    select coalesce(o.topic, replace(${template}::text, ${AGGREGATE_TYPE_PLACEHOLDER}::text,
+                                     o.aggregate_type)) as topic,
+           (count(*) filter (where u.id is not null and u.dead_at is null))::int as pending,
+           (count(*) filter (where u.dead_at is not null))::int as dead,
+           (count(*) filter (where u.id is null))::int as published,
+           (count(*) filter (where u.dead_at is null
+                               and u.last_error like 'MissingTopicError%'))::int as "waitingForTopic"
+      from outbox o
+      left join outbox_unpublished u on u.id = o.id
      group by 1
      order by 1`
   return [...rows]
@@ -149,12 +152,13 @@ export type DeadEvent = {
 /** Dead-lettered events, newest first. */
 export async function listDead(sql: postgres.Sql, limit: number): Promise<DeadEvent[]> {
   const rows = await sql<(Omit<DeadEvent, 'id'> & { id: string })[]>`
-    select id, event_id as "eventId", event_type as "eventType",
-           aggregate_type as "aggregateType", aggregate_id as "orderId",
-           attempts, occurred_at as "occurredAt", dead_at as "deadAt", last_error as "lastError"
-      from outbox
-     where published_at is null and dead_at is not null
-     order by dead_at desc, id desc
+    select x.id, x.event_id as "eventId", o.event_type as "eventType",
+           x.aggregate_type as "aggregateType", x.aggregate_id as "orderId",
+           x.attempts, o.occurred_at as "occurredAt", x.dead_at as "deadAt",
+           x.last_error as "lastError"
+      from outbox_parked x join outbox o on o.id = x.id
+     where x.published_at is null and x.dead_at is not null
+     order by x.dead_at desc, x.id desc
      limit ${limit}`
   return rows.map((r) => ({ ...r, id: Number(r.id) }))
 }
@@ -172,7 +176,7 @@ export async function requeueDead(
   const requeued = await sql.begin(async (tx) => {
     const which = target === 'all' ? tx`` : tx`and event_id = ${target.eventId}::uuid`
     const rows = await tx<{ eventId: string }[]>`
-      update outbox set dead_at = null, attempts = 0, next_attempt_at = null
+      update outbox_parked set dead_at = null, attempts = 0, next_attempt_at = null
        where published_at is null and dead_at is not null ${which}
       returning event_id as "eventId"`
     if (rows.length > 0) await tx`select pg_notify(${OUTBOX_CHANNEL}, '')`
@@ -186,7 +190,7 @@ export async function requeueDead(
  * Marks one dead-lettered event handled without publishing it: consumers never receive it and
  * will see a gap in that order's versions (`ce_sequence`). `dead_at` stays set and `last_error`
  * gains a note, so the row still reads as "never delivered"; retention deletes it like any
- * published row once it is older than OUTBOX_RETENTION.
+ * published event once it is older than OUTBOX_RETENTION.
  */
 export async function discardDead(
   sql: postgres.Sql,
@@ -194,7 +198,7 @@ export async function discardDead(
 ): Promise<{ discardedAt: Date }> {
   const [row] = await sql.begin(async (tx) => {
     const rows = await tx<{ discardedAt: Date }[]>`
-      update outbox
+      update outbox_parked
          set published_at = now(), next_attempt_at = null,
              last_error = 'discarded by operator at ' || now()::text
                           || coalesce('; was: ' || last_error, '')
@@ -209,9 +213,16 @@ export async function discardDead(
 
 /** Throws the error that says why `eventId` is not a dead-lettered event. */
 async function explainNotDead(sql: postgres.Sql, eventId: string): Promise<never> {
-  const [row] = await sql<{ publishedAt: Date | null; deadAt: Date | null; attempts: number }[]>`
-    select published_at as "publishedAt", dead_at as "deadAt", attempts
-      from outbox where event_id = ${eventId}::uuid`
+  // Parked (failed at least once): its state is there. Otherwise pending until the positions
+  // pass it, published after (when exactly is not recorded).
+  const [row] = await sql<
+    { publishedAt: Date | null; deadAt: Date | null; attempts: number; pending: boolean }[]
+  >`
+    select x.published_at as "publishedAt", x.dead_at as "deadAt", coalesce(x.attempts, 0) as attempts,
+           x.id is null and exists (select 1 from outbox_unpublished u where u.id = o.id) as pending
+      from outbox o left join outbox_parked x on x.id = o.id
+     where o.event_id = ${eventId}::uuid
+     order by o.id desc limit 1`
   if (!row) {
     throw new OutboxAdminError(
       'EVENT_NOT_FOUND',
@@ -223,6 +234,12 @@ async function explainNotDead(sql: postgres.Sql, eventId: string): Promise<never
     throw new OutboxAdminError(
       'EVENT_ALREADY_PUBLISHED',
       `event ${eventId} is not dead: it was ${how} at ${row.publishedAt.toISOString()}`,
+    )
+  }
+  if (!row.pending && row.deadAt === null) {
+    throw new OutboxAdminError(
+      'EVENT_ALREADY_PUBLISHED',
+      `event ${eventId} is not dead: it was published`,
     )
   }
   throw new OutboxAdminError(

@@ -1,4 +1,9 @@
-/** Reading and writing outbox_position: one row per relay partition (drizzle/0016). */
+/**
+ * Reading and writing outbox_position (drizzle/0016): one row, an array element per relay
+ * partition, so that storing a relay's positions is one row version however many partitions
+ * it owns. Relays owning different partitions update the same row: each rewrites only its own
+ * elements, from the row's latest version (an UPDATE that waited re-reads it).
+ */
 import type { Q } from './queries'
 
 /** Where a partition's publishing stands: see outboxPosition in src/db/schema.ts. */
@@ -10,9 +15,12 @@ export type Position = {
 }
 
 export async function loadPositions(q: Q, partitions: number[]): Promise<Map<number, Position>> {
-  const rows = await q<{ partition: number; snapshot: string; upto: string | null; after: string }[]>`
-    select partition, snapshot::text, upto::text, after_id::text as after from outbox_position
-     where partition = any(${partitions}::int[])`
+  const rows = await q<
+    { partition: number; snapshot: string; upto: string | null; after: string }[]
+  >`
+    select p as partition, snapshots[p + 1]::text as snapshot, uptos[p + 1]::text as upto,
+           afters[p + 1]::text as after
+      from outbox_position, unnest(${partitions}::int[]) p`
   return new Map(
     rows.map((r) => [
       r.partition,
@@ -39,11 +47,23 @@ export async function storePositions(
   const parts = [...positions.keys()]
   const all = [...positions.values()]
   await q`
-    update outbox_position p
-       set snapshot = v.snapshot::pg_snapshot, upto = v.upto::pg_snapshot,
-           after_id = v.after_id, updated_at = now()
-      from unnest(${parts}::int[], ${all.map((x) => x.snapshot)}::text[],
-                  ${all.map((x) => x.window?.to ?? null)}::text[],
-                  ${all.map((x) => x.window?.after ?? 0)}::int8[]) as v(partition, snapshot, upto, after_id)
-     where p.partition = v.partition and pg_backend_pid() = ${pid}`
+    with v as (
+      select * from unnest(${parts}::int[], ${all.map((x) => x.snapshot)}::text[],
+                           ${all.map((x) => x.window?.to ?? null)}::text[],
+                           ${all.map((x) => x.window?.after ?? 0)}::int8[]) as v(p, snapshot, upto, after_id)
+    )
+    update outbox_position o
+       set snapshots = array(
+             select coalesce((select v.snapshot::pg_snapshot from v where v.p + 1 = i), o.snapshots[i])
+               from generate_series(1, 64) i order by i),
+           uptos = array(
+             select case when exists (select 1 from v where v.p + 1 = i)
+                         then (select v.upto::pg_snapshot from v where v.p + 1 = i)
+                         else o.uptos[i] end
+               from generate_series(1, 64) i order by i),
+           afters = array(
+             select coalesce((select v.after_id from v where v.p + 1 = i), o.afters[i])
+               from generate_series(1, 64) i order by i),
+           updated_at = now()
+     where pg_backend_pid() = ${pid}`
 }

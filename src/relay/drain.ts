@@ -23,9 +23,9 @@
  * at-least-once duplicate that consumers dedupe by `ce_id`.
  */
 
-import { type ClaimedMessage, claim } from '../outbox/queries'
 import { markPublished } from '../outbox/parked'
 import type { Position } from '../outbox/position-queries'
+import { type ClaimedMessage, claim } from '../outbox/queries'
 import { alongside } from './alongside'
 import type { BackoffOptions } from './backoff'
 import { describeError } from './classify-error'

@@ -22,8 +22,9 @@
  * handed over publishes at most the last FLUSH_MS of acknowledged events again, besides the
  * batches in hand (at least once; docs/outbox.md).
  */
-import type { ClaimResult } from '../outbox/queries'
+
 import { loadPositions, type Position, storePositions } from '../outbox/position-queries'
+import type { ClaimResult } from '../outbox/queries'
 import type { RelaySession } from './session'
 
 export const FLUSH_MS = 1000
@@ -132,10 +133,13 @@ export class Positions {
     const changed = new Map([...this.#acked].filter(([p, pos]) => this.#stored.get(p) !== key(pos)))
     if (changed.size === 0 || session.pid === undefined) return Promise.resolve()
     if (now - this.#lastFlush < FLUSH_MS) {
-      this.#timer ??= setTimeout(() => {
-        this.#timer = undefined
-        this.flush(session).catch(() => {}) // retried with the next batch or timer
-      }, FLUSH_MS - (now - this.#lastFlush)).unref()
+      this.#timer ??= setTimeout(
+        () => {
+          this.#timer = undefined
+          this.flush(session).catch(() => {}) // retried with the next batch or timer
+        },
+        FLUSH_MS - (now - this.#lastFlush),
+      ).unref()
       return Promise.resolve()
     }
     this.#lastFlush = now

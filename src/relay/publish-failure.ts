@@ -44,13 +44,10 @@ async function defer(
 ): Promise<DrainResult> {
   const attempts = Math.max(...batch.map((m) => m.attempts)) + 1
   const delayMs = backoffDelay(attempts, policy.backoff)
-  await deferEvents(
-    q,
-    batch,
-    describeError(err),
-    delayMs,
-    { maxAttempts: policy.maxAttempts, countsTowardLimit },
-  )
+  await deferEvents(q, batch, describeError(err), delayMs, {
+    maxAttempts: policy.maxAttempts,
+    countsTowardLimit,
+  })
   return { claimed: batch.length, published: 0, retryAt: Date.now() + delayMs }
 }
 
