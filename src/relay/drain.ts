@@ -105,10 +105,11 @@ export async function drain(
   // After a failure, publish-failure.ts has marked what it published: nothing more to mark.
   const complete = async (done: Batch, published = done.messages) => {
     await completing
-    positions.done(done.advance)
-    completing = Promise.all([markPublished(sql, published), positions.flush(session)]).then(
-      () => {},
-    )
+    positions.done(done.advance, done.rows)
+    completing = Promise.all([
+      markPublished(sql, published),
+      positions.flush(session, batchSize),
+    ]).then(() => {})
     completing.catch(() => {}) // awaited at the next step or on the way out
   }
   try {

@@ -17,10 +17,11 @@
  *
  * Two frontiers: `claimed` moves when a claim returns (the next claim continues from it, while
  * the previous batch is still in flight), `acked` when a batch is done (acknowledged, or parked
- * after a failure). A failure resets `claimed` to `acked`. Only `acked` is stored, at most once
- * every FLUSH_MS and by the owning session only (position-queries.ts): a crash or a partition
- * handed over publishes at most the last FLUSH_MS of acknowledged events again, besides the
- * batches in hand (at least once; docs/outbox.md).
+ * after a failure). A failure resets `claimed` to `acked`. Only `acked` is stored, by the owning
+ * session only (position-queries.ts): once a batch's worth of events is done (under a backlog,
+ * after every batch, as a mark was), else at most once every FLUSH_MS. A crash or a partition
+ * handed over publishes again the batches in hand and what was done since the last store: less
+ * than a batch, or at most FLUSH_MS of events (at least once; docs/outbox.md).
  */
 
 import { loadPositions, type Position, storePositions } from '../outbox/position-queries'
@@ -76,6 +77,7 @@ export class Positions {
   #stored = new Map<number, string>()
   #range: { to: string; lo: number; hi: number } | undefined
   #lastFlush = 0
+  #unstored = 0
   #timer: NodeJS.Timeout | undefined
 
   /** Keeps the owned partitions' positions, loading those newly owned. */
@@ -120,19 +122,25 @@ export class Positions {
     return advance
   }
 
-  /** A batch is done (acknowledged, or parked): its advance may be stored. */
-  done(advance: Map<number, Position>): void {
+  /** A batch of `events` is done (acknowledged, or parked): its advance may be stored. */
+  done(advance: Map<number, Position>, events: number): void {
     for (const [p, pos] of advance) if (this.#acked.has(p)) this.#acked.set(p, pos)
+    this.#unstored += events
   }
 
   /**
-   * Stores what changed if FLUSH_MS passed since the last time, else makes sure it will be
-   * (a timer). The write goes out on the relay's connection behind what was sent before it.
+   * Stores what changed once `batchSize` events are done since the last store, or FLUSH_MS
+   * passed, else makes sure it will be (a timer). The write goes out on the relay's connection
+   * behind what was sent before it.
    */
-  flush(session: RelaySession, now = Date.now()): Promise<void> {
+  flush(
+    session: RelaySession,
+    batchSize = Number.POSITIVE_INFINITY,
+    now = Date.now(),
+  ): Promise<void> {
     const changed = new Map([...this.#acked].filter(([p, pos]) => this.#stored.get(p) !== key(pos)))
     if (changed.size === 0 || session.pid === undefined) return Promise.resolve()
-    if (now - this.#lastFlush < FLUSH_MS) {
+    if (now - this.#lastFlush < FLUSH_MS && this.#unstored < batchSize) {
       this.#timer ??= setTimeout(
         () => {
           this.#timer = undefined
@@ -143,6 +151,7 @@ export class Positions {
       return Promise.resolve()
     }
     this.#lastFlush = now
+    this.#unstored = 0
     return storePositions(session.sql, session.pid, changed).then(() => {
       for (const [p, pos] of changed) this.#stored.set(p, key(pos))
     })

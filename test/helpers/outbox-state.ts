@@ -16,7 +16,7 @@ export type ParkedState = {
 
 /** Parks the rows `where` (a fragment of a WHERE clause on outbox) in that state. */
 export async function park(
-  sql: postgres.Sql,
+  sql: postgres.Sql | postgres.TransactionSql,
   where: postgres.PendingQuery<postgres.Row[]>,
   state: ParkedState,
 ): Promise<void> {

@@ -137,7 +137,7 @@ async function run(ops: Op[]): Promise<void> {
         await drain(relays[o.r] as RelaySession, 3, publish(o.r), policy).catch(() => {})
       } else if (o.t === 'restart') {
         const old = relays[o.r] as RelaySession
-        if (o.stored) await positionsOf(old).flush(old, Date.now() + FLUSH_MS)
+        if (o.stored) await positionsOf(old).flush(old, 1, Date.now() + FLUSH_MS)
         await old.close()
         const fresh = new RelaySession(db.url, `prop-${o.r}`)
         relays[o.r] = fresh

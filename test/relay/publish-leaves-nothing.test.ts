@@ -79,10 +79,10 @@ it('publishing 10,000 events updates and deletes no outbox row; one position row
   const position1 = await counts('outbox_position')
   expect(outbox1.upd + outbox1.del).toBe(outbox0.upd + outbox0.del)
   expect(outbox1.ins).toBe(outbox0.ins)
-  // Ten batches of 1,000; the positions of all 64 partitions stored in one row, about once a
-  // second: at most one row version per batch.
+  // Ten full batches of 1,000 and the claim that found the window's end: the positions of all
+  // 64 partitions are one row, stored after each full batch at most: one row version a claim.
   expect(position1.upd - position0.upd).toBeGreaterThan(0)
-  expect(position1.upd - position0.upd).toBeLessThanOrEqual(10)
+  expect(position1.upd - position0.upd).toBeLessThanOrEqual(11)
 })
 
 it('with a snapshot held open, a claim after 20,000 published (and deleted) stays within 2x of a fresh one', async () => {
