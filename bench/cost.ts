@@ -77,6 +77,7 @@ async function measureDesign(
     const snapshot = await held.reserve()
     await snapshot`begin isolation level repeatable read`
     await snapshot`select count(*) from outbox`
+    await relay.claimOnce() // statements prepared, positions loaded
     const claimBuffersFresh = await buffersOf(relay.sql, reader, relay.claimOnce)
     await reader`checkpoint`
     const w0 = await readWal(reader)
@@ -190,7 +191,11 @@ async function pacedRun(url: string, design: CostDesign, rate: number, seconds: 
     await writers.end()
     await settleStats()
     const relayRows = tablesBetween(t0, await readTables(reader))
-    for (const t of Object.values(relayRows)) t.ins = 0 // the writers' inserts, not the relay's
+    // The writers' inserts are not the relay's.
+    for (const [name, t] of Object.entries(relayRows)) {
+      t.ins = 0
+      if (!t.upd && !t.del) delete relayRows[name]
+    }
     return { events, relayWalBytesPerEvent: (b1 - b0) / events, relayRows }
   } finally {
     await relay.close()

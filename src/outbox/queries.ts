@@ -73,12 +73,17 @@ export function windowXids(from: Map<number, string>): { xlo: string; xips: stri
 }
 
 export async function claim(q: Q, r: ClaimRequest): Promise<ClaimResult> {
-  const snaps = Array.from({ length: 64 }, (_, p) => r.from.get(p) ?? null)
+  // The members' snapshots, each once (usually one for all), and which is whose.
+  const snaps = [...new Set(r.from.values())]
+  const slot = Array.from({ length: 64 }, (_, p) => {
+    const s = r.from.get(p)
+    return s === undefined ? null : snaps.indexOf(s) + 1
+  })
   const { xlo, xips } = windowXids(r.from)
   const rows = await q<Row[]>`
     with w as materialized (
       select coalesce(${r.to ?? null}::pg_snapshot, pg_current_snapshot()) as s1,
-             ${snaps}::text[]::pg_snapshot[] as snaps
+             ${snaps}::text[]::pg_snapshot[] as snaps, ${slot}::int[] as slot
     ), bounds as materialized (
       -- Once per window: the window's rows lie between these ids. Found by transaction id: those
       -- running at the lower snapshot (its xip list, exact look-ups) and those after it.
@@ -89,9 +94,9 @@ export async function claim(q: Q, r: ClaimRequest): Promise<ClaimResult> {
               select o.id, o.partition, o.xid from outbox o
                where o.xid >= ${xlo}::xid8
                  and o.xid < (select pg_snapshot_xmax(s1) from w)) c
-       where (select snaps from w)[c.partition + 1] is not null
+       where (select slot from w)[c.partition + 1] is not null
          and pg_visible_in_snapshot(c.xid, (select s1 from w))
-         and not pg_visible_in_snapshot(c.xid, (select snaps from w)[c.partition + 1])
+         and not pg_visible_in_snapshot(c.xid, (select snaps from w)[(select slot from w)[c.partition + 1]])
     ), win as materialized (
       select o.id, o.partition, o.aggregate_type, o.aggregate_id, o.event_id,
              (o.aggregate_type, o.aggregate_id) in (
@@ -101,9 +106,9 @@ export async function claim(q: Q, r: ClaimRequest): Promise<ClaimResult> {
        where o.id >= coalesce(${r.range?.lo ?? null}::int8, (select lo from bounds))
          and o.id <= coalesce(${r.range?.hi ?? null}::int8, (select hi from bounds))
          and o.id > ${r.after}::int8
-         and (select snaps from w)[o.partition + 1] is not null
+         and (select slot from w)[o.partition + 1] is not null
          and pg_visible_in_snapshot(o.xid, (select s1 from w))
-         and not pg_visible_in_snapshot(o.xid, (select snaps from w)[o.partition + 1])
+         and not pg_visible_in_snapshot(o.xid, (select snaps from w)[(select slot from w)[o.partition + 1]])
        order by o.id
        limit ${r.limit}
     ), park as (

@@ -108,8 +108,12 @@ async function isolate(
   const published: ClaimedMessage[] = []
   const stopped = new Set<string>() // aggregates with a failed event: their later events wait
   let retryAt: number | undefined
+  const behind: ClaimedMessage[] = [] // later events of those aggregates: parked behind them
   for (const message of batch) {
-    if (stopped.has(aggregateKey(message))) continue
+    if (stopped.has(aggregateKey(message))) {
+      behind.push(message)
+      continue
+    }
     try {
       await publish([message])
       published.push(message)
@@ -137,6 +141,7 @@ async function isolate(
       }
     }
   }
+  await holdEvents(q, behind, 'held behind an earlier event of its aggregate', 0)
   await markPublished(q, published)
   return { claimed: batch.length, published: published.length, retryAt }
 }
