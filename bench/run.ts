@@ -3,12 +3,13 @@
  * Runs against an embedded Postgres (fsync on) and the in-process broker, or the server of
  * DATABASE_URL and the brokers of KAFKA_BROKERS when given (targets.ts says what they need).
  * BENCH_SECONDS (default 10) sets each measurement's length; BENCH_BACKLOG (default 1,000,000)
- * the drain scenario's size. BENCH_SCENARIOS (default `modes,write,drain,retention,cost`) picks
+ * the drain scenario's size. BENCH_SCENARIOS (default `modes,write,drain,retention,cost,horizon`) picks
  * parts: `modes` is latency and scale per wake-up mode, `write` the write throughput of every
  * mode in alternating slices (BENCH_WRITE_KINDS, e.g. `adaptive,no-trigger`, runs only some of
  * its stacks, for a quick look; `adaptive@RELAY_LINGER_MS=0` is a stack with a setting of its
  * own). `cost` counts WAL, row versions and buffers per event (cost.ts; BENCH_COST_EVENTS,
- * BENCH_COST_DESIGNS). BENCH_RELAY_ENV (`NAME=value`, several joined by `@`) gives every relay of the run
+ * BENCH_COST_DESIGNS); `horizon` 1,000 orders/s under a snapshot held open (horizon.ts;
+ * BENCH_HORIZON_SECONDS, BENCH_HORIZON_WINDOW_SECONDS). BENCH_RELAY_ENV (`NAME=value`, several joined by `@`) gives every relay of the run
  * settings (settingsList in stack.ts). Prints tables, writes bench-results/results.json and
  * (with `modes`) bench-results/latency.svg.
  */
@@ -28,6 +29,7 @@ import {
   readDatabaseCpu,
   readRelayCpu,
 } from './cpu'
+import { benchHorizon } from './horizon'
 import { closedLoop, directWrite, openLoop, type Placed, postOrder } from './load'
 import { benchRetention } from './retention'
 import {
@@ -50,11 +52,13 @@ import {
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
 const BACKLOG = Number(process.env.BENCH_BACKLOG ?? 1_000_000)
 const SCENARIOS = new Set(
-  (process.env.BENCH_SCENARIOS ?? 'modes,write,drain,retention,cost').split(','),
+  (process.env.BENCH_SCENARIOS ?? 'modes,write,drain,retention,cost,horizon').split(','),
 )
 for (const s of SCENARIOS) {
-  if (!['modes', 'write', 'drain', 'retention', 'cost'].includes(s)) {
-    throw new Error(`BENCH_SCENARIOS: unknown "${s}" (known: modes, write, drain, retention, cost)`)
+  if (!['modes', 'write', 'drain', 'retention', 'cost', 'horizon'].includes(s)) {
+    throw new Error(
+      `BENCH_SCENARIOS: unknown "${s}" (known: modes, write, drain, retention, cost, horizon)`,
+    )
   }
 }
 const MODES = ['adaptive', 'notify', 'poll'] as const
@@ -177,6 +181,18 @@ async function main() {
         seconds: SECONDS,
         log,
         designs: process.env.BENCH_COST_DESIGNS?.split(','),
+      })
+    }
+
+    if (SCENARIOS.has('horizon')) {
+      results.horizon = await benchHorizon({
+        serverUrl,
+        template: TEMPLATE,
+        kafka,
+        seconds: Number(process.env.BENCH_HORIZON_SECONDS ?? 600),
+        windowSeconds: Number(process.env.BENCH_HORIZON_WINDOW_SECONDS ?? 60),
+        rate: 1000,
+        log,
       })
     }
 
