@@ -22,6 +22,8 @@ let reader: postgres.Sql
 let writer: postgres.Sql
 const policy = { maxAttempts: 10, backoff: { baseMs: 100, capMs: 1000 } }
 let published = 0
+/** Buffers of one idle claim on the fresh outbox. */
+let fresh = 0
 const publishAll = async () => {
   const r = await drain(
     session,
@@ -34,7 +36,7 @@ const publishAll = async () => {
   return r.published
 }
 /** One claim on an idle outbox: a drain that finds nothing. */
-const claimBuffers = () => buffersOf(session.sql, reader, publishAll)
+const claimBuffers = () => buffersOf(session.sql, reader, () => publishAll())
 /** 1,000 events per transaction, spread over every partition. */
 const insert = (n: number) => writer`
   insert into outbox (aggregate_type, aggregate_id, event_type, payload)
@@ -48,6 +50,7 @@ beforeAll(async () => {
   session = new RelaySession(db.url, 'test-publish-cost')
   await session.rebalance()
   await publishAll() // positions loaded, statements prepared
+  fresh = await claimBuffers()
 })
 afterAll(async () => {
   await session.close()
@@ -86,7 +89,6 @@ it('publishing 10,000 events updates and deletes no outbox row; one position row
 })
 
 it('with a snapshot held open, a claim after 20,000 published (and deleted) stays within 2x of a fresh one', async () => {
-  const fresh = await claimBuffers()
   const held = postgres(db.url, { max: 1, onnotice: () => {} })
   const snapshot = await held.reserve()
   try {
