@@ -3,11 +3,13 @@
  * Runs against an embedded Postgres (fsync on) and the in-process broker, or the server of
  * DATABASE_URL and the brokers of KAFKA_BROKERS when given (targets.ts says what they need).
  * BENCH_SECONDS (default 10) sets each measurement's length; BENCH_BACKLOG (default 1,000,000)
- * the drain scenario's size. BENCH_SCENARIOS (default `modes,write,drain,retention`) picks
+ * the drain scenario's size. BENCH_SCENARIOS (default `modes,write,drain,retention,cost,horizon`) picks
  * parts: `modes` is latency and scale per wake-up mode, `write` the write throughput of every
  * mode in alternating slices (BENCH_WRITE_KINDS, e.g. `adaptive,no-trigger`, runs only some of
  * its stacks, for a quick look; `adaptive@RELAY_LINGER_MS=0` is a stack with a setting of its
- * own). BENCH_RELAY_ENV (`NAME=value`, several joined by `@`) gives every relay of the run
+ * own). `cost` counts WAL, row versions and buffers per event (cost.ts; BENCH_COST_EVENTS,
+ * BENCH_COST_DESIGNS); `horizon` 1,000 orders/s under a snapshot held open (horizon.ts;
+ * BENCH_HORIZON_SECONDS, BENCH_HORIZON_WINDOW_SECONDS). BENCH_RELAY_ENV (`NAME=value`, several joined by `@`) gives every relay of the run
  * settings (settingsList in stack.ts). Prints tables, writes bench-results/results.json and
  * (with `modes`) bench-results/latency.svg.
  */
@@ -19,6 +21,7 @@ import postgres from 'postgres'
 import { migrateDatabase } from '../src/db/migrate'
 import { unpublishedCount } from '../test/helpers/ledger'
 import { latencyChart } from './chart'
+import { benchCost } from './cost'
 import {
   cpuBetween,
   databaseCpuBetween,
@@ -26,6 +29,7 @@ import {
   readDatabaseCpu,
   readRelayCpu,
 } from './cpu'
+import { benchHorizon } from './horizon'
 import { closedLoop, directWrite, openLoop, type Placed, postOrder } from './load'
 import { benchRetention } from './retention'
 import {
@@ -47,10 +51,14 @@ import {
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
 const BACKLOG = Number(process.env.BENCH_BACKLOG ?? 1_000_000)
-const SCENARIOS = new Set((process.env.BENCH_SCENARIOS ?? 'modes,write,drain,retention').split(','))
+const SCENARIOS = new Set(
+  (process.env.BENCH_SCENARIOS ?? 'modes,write,drain,retention,cost,horizon').split(','),
+)
 for (const s of SCENARIOS) {
-  if (!['modes', 'write', 'drain', 'retention'].includes(s)) {
-    throw new Error(`BENCH_SCENARIOS: unknown "${s}" (known: modes, write, drain, retention)`)
+  if (!['modes', 'write', 'drain', 'retention', 'cost', 'horizon'].includes(s)) {
+    throw new Error(
+      `BENCH_SCENARIOS: unknown "${s}" (known: modes, write, drain, retention, cost, horizon)`,
+    )
   }
 }
 const MODES = ['adaptive', 'notify', 'poll'] as const
@@ -161,6 +169,29 @@ async function main() {
         kafka,
         seconds: SECONDS,
         backlog: Number(process.env.BENCH_RETENTION_BACKLOG ?? 300_000),
+        log,
+      })
+    }
+
+    if (SCENARIOS.has('cost')) {
+      log('')
+      results.cost = await benchCost({
+        serverUrl,
+        events: Number(process.env.BENCH_COST_EVENTS ?? 20_000),
+        seconds: SECONDS,
+        log,
+        designs: process.env.BENCH_COST_DESIGNS?.split(','),
+      })
+    }
+
+    if (SCENARIOS.has('horizon')) {
+      results.horizon = await benchHorizon({
+        serverUrl,
+        template: TEMPLATE,
+        kafka,
+        seconds: Number(process.env.BENCH_HORIZON_SECONDS ?? 600),
+        windowSeconds: Number(process.env.BENCH_HORIZON_WINDOW_SECONDS ?? 60),
+        rate: 1000,
         log,
       })
     }
@@ -354,7 +385,7 @@ async function writeThroughput(serverUrl: string, kafka: BenchBroker) {
         // claim planned as a walk of the backlog per candidate did this; drizzle/0010).
         steady.unsettled++
         const [row] = await phase.sql<{ n: number; statement: string | null; for: string }[]>`
-          select (select count(*)::int from outbox where published_at is null) as n,
+          select (select count(*)::int from outbox_unpublished) as n,
                  a.state || ': ' || left(a.query, 80) as statement,
                  (now() - a.query_start)::text as for
             from pg_stat_activity a
@@ -476,29 +507,30 @@ function gitCommit(): string {
 const pct = (x: number) => `${(100 * x).toFixed(0)}%`
 
 /**
- * The lowest id still waiting to be published (not dead), from `from` on; undefined if none.
- * A look at the front of the claim's own index, a few pages: count(*) has no index of its own
- * and is a parallel scan of the whole outbox. In the drain, a count every 250 ms took 105-120 ms
- * of both cores from the relay and cut the drain by 11-24%, measured side by side.
- */
-async function lowestWaiting(sql: postgres.Sql, from = 0): Promise<number | undefined> {
-  const [row] = await sql<{ id: string }[]>`
-    select id from outbox where published_at is null and dead_at is null and id >= ${from}
-     order by id limit 1`
-  return row ? Number(row.id) : undefined
-}
-
-/**
  * Waits (at most `ms`) until nothing in the phase's outbox is left unpublished; false if not.
- * Looks with lowestWaiting, and counts (dead rows too) only once nothing is claimable.
+ * The stored positions lag the relay by up to a second (src/relay/positions.ts).
  */
 async function settled(sql: postgres.Sql, ms: number): Promise<boolean> {
   const until = performance.now() + ms
   while (performance.now() < until) {
-    if ((await lowestWaiting(sql)) === undefined) return (await unpublishedCount(sql)) === 0
+    if ((await unpublishedCount(sql)) === 0) return true
     await new Promise((r) => setTimeout(r, 20))
   }
   return false
+}
+
+/**
+ * Whether every partition's stored position has passed transaction `xid`, and when positions
+ * were last stored. Two looks at one row: a count of what is unpublished would read the
+ * backlog and steal the relay's CPU.
+ */
+async function passed(sql: postgres.Sql, xid: string): Promise<{ done: boolean; at: number }> {
+  const [row] = await sql<{ done: boolean; at: number }[]>`
+    select (select bool_and(pg_visible_in_snapshot(${xid}::xid8, s)) from unnest(snapshots) s)
+             as done,
+           extract(epoch from updated_at) * 1000 as at
+      from outbox_position`
+  return row ?? { done: false, at: Number.NaN }
 }
 
 function summarizeRatios(latency: Record<string, unknown>, throughput: Record<string, unknown>) {
@@ -564,31 +596,37 @@ async function drain(serverUrl: string, kafka: BenchBroker) {
     // the backlog, drizzle/0010).
     await sql`analyze outbox`
     await sql`alter table outbox disable trigger outbox_notify`
-    await sql`
-      insert into outbox (event_id, event_type, aggregate_id, payload, occurred_at)
-      select gen_random_uuid(), 'OrderCreated', gen_random_uuid(),
-             jsonb_build_object('item', 'bench', 'quantity', 1, 'status', 'pending'), now()
-        from generate_series(1, ${BACKLOG})`
+    const xid = await sql.begin(async (tx) => {
+      await tx`
+        insert into outbox (event_id, event_type, aggregate_id, payload, occurred_at)
+        select gen_random_uuid(), 'OrderCreated', gen_random_uuid(),
+               jsonb_build_object('item', 'bench', 'quantity', 1, 'status', 'pending'), now()
+          from generate_series(1, ${BACKLOG})`
+      const [row] = await tx<{ xid: string }[]>`select pg_current_xact_id()::text as xid`
+      return row?.xid ?? '0'
+    })
     await sql`alter table outbox enable trigger outbox_notify`
     await sql`vacuum outbox`
-    const started = performance.now()
     const startedAtMs = Date.now()
     const procs = Array.from({ length: relays }, () =>
       spawnRelay(dbUrl, kafka.bootstrap, topic, {}),
     )
     let peak = 0
     let seconds = 0
-    // Progress is read from the lowest waiting id on (lowestWaiting).
-    let low = 0
+    // Progress is read from the stored positions (passed): the first store after the start is
+    // the first batch done, the one that passes the backlog's transaction the last (stored up
+    // to a second after the last batch: positions.ts).
+    const before = (await passed(sql, xid)).at
+    let first = Number.NaN
+    let last = Number.NaN
     for (;;) {
       await new Promise((r) => setTimeout(r, 250))
       for (const p of procs) peak = Math.max(peak, await peakRssMb(p.child.pid))
-      const waiting = await lowestWaiting(sql, low)
-      if (waiting !== undefined) {
-        low = waiting
-        continue
-      }
-      seconds = (performance.now() - started) / 1000
+      const now = await passed(sql, xid)
+      if (Number.isNaN(first) && now.at !== before) first = now.at
+      if (!now.done) continue
+      last = now.at
+      seconds = (last - startedAtMs) / 1000
       const left = await unpublishedCount(sql)
       if (left === 0) break
       // Nothing claimable and yet unpublished: dead-lettered, which a drain to the benchmark's
@@ -597,14 +635,9 @@ async function drain(serverUrl: string, kafka: BenchBroker) {
     }
     for (const p of procs) p.child.kill('SIGTERM')
     await Promise.all(procs.map((p) => p.exited))
-    // Where the time went: from the start to the first mark (the process starting, connecting,
-    // taking its partitions, the first claim and publish), and the marks' own span, read from
-    // the rows (published_at is the mark's transaction time; same machine, same clock).
-    const [marks] = await sql<{ first: number; last: number }[]>`
-      select extract(epoch from min(published_at)) * 1000 as first,
-             extract(epoch from max(published_at)) * 1000 as last
-        from outbox`
-    const { first, last } = marks ?? { first: Number.NaN, last: Number.NaN }
+    // Where the time went: from the start to the first stored position (the process starting,
+    // connecting, taking its partitions, the first claim and publish), and the span of the
+    // stores (the database's clock; same machine).
     const firstMarkSeconds = (first - startedAtMs) / 1000
     const markSpanSeconds = (last - first) / 1000
     await sql.end()

@@ -6,6 +6,7 @@ import { sql } from 'drizzle-orm'
 import {
   bigint,
   check,
+  customType,
   index,
   integer,
   jsonb,
@@ -15,7 +16,6 @@ import {
   smallint,
   text,
   timestamp,
-  uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core'
 
@@ -26,6 +26,11 @@ import {
  * restart.
  */
 export const RELAY_PARTITIONS = 64
+
+/** A transaction id (64 bits, epoch included), as text. */
+const xid8 = customType<{ data: string }>({ dataType: () => 'xid8' })
+/** A snapshot, as text (`xmin:xmax:xip,...`). */
+const pgSnapshot = customType<{ data: string }>({ dataType: () => 'pg_snapshot' })
 
 export const orders = pgTable(
   'orders',
@@ -54,16 +59,16 @@ export const orders = pgTable(
  * One row per event, written in the same transaction as the change it describes: the outbox
  * contract (docs/outbox.md). A service in any language writes
  * `insert into outbox (aggregate_type, aggregate_id, event_type, payload) values (...)`; every
- * other column has a default or is optional. `id` gives the publication order; it is allocated
- * before commit, so the relay never keeps a "last id seen" cursor (a smaller id can commit later)
- * and always asks for unpublished rows. Published rows stay (with `published_at`) until the
- * retention job deletes them.
+ * other column has a default or is optional. `id` gives the publication order within what
+ * became visible together; it is allocated before commit, so a smaller id can commit later, and
+ * the relay keeps a position made of a snapshot, not of an id (outboxPosition, below). Publishing
+ * writes nothing here: the table is insert-only until retention deletes expired rows.
  */
 export const outbox = pgTable(
   'outbox',
   {
     id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
-    /** CloudEvents `id`: what consumers dedupe on. Unique among unpublished rows (below). */
+    /** CloudEvents `id`: what consumers dedupe on. */
     eventId: uuid('event_id').notNull().default(sql`gen_random_uuid()`),
     /** What happened (`OrderCreated`): CloudEvents `type` (header `ce_type`). */
     eventType: text('event_type').notNull(),
@@ -96,23 +101,23 @@ export const outbox = pgTable(
     occurredAt: timestamp('occurred_at', { withTimezone: true, mode: 'date' })
       .notNull()
       .defaultNow(),
-    publishedAt: timestamp('published_at', { withTimezone: true, mode: 'date' }),
     /**
      * Relay partition: a stable hash of the aggregate type and id (0..RELAY_PARTITIONS-1), set
      * at insert by the `outbox_partition` trigger (drizzle/0013), whatever the writer gives.
-     * Not a generated column: Postgres recomputes a stored generated column on every UPDATE, and
-     * the relay's marks are updates (a mark of 50,000 rows took 2.4 times as long). The default
+     * Not a generated column: the trigger sets `xid` too, and a stored generated column would be
+     * recomputed by any UPDATE (an operator's, a migration's). The default
      * is never kept while the trigger exists; without it (a restore with triggers off), rows
      * land in partition 0: published in order all the same, by one relay.
      */
     partition: smallint('partition').notNull().default(0),
-    /** Failed publication attempts that count against RELAY_MAX_ATTEMPTS. */
-    attempts: integer('attempts').notNull().default(0),
-    lastError: text('last_error'),
-    /** Not claimed again before this time (set after a retriable failure). */
-    nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true, mode: 'date' }),
-    /** Dead-lettered: never claimed again until an operator retries it; `last_error` says why. */
-    deadAt: timestamp('dead_at', { withTimezone: true, mode: 'date' }),
+    /**
+     * The inserting transaction (pg_current_xact_id()), set by the same trigger, whatever the
+     * writer gives. Which snapshot a row first appears in is what the relay's positions record.
+     * NULL for rows older than drizzle/0016: never claimed through positions.
+     */
+    xid: xid8('xid'),
+    /** When the row was written, by the database's clock (the trigger sets it): retention's age. */
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }),
   },
   (t) => [
     // An empty key would put every such event on one Kafka partition, ordered as one aggregate;
@@ -126,29 +131,62 @@ export const outbox = pgTable(
       'outbox_headers_strings',
       sql`${t.headers} is null or (jsonb_typeof(${t.headers}) = 'object' and not jsonb_path_exists(${t.headers}, '$.* ? (@.type() != "string")'))`,
     ),
-    // The event id is unique while the event waits to be published, and the operator's tools
-    // find waiting and dead events by it (src/ops). Published rows are left out: marking a row
-    // published writes a new version of it (not a HOT update, since published_at is in the
-    // partial indexes' predicates), and every index that holds the new version gets an entry,
-    // a unique one with its check (drizzle/0011).
-    uniqueIndex('outbox_event_id_unpublished_idx')
-      .on(t.eventId)
-      .where(sql`${t.publishedAt} is null`),
-    // The relay's claim query walks this index: rows still to publish (not dead) in id order.
-    // Dead rows are left out on purpose (drizzle/0010_ready_index.sql): an index of *every*
-    // unpublished row also answers the claim's hold-back probe below, and a planner whose
-    // statistics say the outbox is empty walked all of it for each candidate.
-    index('outbox_ready_idx').on(t.id).where(sql`${t.publishedAt} is null and ${t.deadAt} is null`),
-    // "Does this aggregate have an earlier event that is dead or waiting to be retried?" Only
-    // such rows are in it (normally none), so the claim's hold-back probe is nearly free and
-    // writers maintain no extra index on the hot path.
-    index('outbox_blocked_by_aggregate_idx')
-      .on(t.aggregateType, t.aggregateId, t.id)
-      .where(
-        sql`${t.publishedAt} is null and (${t.deadAt} is not null or ${t.nextAttemptAt} is not null)`,
-      ),
+    // The window of a claim is found by the transactions that wrote it (drizzle/0016).
+    index('outbox_xid_idx').on(t.xid),
+    // The operator's tools find an event by its id (src/ops).
+    index('outbox_event_id_idx').on(t.eventId),
   ],
 )
+
+/**
+ * Events taken out of the stream of positions: failed and waiting for a retry, dead, waiting for
+ * their topic, or held behind one of those of their aggregate. Written only when something goes
+ * wrong; `published_at` (or a discard) ends its hold on the aggregate.
+ */
+export const outboxParked = pgTable(
+  'outbox_parked',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey(),
+    partition: smallint('partition').notNull(),
+    aggregateType: text('aggregate_type').notNull(),
+    aggregateId: text('aggregate_id').notNull(),
+    eventId: uuid('event_id').notNull(),
+    /** Failed publication attempts that count against RELAY_MAX_ATTEMPTS. */
+    attempts: integer('attempts').notNull().default(0),
+    lastError: text('last_error'),
+    /** Not claimed again before this time; null: claimable now (its aggregate permitting). */
+    nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true, mode: 'date' }),
+    /** Dead-lettered: never claimed again until an operator retries it; `last_error` says why. */
+    deadAt: timestamp('dead_at', { withTimezone: true, mode: 'date' }),
+    /** Published from here, or discarded by an operator (then `dead_at` stays set). */
+    publishedAt: timestamp('published_at', { withTimezone: true, mode: 'date' }),
+    parkedAt: timestamp('parked_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (t) => [
+    // The hold-back: does this aggregate have an event parked and not yet out?
+    index('outbox_parked_open_idx')
+      .on(t.aggregateType, t.aggregateId, t.id)
+      .where(sql`${t.publishedAt} is null`),
+    index('outbox_parked_ready_idx')
+      .on(t.id)
+      .where(sql`${t.publishedAt} is null and ${t.deadAt} is null`),
+    index('outbox_parked_event_id_idx').on(t.eventId),
+  ],
+)
+
+/**
+ * One row; element p + 1 of each array is relay partition p's position: every event of p whose
+ * `xid` is visible in `snapshots` is published or parked, and so is every one visible in `uptos`
+ * with an id up to `afters` (a window the relay was part way through). Written by the owners
+ * after the broker acknowledged, at most about once a second each (src/relay/positions.ts).
+ */
+export const outboxPosition = pgTable('outbox_position', {
+  id: smallint('id').primaryKey().default(0),
+  snapshots: pgSnapshot('snapshots').array().notNull(),
+  uptos: pgSnapshot('uptos').array().notNull(),
+  afters: bigint('afters', { mode: 'number' }).array().notNull(),
+  updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+})
 
 /**
  * Idempotency-Key records. A key is stored in the same transaction as the change it

@@ -30,11 +30,12 @@ export function createTopicsOnFirstUse(o: {
 
   const tick = async () => {
     const rows = await sql<{ topic: string }[]>`
-      select distinct coalesce(topic, replace(${o.topicTemplate}::text,
-                                              ${AGGREGATE_TYPE_PLACEHOLDER}::text, aggregate_type))
+      select distinct coalesce(o.topic, replace(${o.topicTemplate}::text,
+                                                ${AGGREGATE_TYPE_PLACEHOLDER}::text, o.aggregate_type))
              as topic
-        from outbox
-       where published_at is null and dead_at is null and last_error like 'MissingTopicError%'`
+        from outbox_parked x join outbox o on o.id = x.id
+       where x.published_at is null and x.dead_at is null
+         and x.last_error like 'MissingTopicError%'`
     for (const { topic } of rows) {
       if (created.has(topic) || !isValidTopicName(topic)) continue
       created.add(topic)

@@ -22,8 +22,8 @@ export async function readTopicBacklog(
                                    aggregate_type)) as topic,
            count(*)::int as pending,
            (count(*) filter (where last_error like 'MissingTopicError%'))::int as "waitingForTopic"
-      from outbox
-     where published_at is null and dead_at is null
+      from outbox_unpublished
+     where dead_at is null
      group by 1`
 }
 

@@ -1,8 +1,9 @@
 /**
  * The operator's commands on one event that are not about dead letters: show it whole, and
  * give up on or re-route an event that waits for a topic the cluster lacks. Such an event is
- * pending, never dead-lettered and never counts an attempt (src/relay/publish-failure.ts), so
- * `discardDead` refuses it; without these only a hand-written UPDATE would get it out.
+ * parked (outbox_parked) without an attempt counted and is never dead-lettered
+ * (src/relay/publish-failure.ts), so `discardDead` refuses it; without these only a
+ * hand-written UPDATE would get it out.
  *
  * Both changes NOTIFY the relays in their transaction, as src/outbox/admin.ts explains.
  */
@@ -46,28 +47,37 @@ export type EventDetail = {
 }
 
 /**
- * The event with this id. The id is unique among unpublished rows only (a redelivered and
- * published copy may share it), so the unpublished row wins, then the newest.
+ * The event with this id, its state read from outbox_parked (failed, dead, waiting, or published
+ * from there) or, if it was never parked, from whether the positions have passed it
+ * (outbox_unpublished). The id is unique among unpublished rows only, so that row wins, then
+ * the newest.
  */
 export async function readEvent(sql: postgres.Sql, eventId: string): Promise<EventDetail> {
-  const [row] = await sql<(Omit<EventDetail, 'id' | 'state'> & { id: string })[]>`
-    select id, event_id as "eventId", event_type as "eventType",
-           aggregate_type as "aggregateType", aggregate_id as "aggregateId", topic, sequence, source,
-           schema_version as "schemaVersion", headers, payload, request_id as "requestId",
-           traceparent, occurred_at as "occurredAt", published_at as "publishedAt",
-           dead_at as "deadAt", attempts, next_attempt_at as "nextAttemptAt",
-           last_error as "lastError"
-      from outbox where event_id = ${eventId}::uuid
-     order by published_at is null desc, id desc
+  const [row] = await sql<
+    (Omit<EventDetail, 'id' | 'state'> & { id: string; unpublished: boolean })[]
+  >`
+    select o.id, o.event_id as "eventId", o.event_type as "eventType",
+           o.aggregate_type as "aggregateType", o.aggregate_id as "aggregateId", o.topic,
+           o.sequence, o.source, o.schema_version as "schemaVersion", o.headers, o.payload,
+           o.request_id as "requestId", o.traceparent, o.occurred_at as "occurredAt",
+           x.published_at as "publishedAt", x.dead_at as "deadAt",
+           coalesce(x.attempts, 0) as attempts, x.next_attempt_at as "nextAttemptAt",
+           x.last_error as "lastError",
+           exists (select 1 from outbox_unpublished u where u.id = o.id) as unpublished
+      from outbox o left join outbox_parked x on x.id = o.id
+     where o.event_id = ${eventId}::uuid
+     order by exists (select 1 from outbox_unpublished u where u.id = o.id) desc, o.id desc
      limit 1`
   if (!row) throw notFound(eventId)
-  return { ...row, id: Number(row.id), state: stateOf(row) }
+  const { unpublished, ...event } = row
+  return { ...event, id: Number(row.id), state: stateOf(event, unpublished) }
 }
 
-function stateOf(row: Omit<EventDetail, 'id' | 'state'>): EventState {
+function stateOf(row: Omit<EventDetail, 'id' | 'state'>, unpublished: boolean): EventState {
   if (row.publishedAt) return row.deadAt ? 'discarded' : 'published'
   if (row.deadAt) return 'dead'
-  return row.lastError?.startsWith('MissingTopicError') ? 'waiting-for-topic' : 'pending'
+  if (row.lastError?.startsWith('MissingTopicError')) return 'waiting-for-topic'
+  return unpublished ? 'pending' : 'published'
 }
 
 /**
@@ -80,7 +90,7 @@ export async function discardWaiting(
 ): Promise<{ discardedAt: Date }> {
   const [row] = await sql.begin(async (tx) => {
     const rows = await tx<{ discardedAt: Date }[]>`
-      update outbox
+      update outbox_parked
          set published_at = now(), dead_at = now(), next_attempt_at = null,
              last_error = 'discarded by operator at ' || now()::text || '; was: ' || last_error
        where event_id = ${eventId}::uuid and published_at is null and dead_at is null
@@ -107,14 +117,21 @@ export async function rerouteEvent(
     throw new Error(`'${topic}' is not a valid topic name (1-249 letters, digits, '.', '_', '-')`)
   }
   const [row] = await sql.begin(async (tx) => {
+    // The parked record is released first; the row's topic (the one operator's UPDATE of an
+    // outbox row) is changed only if that succeeded.
+    const released = await tx<{ id: string }[]>`
+      update outbox_parked
+         set next_attempt_at = null, dead_at = null,
+             attempts = case when dead_at is null then attempts else 0 end
+       where event_id = ${eventId}::uuid and published_at is null
+         and (dead_at is not null or last_error like ${WAITING_FOR_TOPIC})
+      returning id`
+    const id = released[0]?.id
+    if (id === undefined) return []
     const rows = await tx<{ from: string | null }[]>`
-      update outbox o
-         set topic = ${topic}, next_attempt_at = null, dead_at = null,
-             attempts = case when o.dead_at is null then o.attempts else 0 end
-        from (select id, topic from outbox where event_id = ${eventId}::uuid
-                 and published_at is null for update) old
+      update outbox o set topic = ${topic}
+        from (select id, topic from outbox where id = ${id} for update) old
        where o.id = old.id
-         and (o.dead_at is not null or o.last_error like ${WAITING_FOR_TOPIC})
       returning old.topic as "from"`
     if (rows.length > 0) await tx`select pg_notify(${OUTBOX_CHANNEL}, '')`
     return rows

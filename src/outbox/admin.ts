@@ -1,19 +1,18 @@
 /**
- * The operator's view of the outbox and the three things an operator may do to it: list the
- * dead-lettered events, requeue them, or discard one. Each function runs its own short
+ * The three things an operator may do to the outbox: list the dead-lettered events, requeue
+ * them, or discard one (its status is status.ts). Each function runs its own short
  * statement(s) on the given client and returns data; formatting is src/ops/cli.ts's job.
  *
- * Dead-lettered = `dead_at` set and `published_at` null: the relay never claims it again, and
- * it holds back every later event of its order (ordering first, src/outbox/queries.ts).
+ * Dead-lettered = parked (outbox_parked) with `dead_at` set and `published_at` null: the relay
+ * never claims it again, and it holds back every later event of its aggregate (ordering first,
+ * src/outbox/queries.ts). What is not yet published is the view outbox_unpublished.
  * A requeue and a discard both release that hold, so both send a NOTIFY on the relays' channel
  * in their transaction: an UPDATE does not fire the outbox's insert trigger, and an asleep
  * relay would otherwise only notice at its next poll.
  */
 import type postgres from 'postgres'
-import { RELAY_PARTITIONS } from '../db/schema'
 import { DISCARD_MARKER_TYPE, type DiscardMarkerData } from './discard-marker'
-import { LOCK, OUTBOX_CHANNEL } from './locks'
-import { AGGREGATE_TYPE_PLACEHOLDER, DEFAULT_TOPIC_TEMPLATE } from './routing'
+import { OUTBOX_CHANNEL } from './locks'
 
 export type AdminErrorCode = 'EVENT_NOT_FOUND' | 'EVENT_NOT_DEAD' | 'EVENT_ALREADY_PUBLISHED'
 
@@ -27,112 +26,12 @@ export class OutboxAdminError extends Error {
   }
 }
 
-/** A backend holding relay locks in this database: a live relay (and what it owns). */
-export type PartitionOwner = {
-  pid: number
-  applicationName: string | null
-  /** null for a Unix-socket connection, or when this role may not see other roles' addresses. */
-  clientAddress: string | null
-  backendStart: Date | null
-  /** The partitions it owns (owner lock (780001, p)), ascending. */
-  partitions: number[]
-  /** How many of them it is draining right now (adaptive mode's awake lock (780003, p)). */
-  awake: number
-  /** Holds a membership lock (780002, slot): counted by the other relays when they share. */
-  member: boolean
-}
-
-/** The events of one topic (its row's `topic`, else the template's topic for its type). */
-export type TopicStatus = {
-  topic: string
-  pending: number
-  dead: number
-  published: number
-  /** Pending events held because the cluster lacked the topic at their last attempt. */
-  waitingForTopic: number
-}
-
-export type OutboxStatus = {
-  /** Unpublished and not dead: waiting for the relay (or for a retry time). */
-  pending: number
-  dead: number
-  /** Age of the oldest pending event, in seconds; 0 when none. */
-  oldestPendingAgeSeconds: number
-  published: number
-  /** The oldest published row still kept (retention deletes those older than OUTBOX_RETENTION). */
-  oldestPublishedAt: Date | null
-  partitions: number
-  ownedPartitions: number
-  liveRelays: number
-  owners: PartitionOwner[]
-  topics: TopicStatus[]
-}
-
-/**
- * Counts, and who owns the partitions. Owners are read from pg_locks (session advisory locks
- * with two int4 keys appear as classid = key 1, objid = key 2, objsubid = 2), restricted to this
- * database: advisory locks are per database. `published` counts every kept row: a full scan,
- * fine for an operator's command, not for a scrape.
- */
-export async function readStatus(
-  sql: postgres.Sql,
-  topicTemplate = DEFAULT_TOPIC_TEMPLATE,
-): Promise<OutboxStatus> {
-  const [counts] = await sql<
-    { pending: string; dead: string; age: number | null; published: string; oldest: Date | null }[]
-  >`
-    select count(*) filter (where published_at is null and dead_at is null) as pending,
-           count(*) filter (where published_at is null and dead_at is not null) as dead,
-           extract(epoch from now() - min(occurred_at)
-                   filter (where published_at is null and dead_at is null))::float8 as age,
-           count(*) filter (where published_at is not null) as published,
-           min(published_at) as oldest
-      from outbox`
-  const owners = await sql<PartitionOwner[]>`
-    select l.pid, a.application_name as "applicationName",
-           host(a.client_addr) as "clientAddress", a.backend_start as "backendStart",
-           coalesce(array_agg(l.objid::int order by l.objid)
-                      filter (where l.classid = ${LOCK.owner}), '{}') as partitions,
-           (count(*) filter (where l.classid = ${LOCK.awake} and l.mode = 'ExclusiveLock'))::int
-             as awake,
-           bool_or(l.classid = ${LOCK.member}) as member
-      from pg_locks l
-      left join pg_stat_activity a on a.pid = l.pid
-     where l.locktype = 'advisory' and l.objsubid = 2 and l.granted
-       and l.database = (select oid from pg_database where datname = current_database())
-       and l.classid in (${LOCK.owner}, ${LOCK.member}, ${LOCK.awake})
-     group by l.pid, a.application_name, a.client_addr, a.backend_start
-    having bool_or(l.classid in (${LOCK.owner}, ${LOCK.member}))
-     order by count(*) filter (where l.classid = ${LOCK.owner}) desc, l.pid`
-  return {
-    topics: await readTopicStatus(sql, topicTemplate),
-    pending: Number(counts?.pending ?? 0),
-    dead: Number(counts?.dead ?? 0),
-    oldestPendingAgeSeconds: Math.max(0, counts?.age ?? 0),
-    published: Number(counts?.published ?? 0),
-    oldestPublishedAt: counts?.oldest ?? null,
-    partitions: RELAY_PARTITIONS,
-    ownedPartitions: owners.reduce((n, o) => n + o.partitions.length, 0),
-    liveRelays: owners.filter((o) => o.member).length,
-    owners: [...owners],
-  }
-}
-
-/** The counts by topic, routed as the relay routes them (src/outbox/routing.ts). */
-async function readTopicStatus(sql: postgres.Sql, template: string): Promise<TopicStatus[]> {
-  const rows = await sql<(Omit<TopicStatus, 'topic'> & { topic: string })[]>`
-    select coalesce(topic, replace(${template}::text, ${AGGREGATE_TYPE_PLACEHOLDER}::text,
-                                   aggregate_type)) as topic,
-           (count(*) filter (where published_at is null and dead_at is null))::int as pending,
-           (count(*) filter (where published_at is null and dead_at is not null))::int as dead,
-           (count(*) filter (where published_at is not null))::int as published,
-           (count(*) filter (where published_at is null and dead_at is null
-                               and last_error like 'MissingTopicError%'))::int as "waitingForTopic"
-      from outbox
-     group by 1
-     order by 1`
-  return [...rows]
-}
+export {
+  type OutboxStatus,
+  type PartitionOwner,
+  readStatus,
+  type TopicStatus,
+} from './status'
 
 export type DeadEvent = {
   id: number
@@ -150,12 +49,13 @@ export type DeadEvent = {
 /** Dead-lettered events, newest first. */
 export async function listDead(sql: postgres.Sql, limit: number): Promise<DeadEvent[]> {
   const rows = await sql<(Omit<DeadEvent, 'id'> & { id: string })[]>`
-    select id, event_id as "eventId", event_type as "eventType",
-           aggregate_type as "aggregateType", aggregate_id as "aggregateId",
-           attempts, occurred_at as "occurredAt", dead_at as "deadAt", last_error as "lastError"
-      from outbox
-     where published_at is null and dead_at is not null
-     order by dead_at desc, id desc
+    select x.id, x.event_id as "eventId", o.event_type as "eventType",
+           x.aggregate_type as "aggregateType", x.aggregate_id as "aggregateId",
+           x.attempts, o.occurred_at as "occurredAt", x.dead_at as "deadAt",
+           x.last_error as "lastError"
+      from outbox_parked x join outbox o on o.id = x.id
+     where x.published_at is null and x.dead_at is not null
+     order by x.dead_at desc, x.id desc
      limit ${limit}`
   return rows.map((r) => ({ ...r, id: Number(r.id) }))
 }
@@ -173,7 +73,7 @@ export async function requeueDead(
   const requeued = await sql.begin(async (tx) => {
     const which = target === 'all' ? tx`` : tx`and event_id = ${target.eventId}::uuid`
     const rows = await tx<{ eventId: string }[]>`
-      update outbox set dead_at = null, attempts = 0, next_attempt_at = null
+      update outbox_parked set dead_at = null, attempts = 0, next_attempt_at = null
        where published_at is null and dead_at is not null ${which}
       returning event_id as "eventId"`
     if (rows.length > 0) await tx`select pg_notify(${OUTBOX_CHANNEL}, '')`
@@ -198,13 +98,15 @@ export async function discardDead(
 ): Promise<{ discardedAt: Date }> {
   const [row] = await sql.begin(async (tx) => {
     const rows = await tx<(DiscardedRow & { discardedAt: Date })[]>`
-      update outbox
+      update outbox_parked x
          set published_at = now(), next_attempt_at = null,
              last_error = 'discarded by operator at ' || now()::text
-                          || coalesce('; was: ' || last_error, '')
-       where event_id = ${eventId}::uuid and published_at is null and dead_at is not null
-      returning published_at as "discardedAt", event_id, aggregate_type, aggregate_id, event_type,
-                sequence, topic`
+                          || coalesce('; was: ' || x.last_error, '')
+        from outbox o
+       where o.id = x.id and x.event_id = ${eventId}::uuid and x.published_at is null
+         and x.dead_at is not null
+      returning x.published_at as "discardedAt", x.event_id, x.aggregate_type, x.aggregate_id,
+                o.event_type, o.sequence, o.topic`
     const [discarded] = rows
     if (discarded) {
       await insertDiscardMarker(tx, discarded)
@@ -238,9 +140,16 @@ async function insertDiscardMarker(tx: postgres.TransactionSql, d: DiscardedRow)
 
 /** Throws the error that says why `eventId` is not a dead-lettered event. */
 async function explainNotDead(sql: postgres.Sql, eventId: string): Promise<never> {
-  const [row] = await sql<{ publishedAt: Date | null; deadAt: Date | null; attempts: number }[]>`
-    select published_at as "publishedAt", dead_at as "deadAt", attempts
-      from outbox where event_id = ${eventId}::uuid`
+  // Parked (failed at least once): its state is there. Otherwise pending until the positions
+  // pass it, published after (when exactly is not recorded).
+  const [row] = await sql<
+    { publishedAt: Date | null; deadAt: Date | null; attempts: number; pending: boolean }[]
+  >`
+    select x.published_at as "publishedAt", x.dead_at as "deadAt", coalesce(x.attempts, 0) as attempts,
+           x.id is null and exists (select 1 from outbox_unpublished u where u.id = o.id) as pending
+      from outbox o left join outbox_parked x on x.id = o.id
+     where o.event_id = ${eventId}::uuid
+     order by o.id desc limit 1`
   if (!row) {
     throw new OutboxAdminError(
       'EVENT_NOT_FOUND',
@@ -252,6 +161,12 @@ async function explainNotDead(sql: postgres.Sql, eventId: string): Promise<never
     throw new OutboxAdminError(
       'EVENT_ALREADY_PUBLISHED',
       `event ${eventId} is not dead: it was ${how} at ${row.publishedAt.toISOString()}`,
+    )
+  }
+  if (!row.pending && row.deadAt === null) {
+    throw new OutboxAdminError(
+      'EVENT_ALREADY_PUBLISHED',
+      `event ${eventId} is not dead: it was published`,
     )
   }
   throw new OutboxAdminError(

@@ -1,16 +1,70 @@
-/** The relay's SQL, one named function per statement, all on the relay's own session. */
+/**
+ * The relay's claim: one statement that returns what to publish next. Publishing writes nothing
+ * into the outbox: the relay keeps a position per partition (a snapshot: src/relay/positions.ts
+ * owns them, position-queries.ts stores them) and claims the rows of a window, those whose
+ * writing transaction is visible in the window's snapshot `to` and not in the partition's
+ * position, in id order. Failed, dead and held-back events live in outbox_parked (parked.ts).
+ */
 import type postgres from 'postgres'
 import { LOCK } from './locks'
 import type { OutboxMessage } from './message'
 
 export type Q = postgres.TransactionSql | postgres.Sql
 
-/**
- * `held`: the partitions whose owner lock the claiming backend holds, read in the claim itself,
- * so the relay proves it still owns what it claimed (src/relay/session.ts).
- */
-export type ClaimedMessage = OutboxMessage & { attempts: number; held: number[] | null }
+export type ClaimedMessage = OutboxMessage & {
+  attempts: number
+  /**
+   * The partitions whose owner lock the claiming backend holds, read in the claim itself, so
+   * the relay proves it still owns what it claimed (src/relay/session.ts).
+   */
+  held: number[] | null
+  /** Came from outbox_parked (a retry, or held back before): its state there is updated. */
+  parked: boolean
+  partition: number
+}
 
+/** Which rows a claim asks for: a window of the owned partitions, and parked events. */
+export type ClaimRequest = {
+  /** Partitions whose parked events may be claimed (all those owned). */
+  owned: number[]
+  /** The window's members: partition -> its position's snapshot (the window's lower end). */
+  from: Map<number, string>
+  /** The window's upper snapshot; undefined: a new window, up to the statement's snapshot. */
+  to?: string
+  /** Ids of the window's rows lie in [lo, hi]; undefined: computed (once per window). */
+  range?: { lo: number; hi: number }
+  /** Window rows up to this id were claimed already. */
+  after: number
+  /** Parked events being published right now: left out. */
+  inFlight: number[]
+  limit: number
+}
+
+export type ClaimResult = {
+  /** The owner locks the claiming backend holds (session.ts); undefined when no row came. */
+  held?: number[] | null
+  /** To publish, in order: parked events first, then the window's rows not held back. */
+  messages: ClaimedMessage[]
+  /** The window's snapshot (undefined when a new window found nothing at all). */
+  to?: string
+  range?: { lo: number; hi: number }
+  /** Rows of the window claimed (held back ones included), and the last one's id. */
+  windowRows: number
+  lastWindowId?: number
+  /** Fewer window rows than there was room for: the window is done. */
+  exhausted: boolean
+}
+
+type Row = Omit<ClaimedMessage, 'id'> & {
+  id: string
+  heldBack: boolean
+  src: number
+  to: string
+  lo: string | null
+  hi: string | null
+}
+
+/** The lower bounds of a window's transaction ids (xid8 as text): below them all is visible. */
 /**
  * The partitions whose owner lock this backend holds, from pg_locks, as a scalar subquery for a
  * select list: it runs once per statement, and only if a row is returned.
@@ -22,119 +76,118 @@ export function heldOwnerLocks(q: Q) {
                and database = (select oid from pg_database where datname = current_database()))`
 }
 
-/**
- * The oldest publishable events of the partitions this relay owns, leaving out `inFlight` (the
- * batch being published while this one is claimed; drain.ts). Skipped: dead events, events
- * waiting for their retry time, and any event of an aggregate (type and id) that has an earlier
- * event dead or waiting (ordering first: a later event never overtakes an earlier one). No row locks: only the
- * partition's owner claims its rows (session.ts).
- */
-/**
- * The hold-back, for a query over `outbox o`: no earlier event of o's aggregate (type and id) is
- * dead or waiting for its retry time.
- */
-function notHeldBack(q: Q) {
-  return q`not exists (
-             select 1 from outbox e
-              where e.aggregate_type = o.aggregate_type and e.aggregate_id = o.aggregate_id
-                and e.id < o.id and e.published_at is null
-                -- the predicate of outbox_blocked_by_aggregate_idx, so the probe uses that tiny index
-                and (e.dead_at is not null or e.next_attempt_at is not null)
-                and (e.dead_at is not null or e.next_attempt_at > now()))`
+export function windowXids(from: Map<number, string>): { xlo: string; xips: string[] } {
+  let xlo: bigint | undefined
+  const xips = new Set<string>()
+  for (const snapshot of from.values()) {
+    const [, xmax, xip] = snapshot.split(':')
+    const max = BigInt(xmax ?? '0')
+    if (xlo === undefined || max < xlo) xlo = max
+    for (const x of (xip ?? '').split(',')) if (x !== '') xips.add(x)
+  }
+  return { xlo: String(xlo ?? 0n), xips: [...xips] }
 }
 
-export async function claimBatch(
-  q: Q,
-  owned: number[],
-  limit: number,
-  inFlight: number[] = [],
-): Promise<ClaimedMessage[]> {
-  // In-flight ids are the lowest claimable ids of the previous claim: a row above the highest
-  // needs no look-up in the list.
-  const above = inFlight.length > 0 ? Math.max(...inFlight) : 0
-  const rows = await q<(Omit<ClaimedMessage, 'id'> & { id: string })[]>`
-    select ${heldOwnerLocks(q)} as held, o.id, o.event_id as "eventId", o.event_type as "eventType",
+export async function claim(q: Q, r: ClaimRequest): Promise<ClaimResult> {
+  // The members' snapshots, each once (usually one for all), and which is whose.
+  const snaps = [...new Set(r.from.values())]
+  const slot = Array.from({ length: 64 }, (_, p) => {
+    const s = r.from.get(p)
+    return s === undefined ? null : snaps.indexOf(s) + 1
+  })
+  const { xlo, xips } = windowXids(r.from)
+  const rows = await q<Row[]>`
+    with w as materialized (
+      select coalesce(${r.to ?? null}::pg_snapshot, pg_current_snapshot()) as s1,
+             ${snaps}::text[]::pg_snapshot[] as snaps, ${slot}::int[] as slot
+    ), bounds as materialized (
+      -- Once per window: the window's rows lie between these ids. Found by transaction id: those
+      -- running at the lower snapshot (its xip list, exact look-ups) and those after it.
+      select min(c.id) as lo, max(c.id) as hi
+        from (select o.id, o.partition, o.xid from outbox o
+               where o.xid = any(${xips}::text[]::xid8[])
+              union all
+              select o.id, o.partition, o.xid from outbox o
+               where o.xid >= ${xlo}::xid8
+                 and o.xid < (select pg_snapshot_xmax(s1) from w)) c
+       where (select slot from w)[c.partition + 1] is not null
+         and pg_visible_in_snapshot(c.xid, (select s1 from w))
+         and not pg_visible_in_snapshot(c.xid, (select snaps from w)[(select slot from w)[c.partition + 1]])
+    ), win as materialized (
+      select o.id, o.partition, o.aggregate_type, o.aggregate_id, o.event_id,
+             (o.aggregate_type, o.aggregate_id) in (
+               select aggregate_type, aggregate_id from outbox_parked where published_at is null
+             ) as held
+        from outbox o
+       where o.id >= coalesce(${r.range?.lo ?? null}::int8, (select lo from bounds))
+         and o.id <= coalesce(${r.range?.hi ?? null}::int8, (select hi from bounds))
+         and o.id > ${r.after}::int8
+         and (select slot from w)[o.partition + 1] is not null
+         and pg_visible_in_snapshot(o.xid, (select s1 from w))
+         and not pg_visible_in_snapshot(o.xid, (select snaps from w)[(select slot from w)[o.partition + 1]])
+       order by o.id
+       limit ${r.limit}
+    ), park as (
+      -- Held back behind a parked event of their aggregate: parked too, behind it.
+      insert into outbox_parked (id, partition, aggregate_type, aggregate_id, event_id)
+      select id, partition, aggregate_type, aggregate_id, event_id from win where held
+      on conflict (id) do nothing
+    ), ready as (
+      select x.id, x.attempts from outbox_parked x
+       where x.published_at is null and x.dead_at is null
+         and x.partition = any(${r.owned}::int[])
+         and (x.next_attempt_at is null or x.next_attempt_at <= now())
+         and x.id <> all(${r.inFlight}::int8[])
+         and not exists (
+               select 1 from outbox_parked e
+                where e.aggregate_type = x.aggregate_type and e.aggregate_id = x.aggregate_id
+                  and e.id < x.id and e.published_at is null
+                  and (e.dead_at is not null or e.next_attempt_at > now()))
+       order by x.id
+       limit ${r.limit}
+    )
+    select ${heldOwnerLocks(q)} as held, b.src, b.held as "heldBack", o.id, o.partition,
+           o.event_id as "eventId", o.event_type as "eventType",
            o.aggregate_type as "aggregateType", o.aggregate_id as "aggregateId", o.payload,
-           o.occurred_at as "occurredAt", o.attempts, o.sequence, o.schema_version as "schemaVersion",
-           o.traceparent, o.topic, o.headers, o.source
-      from outbox o
-     where o.published_at is null
-       and o.dead_at is null
-       and o.partition = any(${owned}::int[])
-       and (o.next_attempt_at is null or o.next_attempt_at <= now())
-       and (o.id > ${above} or o.id <> all(${inFlight}::bigint[]))
-       and ${notHeldBack(q)}
-     order by o.id
-     limit ${limit}`
-  return rows.map((r) => ({ ...r, id: Number(r.id) }))
+           o.occurred_at as "occurredAt", b.attempts, o.sequence,
+           o.schema_version as "schemaVersion", o.traceparent, o.topic, o.headers, o.source,
+           (select s1 from w)::text as "to",
+           coalesce(${r.range?.lo ?? null}::int8, (select lo from bounds)) as lo,
+           coalesce(${r.range?.hi ?? null}::int8, (select hi from bounds)) as hi
+      from (select 0 as src, false as held, ready.id, ready.attempts from ready
+            union all
+            select 1, win.held, win.id, 0 from win
+            order by 1, 3
+            limit ${r.limit}) b
+      join outbox o on o.id = b.id
+     order by b.src, b.id`
+  return toResult(rows, r.limit)
 }
 
-export async function markPublished(q: Q, ids: number[]): Promise<void> {
-  if (ids.length === 0) return
-  await q`update outbox set published_at = now(), next_attempt_at = null
-            where id = any(${ids}::bigint[])`
+function toResult(rows: Row[], limit: number): ClaimResult {
+  const parkedCount = rows.filter((row) => row.src === 0).length
+  const window = rows.filter((row) => row.src === 1)
+  const first = rows[0]
+  const messages = rows
+    .filter((row) => !row.heldBack)
+    .map(({ heldBack: _h, src, to: _t, lo: _l, hi: _x, ...m }) => ({
+      ...m,
+      id: Number(m.id),
+      parked: src === 0,
+    }))
+  const last = window[window.length - 1]
+  return {
+    held: first === undefined ? undefined : first.held,
+    messages,
+    to: first?.to,
+    range:
+      first?.lo != null && first.hi != null
+        ? { lo: Number(first.lo), hi: Number(first.hi) }
+        : undefined,
+    windowRows: window.length,
+    lastWindowId: last ? Number(last.id) : undefined,
+    exhausted: window.length < limit - parkedCount,
+  }
 }
 
-/**
- * Records a failed attempt: not claimed again for `delayMs`. When `countsTowardLimit`, an event
- * reaching `maxAttempts` failed attempts is dead-lettered instead. Published rows are never
- * touched: a relay that lost its partition mid-publish may report a failure for rows that the
- * new owner has published since.
- */
-export async function deferEvents(
-  q: Q,
-  ids: number[],
-  error: string,
-  delayMs: number,
-  limit: { maxAttempts: number; countsTowardLimit: boolean },
-): Promise<void> {
-  if (ids.length === 0) return
-  await q`
-    update outbox
-       set attempts = attempts + 1,
-           last_error = ${error},
-           next_attempt_at = now() + ${delayMs} * interval '1 millisecond',
-           dead_at = case when ${limit.countsTowardLimit} and attempts + 1 >= ${limit.maxAttempts}
-                          then now() end
-     where id = any(${ids}::bigint[]) and published_at is null`
-}
-
-/**
- * Holds events back for `delayMs` without counting an attempt: their topic does not exist yet,
- * which says nothing about the events (classify-error.ts). Their aggregates' later events wait
- * behind them (the claim's hold-back), and they can never be dead-lettered for it.
- */
-export async function holdEvents(
-  q: Q,
-  ids: number[],
-  reason: string,
-  delayMs: number,
-): Promise<void> {
-  if (ids.length === 0) return
-  await q`
-    update outbox
-       set last_error = ${reason},
-           next_attempt_at = now() + ${delayMs} * interval '1 millisecond'
-     where id = any(${ids}::bigint[]) and published_at is null`
-}
-
-export async function markDead(q: Q, id: number, reason: string): Promise<void> {
-  await q`update outbox set attempts = attempts + 1, last_error = ${reason}, dead_at = now()
-            where id = ${id} and published_at is null`
-}
-
-/**
- * When the next deferred event of these partitions becomes claimable; undefined if none. An
- * event held back behind an earlier dead or waiting event of its aggregate is left out: its own
- * retry time may have passed, but it becomes claimable only when the earlier one does (whose
- * time is counted) or never (dead). Counted, a past time would wake the relay at once to claim
- * nothing, over and over.
- */
-export async function earliestRetry(q: Q, owned: number[]): Promise<Date | undefined> {
-  const [row] = await q<{ at: Date | null }[]>`
-    select min(o.next_attempt_at) as at from outbox o
-     where o.published_at is null and o.dead_at is null and o.next_attempt_at is not null
-       and o.partition = any(${owned}::int[])
-       and ${notHeldBack(q)}`
-  return row?.at ?? undefined
-}
+export { earliestRetry } from './parked'

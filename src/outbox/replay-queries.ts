@@ -56,9 +56,21 @@ export type ReplayEvent = {
 const routed = (q: Q, template: string) =>
   q`coalesce(o.topic, replace(${template}::text, ${AGGREGATE_TYPE_PLACEHOLDER}::text, o.aggregate_type))`
 
+/**
+ * Published, for `outbox o`: passed by its partition's stored position (drizzle/0016), or, if it
+ * was ever parked, published from there (a discarded one never was). Rows from before positions
+ * (xid NULL) that were not parked had been published already.
+ */
+const published = (q: Q) => q`
+  case when not exists (select 1 from outbox_parked x where x.id = o.id)
+       then o.xid is null
+            or pg_visible_in_snapshot(o.xid, (select snapshots[o.partition + 1] from outbox_position))
+       else exists (select 1 from outbox_parked x
+                     where x.id = o.id and x.published_at is not null and x.dead_at is null) end`
+
 /** The filters over `outbox o`, read from a jsonb of ReplayFilters (`f`). */
 const matches = (q: Q, f: postgres.Fragment, template: string) => q`
-  o.published_at is not null
+  ${published(q)}
   and (${f}->>'since' is null or o.occurred_at >= (${f}->>'since')::timestamptz)
   and (${f}->>'until' is null or o.occurred_at < (${f}->>'until')::timestamptz)
   and (${f}->>'aggregateType' is null or o.aggregate_type = ${f}->>'aggregateType')

@@ -9,19 +9,18 @@ export type OutboxStats = {
 }
 
 /**
- * Counts walk partial indexes (pending rows: outbox_ready_idx; dead ones:
- * outbox_blocked_by_aggregate_idx): proportional to the backlog, fine for a scrape every few
- * seconds, not for a readiness probe. The oldest is the lowest pending id (ids follow commit
- * order closely), found at the front of the first index.
+ * Counts read the view outbox_unpublished (drizzle/0016): the rows the stored positions have not
+ * passed, through the xid index from the oldest position on, and the parked events not yet out.
+ * Proportional to the backlog (and to the last second of events, not yet stored), fine for a
+ * scrape every few seconds, not for a readiness probe.
  */
 export async function readOutboxStats(sql: postgres.Sql): Promise<OutboxStats> {
   const [row] = await sql<{ pending: number; dead: number; age: number | null }[]>`
-    select (select count(*) from outbox
-             where published_at is null and dead_at is null)::int as pending,
-           (select count(*) from outbox
-             where published_at is null and dead_at is not null)::int as dead,
-           (select extract(epoch from now() - occurred_at)::float8 from outbox
-             where published_at is null and dead_at is null order by id limit 1) as age`
+    select (count(*) filter (where dead_at is null))::int as pending,
+           (count(*) filter (where dead_at is not null))::int as dead,
+           extract(epoch from now() - min(occurred_at) filter (where dead_at is null))::float8
+             as age
+      from outbox_unpublished`
   return {
     pending: row?.pending ?? 0,
     dead: row?.dead ?? 0,
@@ -31,7 +30,7 @@ export async function readOutboxStats(sql: postgres.Sql): Promise<OutboxStats> {
 
 /**
  * Age in seconds of the oldest event this relay should be publishing now (its partitions, not
- * dead, not waiting for a retry, not held back); 0 when there is none. One row from the front of the index.
+ * dead, not waiting for a retry, not held back); 0 when there is none.
  */
 export async function oldestPublishableAge(
   sql: postgres.Sql,
@@ -40,17 +39,16 @@ export async function oldestPublishableAge(
   if (owned.length === 0) return 0
   // Held-back events (behind a dead or waiting event of their aggregate) are not publishable:
   // a dead letter is an operator's matter (outbox_dead_events), not a relay falling behind.
-  const [row] = await sql<{ age: number }[]>`
-    select extract(epoch from now() - o.occurred_at)::float8 as age from outbox o
-     where o.published_at is null and o.dead_at is null
+  const [row] = await sql<{ age: number | null }[]>`
+    select extract(epoch from now() - min(o.occurred_at))::float8 as age
+      from outbox_unpublished o
+     where o.dead_at is null
        and (o.next_attempt_at is null or o.next_attempt_at <= now())
        and o.partition = any(${owned as number[]}::int[])
        and not exists (
-             select 1 from outbox e
+             select 1 from outbox_parked e
               where e.aggregate_type = o.aggregate_type and e.aggregate_id = o.aggregate_id
                 and e.id < o.id and e.published_at is null
-                and (e.dead_at is not null or e.next_attempt_at is not null)
-                and (e.dead_at is not null or e.next_attempt_at > now()))
-     order by o.id limit 1`
+                and (e.dead_at is not null or e.next_attempt_at > now()))`
   return Math.max(0, row?.age ?? 0)
 }

@@ -1,31 +1,35 @@
 /**
- * Draining: claim, publish, mark, until a claim comes back empty (in `poll` mode: until a batch
- * comes back short).
+ * Draining: claim, publish, advance, until a claim comes back empty (in `poll` mode: until a
+ * batch comes back short).
  *
- *  1. claim the oldest publishable rows of the owned partitions (queries.ts: claimBatch);
+ *  1. claim the next rows of the owned partitions' window, and parked events whose time has
+ *     come (queries.ts: claim; positions.ts: which window);
  *  2. publish them and wait for the broker's acknowledgement (acks = all);
- *  3. mark them published.
- * No transaction spans the publish. Only the owner of a partition claims its rows (the
- * partition locks of session.ts), so row locks would add nothing but two round trips per batch.
- * Each statement commits on its own; a mark is written only after the acknowledgement, so it
- * is always true.
+ *  3. advance the partitions' positions past them (in memory; stored about once a second) and
+ *     mark the parked ones among them published.
+ * Nothing is written into the outbox. No transaction spans the publish. Only the owner of a
+ * partition claims its rows (the partition locks of session.ts), so row locks would add nothing.
+ * A position moves only after the acknowledgement, so a stored position is always true.
  *
  * Under a backlog the steps overlap (postgres.js pipelines queries on the relay's one
  * connection, and they run in the order sent): while batch N is in flight to the broker, batch
- * N+1 is claimed, leaving out N's ids; once N is acknowledged, N's mark (and the claim of N+2)
- * run in the database while N+1 is in flight. Batch N+1 is published only after N was
- * acknowledged, and thrown away unpublished if N failed, so a later event never overtakes an
- * earlier one. The broker's time is then the only time on the critical path.
+ * N+1 is claimed, continuing after N; once N is acknowledged, N's advance (and the claim of
+ * N+2) run while N+1 is in flight. Batch N+1 is published only after N was acknowledged, and
+ * thrown away unpublished if N failed, so a later event never overtakes an earlier one.
  *
- * On failure nothing is marked published; publish-failure.ts decides what happens instead.
- * If the process dies after the acknowledgement but before the mark, the rows are published
- * again later: the at-least-once duplicate that consumers dedupe by `ce_id`.
+ * On failure publish-failure.ts parks the batch (or finds the culprit), and the positions pass
+ * it; if the broker is unreachable nothing is recorded and the batch is claimed again later.
+ * A process that dies after acknowledgements not yet stored publishes them again later: the
+ * at-least-once duplicate that consumers dedupe by `ce_id`.
  */
 
-import { type ClaimedMessage, claimBatch, markPublished } from '../outbox/queries'
+import { markPublished } from '../outbox/parked'
+import type { Position } from '../outbox/position-queries'
+import { type ClaimedMessage, claim } from '../outbox/queries'
 import { alongside } from './alongside'
 import type { BackoffOptions } from './backoff'
 import { describeError } from './classify-error'
+import { type Positions, positionsOf } from './positions'
 import type { Publish } from './publish'
 import { onPublishFailure } from './publish-failure'
 import type { RelaySession } from './session'
@@ -63,11 +67,21 @@ export class BrokerUnavailableError extends Error {
   }
 }
 
+/** One claim's outcome: what to publish, and where the positions stand once it is done. */
+type Batch = {
+  messages: ClaimedMessage[]
+  advance: Map<number, Position>
+  /** Rows of the window and parked ones it returned, held-back ones included. */
+  rows: number
+  /** It began a new window (rather than continuing one). */
+  fresh: boolean
+}
+
 /**
- * Claims, publishes and marks until a claim comes back empty (`reclaimAfterShort` false: until a
- * batch comes back short), or a batch fails. No new batch is
- * claimed after `until` (epoch ms) or an abort: the relay loop has other work due (a rebalance
- * that hands partitions to a newly started relay must not wait for the end of a busy stream).
+ * Claims, publishes and advances until a claim comes back empty (`reclaimAfterShort` false:
+ * until a batch comes back short), or a batch fails. No new batch is claimed after `until`
+ * (epoch ms) or an abort: the relay loop has other work due (a rebalance that hands partitions
+ * to a newly started relay must not wait for the end of a busy stream).
  */
 export async function drain(
   session: RelaySession,
@@ -79,75 +93,101 @@ export async function drain(
 ): Promise<DrainResult> {
   if (session.owned.length === 0) return { claimed: 0, published: 0 }
   const sql = session.sql
-  const owned = session.owned
+  const positions = positionsOf(session)
+  await positions.sync(session)
   const total: DrainResult = { claimed: 0, published: 0 }
   const goOn = () => !signal?.aborted && Date.now() < until
-  const claim = (inFlight: number[]) => claimAlongside(session, owned, batchSize, policy, inFlight)
-  let batch = await claim([])
-  // The previous batch's mark, still running while this batch is published.
-  let marking: Promise<void> = Promise.resolve()
+  const next = (inFlight: ClaimedMessage[]) =>
+    claimAlongside(session, positions, batchSize, policy, inFlight)
+  let batch = await next([])
+  // The previous batch's advance, still being written while this batch is published.
+  let completing: Promise<void> = Promise.resolve()
+  // After a failure, publish-failure.ts has marked what it published: nothing more to mark.
+  const complete = async (done: Batch, published = done.messages) => {
+    await completing
+    await session.confirmLease() // a position stored by a relay that lost it would be wrong
+    positions.done(done.advance, done.rows)
+    completing = Promise.all([
+      markPublished(sql, published),
+      positions.flush(session, batchSize),
+    ]).then(() => {})
+    completing.catch(() => {}) // awaited at the next step or on the way out
+  }
   try {
-    while (batch.length > 0) {
-      total.claimed += batch.length
-      const ids = batch.map((m) => m.id)
-      // A full batch suggests more: claim the next one while this one is in flight. It is sent
-      // after the previous mark, so it sees that batch published; this one it leaves out.
-      let next: Promise<ClaimedMessage[]> | undefined =
-        batch.length === batchSize && goOn() ? claim(ids) : undefined
-      next?.catch(() => {}) // awaited below on every path
+    while (batch.rows > 0 || !batch.fresh) {
+      total.claimed += batch.messages.length
+      if (batch.messages.length === 0) {
+        // Only held-back rows, or the end of a window: nothing to publish, the positions move.
+        await complete(batch)
+        if (!goOn()) {
+          total.cutShort = batch.rows > 0 || !batch.fresh
+          break
+        }
+        batch = await next([])
+        continue
+      }
+      // A full batch suggests more: claim the next one while this one is in flight.
+      let following: Promise<Batch> | undefined =
+        batch.rows === batchSize && goOn() ? next(batch.messages) : undefined
+      following?.catch(() => {}) // awaited below on every path
       try {
         // A relay frozen since the claim may have lost the partition meanwhile (session.ts).
         await session.confirmLease()
-        await publish(batch)
+        await publish(batch.messages)
       } catch (err) {
-        await Promise.allSettled([next]) // thrown away: it must not overtake the failed batch
-        await marking
-        const result = await onPublishFailure(sql, batch, err, publish, policy)
+        await Promise.allSettled([following]) // thrown away: it must not overtake the failed batch
+        await completing
+        positions.reset()
+        const result = await onPublishFailure(sql, batch.messages, err, publish, policy)
         total.published += result.published
         total.retryAt = result.retryAt
         if (result.unavailable) throw new BrokerUnavailableError(err)
+        await complete(batch, []) // every event of it is published or parked now
+        positions.reset()
         return total
       }
-      total.published += batch.length
-      await marking
-      await session.confirmLease()
-      marking = markPublished(sql, ids)
-      marking.catch(() => {}) // awaited at the next step or on the way out
-      // A short batch: look again for what arrived while it was in flight. The claim goes out
-      // right behind the mark, in the same write: one round trip for both, and it runs after
-      // the mark, so it sees this batch published. (Sent ahead of the mark, the claim returns
-      // sooner but the batches after it are smaller, and under many writers the relay falls
-      // behind: docs/benchmarks.md.) A poll stops at a short batch instead; a full batch that
-      // `until` kept from claiming on is cut short there too, not done (below).
-      if (next === undefined && batch.length < batchSize && policy.reclaimAfterShort === false) {
+      total.published += batch.messages.length
+      await complete(batch)
+      // A short batch: look again for what arrived while it was in flight, right behind the
+      // advance (one round trip for both). A poll stops at a short batch instead; a full batch
+      // that `until` kept from claiming on is cut short there too, not done (below).
+      if (following === undefined && batch.rows < batchSize && policy.reclaimAfterShort === false) {
         break
       }
-      if (next === undefined && goOn()) next = claim([])
-      if (next === undefined) {
+      if (following === undefined && goOn()) following = next([])
+      if (following === undefined) {
         total.cutShort = true
         break
       }
-      batch = await next
+      batch = await following
     }
   } finally {
-    await marking
+    await completing
   }
   return total
 }
 
 async function claimAlongside(
   session: RelaySession,
-  owned: number[],
+  positions: Positions,
   batchSize: number,
   policy: DrainPolicy,
-  inFlight: number[],
-): Promise<ClaimedMessage[]> {
+  inFlight: ClaimedMessage[],
+): Promise<Batch> {
+  const plan = positions.plan()
+  if (!plan) return { messages: [], advance: new Map(), rows: 0, fresh: true }
   const sentAt = performance.now()
-  const [batch] = await alongside(
-    claimBatch(session.sql, owned, batchSize, inFlight),
+  const [result] = await alongside(
+    claim(session.sql, {
+      ...plan,
+      owned: session.owned,
+      inFlight: inFlight.filter((m) => m.parked).map((m) => m.id),
+      limit: batchSize,
+    }),
     policy.withClaim?.() ?? Promise.resolve(),
   )
-  const first = batch[0]
-  if (first) session.proveOwnership(first, sentAt)
-  return batch
+  if (result.held !== undefined) session.proveOwnership({ held: result.held }, sentAt)
+  const advance = positions.claimed(plan, result)
+  const rows = result.windowRows + result.messages.filter((m) => m.parked).length
+  return { messages: result.messages, advance, rows, fresh: plan.to === undefined }
 }

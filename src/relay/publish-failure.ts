@@ -1,8 +1,10 @@
 /**
- * What a failed publish leads to. Nothing is marked published; the failure is classified once
- * (classify-error.ts):
- *  - unavailable / retriable: the batch's attempts, last_error and next_attempt_at are recorded;
- *    unavailable is reported so the relay backs off as a whole;
+ * What a failed publish leads to. The failure is classified once (classify-error.ts), and every
+ * event of the batch ends published or parked (outbox_parked, src/outbox/parked.ts), so the
+ * partitions' positions can pass the batch; except when the broker is unreachable:
+ *  - unavailable: nothing is recorded; the relay backs off as a whole and claims the same
+ *    events again (parking a whole backlog one batch per backoff would help nobody);
+ *  - retriable: the batch is parked with an attempt counted and a retry time;
  *  - permanent: the batch is published again one event at a time to find the culprit, which is
  *    dead-lettered; its aggregate's later events are left for the claim query to hold back;
  *  - missing topic: the events routed to it, and their aggregates' later events, are held back
@@ -10,14 +12,8 @@
  *    the batch is published at once, so other topics keep flowing.
  */
 
-import {
-  type ClaimedMessage,
-  deferEvents,
-  holdEvents,
-  markDead,
-  markPublished,
-  type Q,
-} from '../outbox/queries'
+import { deferEvents, holdEvents, markDead, markPublished } from '../outbox/parked'
+import type { ClaimedMessage, Q } from '../outbox/queries'
 import { backoffDelay } from './backoff'
 import { classifyPublishError, describeError, MissingTopicError } from './classify-error'
 import type { DrainPolicy, DrainResult } from './drain'
@@ -35,8 +31,8 @@ export async function onPublishFailure(
   if (kind === 'missing-topic' && err instanceof MissingTopicError) {
     return holdMissing(sql, batch, err, publish, policy)
   }
-  const result = await defer(sql, batch, err, policy, kind === 'retriable')
-  return kind === 'unavailable' ? { ...result, unavailable: true } : result
+  if (kind === 'unavailable') return { claimed: batch.length, published: 0, unavailable: true }
+  return defer(sql, batch, err, policy, true)
 }
 
 async function defer(
@@ -48,13 +44,10 @@ async function defer(
 ): Promise<DrainResult> {
   const attempts = Math.max(...batch.map((m) => m.attempts)) + 1
   const delayMs = backoffDelay(attempts, policy.backoff)
-  await deferEvents(
-    q,
-    batch.map((m) => m.id),
-    describeError(err),
-    delayMs,
-    { maxAttempts: policy.maxAttempts, countsTowardLimit },
-  )
+  await deferEvents(q, batch, describeError(err), delayMs, {
+    maxAttempts: policy.maxAttempts,
+    countsTowardLimit,
+  })
   return { claimed: batch.length, published: 0, retryAt: Date.now() + delayMs }
 }
 
@@ -75,12 +68,12 @@ async function holdMissing(
   policy: DrainPolicy,
 ): Promise<DrainResult & { unavailable?: boolean }> {
   const stopped = new Set<string>()
-  const held: number[] = []
+  const held: ClaimedMessage[] = []
   const rest: ClaimedMessage[] = []
   for (const message of batch) {
     const key = aggregateKey(message)
     if (err.ids.has(message.id)) stopped.add(key)
-    if (stopped.has(key)) held.push(message.id)
+    if (stopped.has(key)) held.push(message)
     else rest.push(message)
   }
   const delayMs = Math.min(MISSING_TOPIC_RECHECK_MS, policy.backoff.capMs)
@@ -101,10 +94,7 @@ async function holdMissing(
       retryAt: Math.min(result.retryAt ?? 0, failed.retryAt ?? Number.POSITIVE_INFINITY),
     }
   }
-  await markPublished(
-    q,
-    rest.map((m) => m.id),
-  )
+  await markPublished(q, rest)
   return { ...result, published: rest.length }
 }
 
@@ -115,32 +105,43 @@ async function isolate(
   publish: Publish,
   policy: DrainPolicy,
 ): Promise<DrainResult> {
-  const published: number[] = []
+  const published: ClaimedMessage[] = []
   const stopped = new Set<string>() // aggregates with a failed event: their later events wait
   let retryAt: number | undefined
+  const behind: ClaimedMessage[] = [] // later events of those aggregates: parked behind them
   for (const message of batch) {
-    if (stopped.has(aggregateKey(message))) continue
+    if (stopped.has(aggregateKey(message))) {
+      behind.push(message)
+      continue
+    }
     try {
       await publish([message])
-      published.push(message.id)
+      published.push(message)
     } catch (err) {
       stopped.add(aggregateKey(message))
       const kind = classifyPublishError(err)
       if (kind === 'permanent') {
-        await markDead(q, message.id, `permanent: ${describeError(err)}`)
+        await markDead(q, message, `permanent: ${describeError(err)}`)
         continue
       }
       if (kind === 'missing-topic') {
         const delayMs = Math.min(MISSING_TOPIC_RECHECK_MS, policy.backoff.capMs)
-        await holdEvents(q, [message.id], describeError(err), delayMs)
+        await holdEvents(q, [message], describeError(err), delayMs)
         retryAt = Math.min(retryAt ?? Number.POSITIVE_INFINITY, Date.now() + delayMs)
         continue
       }
+      // Unreachable now: this one and the rest wait, parked without an attempt counted, so
+      // that the positions can still pass the batch.
       const result = await defer(q, [message], err, policy, kind === 'retriable')
       retryAt = Math.min(retryAt ?? Number.POSITIVE_INFINITY, result.retryAt ?? 0)
-      if (kind === 'unavailable') break // the rest stay unclaimed; the relay backs off
+      if (kind === 'unavailable') {
+        const rest = batch.slice(batch.indexOf(message) + 1)
+        await holdEvents(q, rest, describeError(err), backoffDelay(1, policy.backoff))
+        break
+      }
     }
   }
+  await holdEvents(q, behind, 'held behind an earlier event of its aggregate', 0)
   await markPublished(q, published)
   return { claimed: batch.length, published: published.length, retryAt }
 }

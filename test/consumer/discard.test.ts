@@ -13,6 +13,7 @@ import { orderHistory } from '../helpers/consumer-events'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 import { startTestKafka } from '../helpers/kafka'
 import type { LogLine } from '../helpers/memory-logger'
+import { park } from '../helpers/outbox-state'
 import { startTestRelay } from '../helpers/relay'
 import { startTestConsumer } from '../helpers/start-consumer'
 import { waitFor } from '../helpers/wait'
@@ -42,13 +43,21 @@ afterAll(async () => {
   kafka.close()
 })
 
-/** The event as an outbox row, dead-lettered when `dead`. */
-const insert = (event: InboxEvent, dead = false) => db.sql`
-  insert into outbox (event_id, event_type, aggregate_type, aggregate_id, payload, sequence,
-                      dead_at, attempts, last_error)
-  values (${event.eventId}, ${event.type}, 'orders', ${event.orderId},
-          ${JSON.stringify(event.data)}::jsonb, ${event.version},
-          ${dead ? new Date().toISOString() : null}::timestamptz, ${dead ? 10 : 0}, ${dead ? 'broker refused it' : null})`
+/** The event as an outbox row, dead-lettered (parked dead, in the same transaction) when `dead`. */
+const insert = (event: InboxEvent, dead = false) =>
+  db.sql.begin(async (tx) => {
+    await tx`
+      insert into outbox (event_id, event_type, aggregate_type, aggregate_id, payload, sequence)
+      values (${event.eventId}, ${event.type}, 'orders', ${event.orderId},
+              ${JSON.stringify(event.data)}::jsonb, ${event.version})`
+    if (dead) {
+      await park(tx, tx`event_id = ${event.eventId}::uuid`, {
+        attempts: 10,
+        lastError: 'broker refused it',
+        deadAgo: '0 seconds',
+      })
+    }
+  })
 const applied = async (orderId: string) =>
   (
     await db.sql<{ version: number }[]>`

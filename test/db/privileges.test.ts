@@ -60,14 +60,14 @@ describe('least-privilege roles', () => {
     expect((await app.request(`/orders/${id}/confirm`, { method: 'POST' })).status).toBe(200)
     expect((await app.request('/orders?limit=5')).status).toBe(200)
     await denied(api.sql`select * from outbox`)
-    await denied(api.sql`update outbox set published_at = now()`)
+    await denied(api.sql`update outbox set payload = '{}'`)
     await denied(api.sql`delete from outbox`)
     await denied(api.sql`delete from orders`)
     await denied(api.sql`select * from inventory.stock`)
   })
 
   it('outbox_relay publishes and marks events, and cannot read or write orders', async () => {
-    const before = await db.sql`select count(*)::int as n from outbox where published_at is null`
+    const before = await db.sql`select count(*)::int as n from outbox_unpublished`
     expect(before[0]?.n).toBeGreaterThan(0)
     const relay = await startTestRelay({
       databaseUrl: urlAs('relay'),
@@ -76,7 +76,7 @@ describe('least-privilege roles', () => {
     })
     try {
       await waitFor('events published by outbox_relay', async () => {
-        const [row] = await db.sql`select count(*)::int as n from outbox where published_at is null`
+        const [row] = await db.sql`select count(*)::int as n from outbox_unpublished`
         return row?.n === 0
       })
     } finally {

@@ -85,8 +85,6 @@ export async function ledger(
 }
 
 export async function unpublishedCount(sql: postgres.Sql): Promise<number> {
-  const [row] = await sql<
-    { n: number }[]
-  >`select count(*)::int as n from outbox where published_at is null`
+  const [row] = await sql<{ n: number }[]>`select count(*)::int as n from outbox_unpublished`
   return row?.n ?? -1
 }

@@ -71,7 +71,7 @@ describe('running processes', () => {
       insert into outbox (event_id, event_type, aggregate_id, payload, occurred_at)
       values (gen_random_uuid(), 'OrderNoted', gen_random_uuid(), '{}', now())`
     await waitFor('the row published', async () => {
-      const [row] = await db.sql`select count(*)::int as n from outbox where published_at is null`
+      const [row] = await db.sql`select count(*)::int as n from outbox_unpublished`
       return row?.n === 0
     })
     const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text()

@@ -2,21 +2,24 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { oldestPublishableAge } from '../../src/outbox/stats'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
+import { park } from '../helpers/outbox-state'
 
 let db: TestDatabase
 beforeAll(async () => {
   db = await createTestDatabase()
 })
-beforeEach(() => db.sql`truncate outbox`)
+beforeEach(() => db.sql`truncate outbox, outbox_parked`)
 afterAll(() => db.close())
 
 const ALL = Array.from({ length: 64 }, (_, p) => p)
 
 async function insert(aggregateId: string, ageSeconds: number, dead = false) {
-  await db.sql`
-    insert into outbox (aggregate_type, aggregate_id, event_type, payload, occurred_at, dead_at)
+  const [row] = await db.sql<{ id: string }[]>`
+    insert into outbox (aggregate_type, aggregate_id, event_type, payload, occurred_at)
     values ('orders', ${aggregateId}, 'OrderCreated', '{}',
-            now() - ${ageSeconds} * interval '1 second', ${dead ? db.sql`now()` : null})`
+            now() - ${ageSeconds} * interval '1 second')
+    returning id`
+  if (dead) await park(db.sql, db.sql`id = ${row?.id ?? 0}`, { deadAgo: '0' })
 }
 
 describe('oldestPublishableAge', () => {

@@ -3,6 +3,7 @@ import { Registry } from 'prom-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTopicMetrics, readTopicBacklog } from '../../src/observability/topic-metrics'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
+import { park } from '../helpers/outbox-state'
 
 let db: TestDatabase
 beforeAll(async () => {
@@ -13,11 +14,14 @@ afterAll(() => db.close())
 describe('topic metrics', () => {
   it('name each topic: pending, waiting for a missing topic, published', async () => {
     await db.sql`
-      insert into outbox (aggregate_type, aggregate_id, event_type, payload, topic, last_error, published_at)
-      values ('orders', 'a', 'X', '{}', null, null, null),
-             ('orders', 'b', 'X', '{}', null, null, now()),
-             ('payment', 'p', 'X', '{}', null, 'MissingTopicError: MISSING_TOPIC: payment.events does not exist', null),
-             ('orders', 'c', 'X', '{}', 'audit.log', null, null)`
+      insert into outbox (aggregate_type, aggregate_id, event_type, payload, topic)
+      values ('orders', 'a', 'X', '{}', null), ('orders', 'b', 'X', '{}', null),
+             ('payment', 'p', 'X', '{}', null), ('orders', 'c', 'X', '{}', 'audit.log')`
+    await park(db.sql, db.sql`aggregate_id = 'b'`, { publishedAgo: '0' })
+    await park(db.sql, db.sql`aggregate_id = 'p'`, {
+      lastError: 'MissingTopicError: MISSING_TOPIC: payment.events does not exist',
+      nextAttemptAgo: '-1 second',
+    })
     const registry = new Registry()
     const metrics = createTopicMetrics(registry, {
       template: '{aggregate_type}.events',

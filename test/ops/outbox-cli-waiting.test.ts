@@ -8,6 +8,7 @@ import type { MockKafka } from '../../src/dev/mock-kafka'
 import type { RelayService } from '../../src/relay/start-relay'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 import { type Collector, collectMessages, startTestKafka } from '../helpers/kafka'
+import { park } from '../helpers/outbox-state'
 import { startTestRelay } from '../helpers/relay'
 import { runCli } from '../helpers/run-cli'
 import { waitFor } from '../helpers/wait'
@@ -31,8 +32,8 @@ async function insert(aggregate: string, id: string, topic: string | null = null
 const row = async (eventId: string) =>
   (
     await db.sql<{ publishedAt: Date | null; deadAt: Date | null; lastError: string | null }[]>`
-      select published_at as "publishedAt", dead_at as "deadAt", last_error as "lastError"
-        from outbox where event_id = ${eventId}`
+      select x.published_at as "publishedAt", x.dead_at as "deadAt", x.last_error as "lastError"
+        from outbox o left join outbox_parked x on x.id = o.id where o.event_id = ${eventId}`
   )[0]
 
 const waiting = (eventId: string) =>
@@ -122,12 +123,11 @@ describe('an event waiting for a missing topic', () => {
 
   it('reroute: a dead event, dead for its topic name, goes out on the topic named', async () => {
     const [dead] = await db.sql<{ eventId: string }[]>`
-      insert into outbox (aggregate_type, aggregate_id, event_type, payload, topic, attempts,
-                          dead_at, last_error)
-      values ('crate', 'C-9', 'CrateLost', '{}', 'no such/topic', 0, now(),
-              'permanent: INVALID_TOPIC: not a valid topic name')
+      insert into outbox (aggregate_type, aggregate_id, event_type, payload, topic)
+      values ('crate', 'C-9', 'CrateLost', '{}', 'no such/topic')
       returning event_id as "eventId"`
     const eventId = dead?.eventId ?? ''
+    await waitFor('dead-lettered by the relay', async () => (await row(eventId))?.deadAt)
     const rerouted = await cli('reroute', eventId, 'orders.events')
     expect(rerouted).toMatchObject({
       code: 0,
@@ -141,10 +141,15 @@ describe('an event waiting for a missing topic', () => {
 
   it('refuses an event the relay will publish, and a bad topic, changing nothing', async () => {
     // Pending, not waiting for a topic; held an hour so that the relay leaves it alone meanwhile.
-    const [pending] = await db.sql<{ eventId: string }[]>`
-      insert into outbox (aggregate_type, aggregate_id, event_type, payload, next_attempt_at)
-      values ('parcel', 'P-2', 'X', '{}', now() + interval '1 hour')
-      returning event_id as "eventId"`
+    // Parked in the same transaction, so the relay never sees it otherwise.
+    const [pending] = await db.sql.begin(async (tx) => {
+      const rows = await tx<{ eventId: string }[]>`
+        insert into outbox (aggregate_type, aggregate_id, event_type, payload)
+        values ('parcel', 'P-2', 'X', '{}')
+        returning event_id as "eventId"`
+      await park(tx, tx`event_id = ${rows[0]?.eventId ?? ''}::uuid`, { nextAttemptAgo: '-1 hour' })
+      return rows
+    })
     const id = pending?.eventId ?? ''
     expect(await cli('discard', id)).toMatchObject({
       code: 1,
@@ -153,7 +158,8 @@ describe('an event waiting for a missing topic', () => {
     expect(await cli('reroute', id, 'orders.events')).toMatchObject({ code: 1 })
     expect(await cli('reroute', id, 'no such/topic')).toMatchObject({ code: 2 })
     const [left] = await db.sql<{ topic: string | null; publishedAt: Date | null }[]>`
-      select topic, published_at as "publishedAt" from outbox where event_id = ${id}`
+      select o.topic, x.published_at as "publishedAt"
+        from outbox o left join outbox_parked x on x.id = o.id where o.event_id = ${id}`
     expect(left).toEqual({ topic: null, publishedAt: null })
   })
 })

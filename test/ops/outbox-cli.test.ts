@@ -9,6 +9,7 @@ import type { MockKafka } from '../../src/dev/mock-kafka'
 import type { RelayService } from '../../src/relay/start-relay'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 import { startTestKafka } from '../helpers/kafka'
+import { park } from '../helpers/outbox-state'
 import { startTestRelay } from '../helpers/relay'
 import { runCli } from '../helpers/run-cli'
 import { delay, waitFor } from '../helpers/wait'
@@ -25,16 +26,21 @@ async function insertEvent(
 ): Promise<string> {
   const minutes = o.minutesAgo ?? 1
   const [row] = await db.sql<{ eventId: string }[]>`
-    insert into outbox (event_id, event_type, aggregate_id, payload, occurred_at,
-                        published_at, attempts, last_error, dead_at)
+    insert into outbox (event_id, event_type, aggregate_id, payload, occurred_at)
     values (gen_random_uuid(), 'OrderNoted', coalesce(${o.order ?? null}::uuid, gen_random_uuid()),
-            '{}', now() - ${minutes} * interval '1 minute',
-            case when ${state} = 'published' then now() end,
-            case when ${state} = 'dead' then 10 else 0 end,
-            case when ${state} = 'dead' then ${o.error ?? 'broker refused'} end,
-            case when ${state} = 'dead' then now() - ${minutes} * interval '1 minute' + interval '1 second' end)
+            '{}', now() - ${minutes} * interval '1 minute')
     returning event_id as "eventId"`
   if (!row) throw new Error('insert returned no row')
+  // Published and dead events keep their state in outbox_parked (drizzle/0016).
+  const which = db.sql`event_id = ${row.eventId}`
+  if (state === 'published') await park(db.sql, which, { publishedAgo: '0' })
+  if (state === 'dead') {
+    await park(db.sql, which, {
+      attempts: 10,
+      lastError: o.error ?? 'broker refused',
+      deadAgo: `${minutes * 60 - 1} seconds`,
+    })
+  }
   return row.eventId
 }
 
@@ -47,8 +53,9 @@ const row = async (eventId: string) =>
         attempts: number
         lastError: string | null
       }[]
-    >`select published_at as "publishedAt", dead_at as "deadAt", attempts, last_error as "lastError"
-        from outbox where event_id = ${eventId}`
+    >`select x.published_at as "publishedAt", x.dead_at as "deadAt",
+               coalesce(x.attempts, 0) as attempts, x.last_error as "lastError"
+          from outbox o left join outbox_parked x on x.id = o.id where o.event_id = ${eventId}`
   )[0]
 
 beforeAll(async () => {
@@ -208,7 +215,7 @@ describe('with a relay running', () => {
     const retried = await insertEvent('dead', { error: 'was down' })
     await delay(300) // the relay, woken by those inserts, has found nothing and gone back to sleep
     // Control: requeued with a plain UPDATE (no NOTIFY), an event waits for the minute poll.
-    await db.sql`update outbox set dead_at = null where event_id = ${byHand}`
+    await db.sql`update outbox_parked set dead_at = null where event_id = ${byHand}`
     await delay(1500)
     expect((await row(byHand))?.publishedAt).toBeNull()
 
@@ -229,7 +236,7 @@ describe('with a relay running', () => {
   it('retry --all: every dead event requeued and published', async () => {
     for (let i = 0; i < 3; i++) await insertEvent('dead')
     const [{ n: dead } = { n: 0 }] = await db.sql<{ n: number }[]>`
-      select count(*)::int as n from outbox where dead_at is not null and published_at is null`
+      select count(*)::int as n from outbox_unpublished where dead_at is not null`
     expect(dead).toBeGreaterThanOrEqual(3)
     const { code, stdout } = await cli('retry', '--all')
     expect({ code, stdout }).toEqual({ code: 0, stdout: `requeued ${dead} event(s)\n` })
@@ -237,7 +244,7 @@ describe('with a relay running', () => {
       'all published',
       async () => {
         const [r] = await db.sql<{ n: number }[]>`
-          select count(*)::int as n from outbox where published_at is null`
+          select count(*)::int as n from outbox_unpublished`
         return r?.n === 0
       },
       5000,

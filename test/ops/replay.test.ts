@@ -54,16 +54,17 @@ const collect = async (topic: string) => {
 }
 
 /**
- * A day of history, already published: `perAggregate` events for each aggregate, one every
- * few minutes `hoursAgo` back, in id order.
+ * History, published (by the relay, to their own topic): `perAggregate` events for each
+ * aggregate, ten seconds apart from `hoursAgo` back, in id order.
  */
 async function history(aggregates: string[], perAggregate: number, hoursAgo: number) {
   await db.sql`
-    insert into outbox (event_type, aggregate_type, aggregate_id, payload, sequence, occurred_at, published_at)
+    insert into outbox (event_type, aggregate_type, aggregate_id, payload, sequence, occurred_at)
     select 'OrderNoted', 'orders', a, jsonb_build_object('seq', s), s,
-           now() - ${hoursAgo} * interval '1 hour' + (s * 10) * interval '1 second', now()
+           now() - ${hoursAgo} * interval '1 hour' + (s * 10) * interval '1 second'
       from generate_series(1, ${perAggregate}) s, unnest(${aggregates}::text[]) a
      order by s, a`
+  await waitFor('history published', async () => (await unpublishedCount(db.sql)) === 0)
 }
 
 /** Per aggregate, the sequence numbers in the order of their first arrival. */

@@ -33,7 +33,6 @@ describe('POST /orders', () => {
     const [row] = await t.db.sql`select * from outbox where aggregate_id = ${order.id}`
     expect(row).toMatchObject({
       event_type: 'OrderCreated',
-      published_at: null,
       payload: order,
       sequence: 1,
       schema_version: 1,

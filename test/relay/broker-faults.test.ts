@@ -39,7 +39,7 @@ const start = (env: Record<string, string> = {}) =>
   startTestRelay({ databaseUrl: db.url, brokers: kafka.bootstrap, topic, ...env })
 
 describe('broker faults', () => {
-  it('all brokers down for 30 s under load: nothing lost or marked early, attempts grow slowly', async () => {
+  it('all brokers down for 30 s under load: nothing lost, published early or parked', async () => {
     relay = await start({ RELAY_BACKOFF_BASE_MS: '100', RELAY_BACKOFF_CAP_MS: '1000' })
     kafka.setAllBrokersDown()
     const orders = newOrderIds(50)
@@ -50,18 +50,12 @@ describe('broker faults', () => {
         await delay(3000) // ten rounds: a 30 s outage
       }
       expect(await unpublishedCount(db.sql)).toBe(150)
-      const [stats] = await db.sql<{ max: number; total: number }[]>`
-        select max(attempts)::int as max, sum(attempts)::int as total from outbox`
-      const seconds = (Date.now() - outageStart) / 1000
-      // Backoff 100 ms doubling to 1 s: a handful of attempts per event, not hundreds.
-      expect(stats?.max).toBeGreaterThan(0)
-      expect(stats?.max).toBeLessThan(seconds * 3)
-      const [errors] =
-        await db.sql`select count(*)::int as n from outbox where last_error is not null`
-      expect(errors?.n).toBeGreaterThan(0)
-      // An unreachable broker never dead-letters anything.
-      const [dead] = await db.sql`select count(*)::int as n from outbox where dead_at is not null`
-      expect(dead?.n).toBe(0)
+      expect(Date.now() - outageStart).toBeGreaterThan(25_000)
+      // An unreachable broker says nothing about the events: none is parked (so none is
+      // dead-lettered or counted an attempt); the relay backs off as a whole and claims them
+      // again (publish-failure.ts).
+      const [parked] = await db.sql`select count(*)::int as n from outbox_parked`
+      expect(parked?.n).toBe(0)
     } finally {
       kafka.setAllBrokersUp()
     }
@@ -111,7 +105,8 @@ describe('broker faults', () => {
 
     const dead = await waitFor('the oversized event dead-lettered', async () => {
       const rows = await db.sql<{ seq: string; last_error: string }[]>`
-        select payload->>'seq' as seq, last_error from outbox where dead_at is not null`
+        select o.payload->>'seq' as seq, u.last_error from outbox_unpublished u
+          join outbox o on o.id = u.id where u.dead_at is not null`
       return rows.length > 0 ? [...rows] : undefined
     })
     expect(dead).toHaveLength(1)
@@ -129,8 +124,8 @@ describe('broker faults', () => {
       .map((m) => (m.value as { seq: number }).seq)
     expect(poisonedSeqs).toEqual([1])
     const held = await db.sql`
-      select payload->>'seq' as seq from outbox
-       where aggregate_id = ${poisoned} and published_at is null and dead_at is null`
+      select o.payload->>'seq' as seq from outbox_unpublished u join outbox o on o.id = u.id
+       where u.aggregate_id = ${poisoned} and u.dead_at is null`
     expect(held.map((r) => r.seq)).toEqual(['3'])
   })
 })

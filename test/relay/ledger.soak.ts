@@ -136,7 +136,7 @@ describe('ledger soak', () => {
         const states = await db.sql`
           select (dead_at is not null) as dead, (next_attempt_at > now()) as deferred, partition,
                  count(*)::int as n, max(attempts) as attempts, max(last_error) as error
-            from outbox where published_at is null group by 1, 2, 3 order by n desc limit 10`
+            from outbox_unpublished group by 1, 2, 3 order by n desc limit 10`
         const owners =
           await db.sql`select pid, classid, count(*) from pg_locks where locktype = 'advisory' group by 1, 2`
         const activity =

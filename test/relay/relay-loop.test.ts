@@ -12,6 +12,7 @@ import { runRelay } from '../../src/relay/relay'
 import { RelaySession } from '../../src/relay/session'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 import { unpublishedCount } from '../helpers/ledger'
+import { park } from '../helpers/outbox-state'
 import { delay, waitFor } from '../helpers/wait'
 
 let db: TestDatabase
@@ -258,11 +259,16 @@ async function trickle(signal: AbortSignal) {
 describe('runRelay, held to account', () => {
   it('idle behind a dead letter, with a past-due event held back by it, sends few statements', async () => {
     await insertEvents(2)
-    await db.sql`update outbox set dead_at = now(), attempts = 5, last_error = 'test'
-                  where id = (select min(id) from outbox)`
+    await park(db.sql, db.sql`id = (select min(id) from outbox)`, {
+      attempts: 5,
+      lastError: 'test',
+      deadAgo: '0 seconds',
+    })
     // As a deferred batch leaves it: its retry time passed, but it waits behind the dead one.
-    await db.sql`update outbox set next_attempt_at = now() - interval '1 second', attempts = 1
-                  where id = (select max(id) from outbox)`
+    await park(db.sql, db.sql`id = (select max(id) from outbox)`, {
+      attempts: 1,
+      nextAttemptAgo: '1 second',
+    })
     let statements = 0
     const published: OutboxMessage[] = []
     const relay = run(async (batch) => void published.push(...batch), {

@@ -56,7 +56,7 @@ const publishedCount = async () =>
   (
     await db.sql<
       { n: number }[]
-    >`select count(*)::int as n from outbox where published_at is not null`
+    >`select ((select count(*) from outbox) - (select count(*) from outbox_unpublished))::int as n`
   )[0]?.n ?? 0
 
 /** Partitions owned, by the backend pid that holds their owner locks. */

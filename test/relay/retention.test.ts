@@ -5,6 +5,7 @@ import postgres from 'postgres'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { startRetention } from '../../src/relay/retention'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
+import { park, passAll } from '../helpers/outbox-state'
 import { delay, waitFor } from '../helpers/wait'
 
 const DAY = 86_400_000
@@ -18,7 +19,7 @@ beforeAll(async () => {
 })
 afterEach(async () => {
   for (const stop of stops.splice(0)) await stop()
-  await db.sql`truncate outbox`
+  await db.sql`truncate outbox, outbox_parked`
 })
 afterAll(async () => {
   await client.end({ timeout: 1 })
@@ -41,20 +42,38 @@ function retention(options: { batchSize?: number; intervalMs?: number; sql?: pos
   return { ...r, batches }
 }
 
-/** Rows in a given state, `ageDays` old; returns nothing, tag them by event_type. */
+/**
+ * Rows in a given state, tagged by event_type. Published ones are parked as published at that
+ * time (a publication time of their own); `passed` ones are published the ordinary way, by the
+ * positions moving past them (which also passes every unparked row inserted before).
+ */
 async function insert(
   n: number,
   tag: string,
-  state: { publishedDaysAgo?: number; deadDaysAgo?: number; occurredDaysAgo: number },
+  state: {
+    publishedDaysAgo?: number
+    deadDaysAgo?: number
+    occurredDaysAgo: number
+    /** When it was written (created_at, retention's age); default: when it occurred. */
+    writtenDaysAgo?: number
+    passed?: boolean
+  },
 ) {
-  const ago = (days: number | undefined) => (days === undefined ? null : `${days} days`)
+  const ago = (days: number | undefined) => (days === undefined ? undefined : `${days} days`)
   await db.sql`
-    insert into outbox (event_id, event_type, aggregate_id, payload, occurred_at, published_at, dead_at)
+    insert into outbox (event_id, event_type, aggregate_id, payload, occurred_at)
     select gen_random_uuid(), ${tag}, gen_random_uuid(), '{}',
-           now() - ${ago(state.occurredDaysAgo)}::interval,
-           now() - ${ago(state.publishedDaysAgo)}::interval,
-           now() - ${ago(state.deadDaysAgo)}::interval
+           now() - ${`${state.occurredDaysAgo} days`}::interval
       from generate_series(1, ${n})`
+  // The trigger dates every row now; these stand for rows written back then.
+  await db.sql`update outbox set created_at = now() - ${`${state.writtenDaysAgo ?? state.occurredDaysAgo} days`}::interval
+                where event_type = ${tag}`
+  if (state.passed) await passAll(db.sql)
+  if (state.publishedDaysAgo === undefined && state.deadDaysAgo === undefined) return
+  await park(db.sql, db.sql`event_type = ${tag}`, {
+    publishedAgo: ago(state.publishedDaysAgo),
+    deadAgo: ago(state.deadDaysAgo),
+  })
 }
 
 const countByTag = async () =>
@@ -67,15 +86,16 @@ const countByTag = async () =>
 
 describe('retention', () => {
   it('deletes old published events only: recent published, unpublished and dead stay', async () => {
+    await insert(6, 'old-passed', { occurredDaysAgo: 30, passed: true })
     await insert(30, 'old-published', { occurredDaysAgo: 30, publishedDaysAgo: 30 })
     await insert(5, 'just-expired', { occurredDaysAgo: 8, publishedDaysAgo: 7.01 })
     await insert(10, 'recent-published', { occurredDaysAgo: 6.9, publishedDaysAgo: 6.9 })
-    // Published long after it occurred (a requeued dead event): published_at is what counts.
+    // Published long after it occurred (a requeued dead event): its publication is what counts.
     await insert(4, 'old-but-published-late', { occurredDaysAgo: 30, publishedDaysAgo: 1 })
     await insert(7, 'old-pending', { occurredDaysAgo: 60 })
     await insert(3, 'old-dead', { occurredDaysAgo: 60, deadDaysAgo: 59 })
 
-    expect(await retention().runOnce()).toBe(35)
+    expect(await retention().runOnce()).toBe(41)
     expect(await countByTag()).toEqual({
       'recent-published': 10,
       'old-but-published-late': 4,
@@ -85,11 +105,11 @@ describe('retention', () => {
   })
 
   it('a row whose occurred_at is 30 days ahead keeps no other expired row', async () => {
-    await insert(20, 'before', { occurredDaysAgo: 8, publishedDaysAgo: 8 })
-    // A business time set ahead by its writer, published with its neighbours.
-    await insert(1, 'ahead', { occurredDaysAgo: -30, publishedDaysAgo: 8 })
-    await insert(20, 'after', { occurredDaysAgo: 8, publishedDaysAgo: 8 })
-    await insert(5, 'recent', { occurredDaysAgo: 0, publishedDaysAgo: 0 })
+    await insert(20, 'before', { occurredDaysAgo: 8 })
+    // A business time set ahead by its writer, written and published with its neighbours.
+    await insert(1, 'ahead', { occurredDaysAgo: -30, writtenDaysAgo: 8 })
+    await insert(20, 'after', { occurredDaysAgo: 8 })
+    await insert(5, 'recent', { occurredDaysAgo: 0, passed: true })
     expect(await retention().runOnce()).toBe(41)
     expect(await countByTag()).toEqual({ recent: 5 })
   })

@@ -1,6 +1,6 @@
 /** Partition ownership is per database: relays of other databases on one server are not peers. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { claimBatch } from '../../src/outbox/queries'
+import { claim } from '../../src/outbox/queries'
 import { RelaySession } from '../../src/relay/session'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 
@@ -64,7 +64,9 @@ describe('RelaySession timeouts', () => {
     try {
       await isLocked
       const started = Date.now()
-      await expect(claimBatch(session.sql, [0, 1, 2], 10)).rejects.toMatchObject({
+      const from = new Map([[0, '1:1:']])
+      const request = { owned: [0, 1, 2], from, after: 0, inFlight: [], limit: 10 }
+      await expect(claim(session.sql, request)).rejects.toMatchObject({
         code: '55P03', // lock_not_available
       })
       expect(Date.now() - started).toBeLessThan(4000)

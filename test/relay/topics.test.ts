@@ -12,6 +12,7 @@ import type { MockKafka } from '../../src/dev/mock-kafka'
 import type { RelayService } from '../../src/relay/start-relay'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 import { type Collector, collectMessages, startTestKafka } from '../helpers/kafka'
+import { park } from '../helpers/outbox-state'
 import { startTestRelay } from '../helpers/relay'
 import { delay, waitFor } from '../helpers/wait'
 
@@ -134,7 +135,8 @@ describe('rows written with plain SQL', () => {
       values ('shipment', 'SHP-0004', 'X', '{}', 'no such/topic')`
     const dead = await waitFor('the event dead-lettered', async () => {
       const [row] = await db.sql<{ last_error: string }[]>`
-        select last_error from outbox where aggregate_id = 'SHP-0004' and dead_at is not null`
+        select last_error from outbox_unpublished
+         where aggregate_id = 'SHP-0004' and dead_at is not null`
       return row
     })
     expect(dead.last_error).toMatch(/INVALID_TOPIC: .*'no such\/topic'/)
@@ -147,7 +149,7 @@ describe('rows written with plain SQL', () => {
       values ('orders', ${id}, 'OrderCreated', '{}')`
     const dead = await waitFor('the event dead-lettered', async () => {
       const [row] = await db.sql<{ last_error: string }[]>`
-        select last_error from outbox where aggregate_id = ${id} and dead_at is not null`
+        select last_error from outbox_unpublished where aggregate_id = ${id} and dead_at is not null`
       return row
     })
     expect(dead.last_error).toMatch(/SCHEMA_MISMATCH: .* does not fit OrderCreated\.v1\.json: id: /)
@@ -156,9 +158,13 @@ describe('rows written with plain SQL', () => {
 
   it('two aggregates of different types with the same id do not hold each other back', async () => {
     // orders/SAME has a dead event: its later event waits. shipment/SAME is another aggregate.
-    await db.sql`
-      insert into outbox (aggregate_type, aggregate_id, event_type, payload, dead_at, last_error)
-      values ('orders', 'SAME', 'OrderCreated', '{}', now(), 'permanent: test')`
+    // Written dead in one transaction, so the running relay never sees it otherwise.
+    await db.sql.begin(async (tx) => {
+      await tx`
+        insert into outbox (aggregate_type, aggregate_id, event_type, payload)
+        values ('orders', 'SAME', 'OrderCreated', '{}')`
+      await park(tx, tx`aggregate_id = 'SAME'`, { deadAgo: '0', lastError: 'permanent: test' })
+    })
     await db.sql`
       insert into outbox (aggregate_type, aggregate_id, event_type, payload)
       values ('orders', 'SAME', 'OrderConfirmed', '{}'), ('shipment', 'SAME', 'ShipmentDispatched', '{}')`
@@ -185,8 +191,8 @@ describe('a topic the cluster does not have', () => {
     // Waiting: not dead, no attempt counted, the topic named.
     await delay(300)
     const waiting = await db.sql<{ attempts: number; dead: boolean; last_error: string }[]>`
-      select attempts, dead_at is not null as dead, last_error from outbox
-       where aggregate_type = 'payment' and published_at is null order by id`
+      select attempts, dead_at is not null as dead, last_error from outbox_unpublished
+       where aggregate_type = 'payment' order by id`
     expect(waiting).toHaveLength(3)
     for (const row of waiting) {
       expect(row).toMatchObject({ attempts: 0, dead: false })
@@ -199,7 +205,7 @@ describe('a topic the cluster does not have', () => {
     expect(payments.messages.map((m) => (m.value as { n: number }).n)).toEqual([1, 2, 3])
     expect(payments.messages.every((m) => m.key === 'PAY-1')).toBe(true)
     const [left] = await db.sql<{ n: number }[]>`
-      select count(*)::int as n from outbox where aggregate_type = 'payment' and published_at is null`
+      select count(*)::int as n from outbox_unpublished where aggregate_type = 'payment'`
     expect(left?.n).toBe(0)
   })
 })

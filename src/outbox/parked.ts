@@ -1,0 +1,106 @@
+/**
+ * outbox_parked: the events taken out of the stream of positions, with their state. An event is
+ * parked when its publication failed (deferred: a retry time and an attempt counted; dead; or
+ * waiting for its topic) or when an earlier event of its aggregate is parked (held back, claim
+ * in queries.ts). The claim takes parked events again once their time has come and nothing
+ * earlier of their aggregate is dead or waiting; publishing one sets its `published_at`, which
+ * ends its hold on the aggregate. Only failures write here: the path every event takes does not.
+ */
+import type { ClaimedMessage, Q } from './queries'
+
+type Parked = Pick<ClaimedMessage, 'id' | 'partition' | 'aggregateType' | 'aggregateId' | 'eventId'>
+
+/** Upserts the events' rows: one statement for a batch, whatever mix of new and parked. */
+function upsert(
+  q: Q,
+  events: readonly Parked[],
+  set: { error: string; delayMs?: number; attempt: boolean; deadAt?: number },
+) {
+  // Dead once its attempts reach `deadAt` (0: at once; undefined: never).
+  const deadAt = set.deadAt ?? null
+  const col = <K extends keyof Parked>(k: K) => events.map((e) => e[k])
+  return q`
+    insert into outbox_parked as x (id, partition, aggregate_type, aggregate_id, event_id,
+                                    attempts, last_error, next_attempt_at, dead_at)
+    select id, partition, aggregate_type, aggregate_id, event_id,
+           ${set.attempt ? 1 : 0}, ${set.error},
+           now() + ${set.delayMs ?? 0} * interval '1 millisecond',
+           case when ${set.attempt ? 1 : 0} >= ${deadAt}::int then now() end
+      from unnest(${col('id')}::int8[], ${col('partition')}::int2[], ${col('aggregateType')}::text[],
+                  ${col('aggregateId')}::text[], ${col('eventId')}::uuid[])
+             as e(id, partition, aggregate_type, aggregate_id, event_id)
+    on conflict (id) do update
+       set attempts = x.attempts + excluded.attempts,
+           last_error = excluded.last_error,
+           next_attempt_at = excluded.next_attempt_at,
+           dead_at = case when x.attempts + excluded.attempts >= ${deadAt}::int then now() end
+     where x.published_at is null`
+}
+
+/**
+ * Records a failed attempt: not claimed again for `delayMs`. When `countsTowardLimit`, an event
+ * reaching `maxAttempts` failed attempts is dead-lettered instead. Published events are never
+ * touched: a relay that lost its partition mid-publish may report a failure for events that
+ * the new owner has published since.
+ */
+export async function deferEvents(
+  q: Q,
+  events: readonly Parked[],
+  error: string,
+  delayMs: number,
+  limit: { maxAttempts: number; countsTowardLimit: boolean },
+): Promise<void> {
+  if (events.length === 0) return
+  const deadAt = limit.countsTowardLimit ? limit.maxAttempts : undefined
+  await upsert(q, events, { error, delayMs, attempt: true, deadAt })
+}
+
+/**
+ * Holds events back for `delayMs` without counting an attempt: their topic does not exist yet,
+ * which says nothing about the events (classify-error.ts). Their aggregates' later events wait
+ * behind them, and they can never be dead-lettered for it.
+ */
+export async function holdEvents(
+  q: Q,
+  events: readonly Parked[],
+  reason: string,
+  delayMs: number,
+): Promise<void> {
+  if (events.length === 0) return
+  await upsert(q, events, { error: reason, delayMs, attempt: false })
+}
+
+export async function markDead(q: Q, event: Parked, reason: string): Promise<void> {
+  await upsert(q, [event], { error: reason, attempt: true, deadAt: 0 })
+}
+
+/**
+ * After the broker's acknowledgement: the parked events among `batch` are out. The others need
+ * nothing written: the partition's position passes them (src/relay/positions.ts).
+ */
+export async function markPublished(q: Q, batch: readonly ClaimedMessage[]): Promise<void> {
+  const ids = batch.filter((m) => m.parked).map((m) => m.id)
+  if (ids.length === 0) return
+  await q`update outbox_parked set published_at = now(), next_attempt_at = null
+            where id = any(${ids}::int8[]) and published_at is null`
+}
+
+/**
+ * When the next deferred event of these partitions becomes claimable; undefined if none. An
+ * event held back behind an earlier dead or waiting event of its aggregate is left out: its own
+ * retry time may have passed, but it becomes claimable only when the earlier one does (whose
+ * time is counted) or never (dead). Counted, a past time would wake the relay at once to claim
+ * nothing, over and over.
+ */
+export async function earliestRetry(q: Q, owned: number[]): Promise<Date | undefined> {
+  const [row] = await q<{ at: Date | null }[]>`
+    select min(x.next_attempt_at) as at from outbox_parked x
+     where x.published_at is null and x.dead_at is null and x.next_attempt_at is not null
+       and x.partition = any(${owned}::int[])
+       and not exists (
+             select 1 from outbox_parked e
+              where e.aggregate_type = x.aggregate_type and e.aggregate_id = x.aggregate_id
+                and e.id < x.id and e.published_at is null
+                and (e.dead_at is not null or e.next_attempt_at > now()))`
+  return row?.at ?? undefined
+}

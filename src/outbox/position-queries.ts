@@ -1,0 +1,71 @@
+/**
+ * Reading and writing outbox_position (drizzle/0016): one row, an array element per relay
+ * partition, so that storing a relay's positions is one row version however many partitions
+ * it owns. Relays owning different partitions update the same row: each rewrites only its own
+ * elements, from the row's latest version (an UPDATE that waited re-reads it).
+ */
+import { heldOwnerLocks, type Q } from './queries'
+
+/** Where a partition's publishing stands: see outboxPosition in src/db/schema.ts. */
+export type Position = {
+  /** Every event of the partition visible in this snapshot is published or parked. */
+  snapshot: string
+  /** Part way through a window: its events up to id `after` are too. */
+  window?: { to: string; after: number }
+}
+
+export async function loadPositions(q: Q, partitions: number[]): Promise<Map<number, Position>> {
+  const rows = await q<
+    { partition: number; snapshot: string; upto: string | null; after: string }[]
+  >`
+    select p as partition, snapshots[p + 1]::text as snapshot, uptos[p + 1]::text as upto,
+           afters[p + 1]::text as after
+      from outbox_position, unnest(${partitions}::int[]) p`
+  return new Map(
+    rows.map((r) => [
+      r.partition,
+      {
+        snapshot: r.snapshot,
+        window: r.upto === null ? undefined : { to: r.upto, after: Number(r.after) },
+      },
+    ]),
+  )
+}
+
+/**
+ * Writes positions, only those of partitions whose owner lock this backend holds (pg_locks, in
+ * the statement itself), and only while this is still the session `pid`: a relay that lost a
+ * partition (a replaced session, locks released under it) never writes over its new owner's
+ * position. Every position written is true when written and stays true, so a late write can
+ * only make a new owner publish some events again, never skip one.
+ */
+export async function storePositions(
+  q: Q,
+  pid: number,
+  positions: Map<number, Position>,
+): Promise<void> {
+  if (positions.size === 0) return
+  const parts = [...positions.keys()]
+  const all = [...positions.values()]
+  await q`
+    with v as (
+      select * from unnest(${parts}::int[], ${all.map((x) => x.snapshot)}::text[],
+                           ${all.map((x) => x.window?.to ?? null)}::text[],
+                           ${all.map((x) => x.window?.after ?? 0)}::int8[]) as v(p, snapshot, upto, after_id)
+       where v.p = any(coalesce(${heldOwnerLocks(q)}, '{}'))
+    )
+    update outbox_position o
+       set snapshots = array(
+             select coalesce((select v.snapshot::pg_snapshot from v where v.p + 1 = i), o.snapshots[i])
+               from generate_series(1, 64) i order by i),
+           uptos = array(
+             select case when exists (select 1 from v where v.p + 1 = i)
+                         then (select v.upto::pg_snapshot from v where v.p + 1 = i)
+                         else o.uptos[i] end
+               from generate_series(1, 64) i order by i),
+           afters = array(
+             select coalesce((select v.after_id from v where v.p + 1 = i), o.afters[i])
+               from generate_series(1, 64) i order by i),
+           updated_at = now()
+     where pg_backend_pid() = ${pid}`
+}
