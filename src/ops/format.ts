@@ -82,7 +82,7 @@ export function formatDead(events: DeadEvent[], limit: number): string {
   ).split('\n')
   const body = lines.flatMap((line, i) => [
     line,
-    indent(`LAST ERROR: ${printable(events[i]?.lastError ?? '-')}`),
+    indent(`LAST ERROR: ${printableLines(events[i]?.lastError ?? '-')}`),
   ])
   const more = events.length === limit ? ` (the newest ${limit}; --limit N for more)` : ''
   return (
@@ -115,7 +115,7 @@ export function formatEvent(e: EventDetail, route: string): string {
   const width = Math.max(...fields.map(([k]) => k.length)) + 1
   return [
     ...fields.map(([k, v]) => `${`${k}:`.padEnd(width)} ${printable(String(v))}`),
-    `last error:\n${indent(printable(e.lastError ?? '-'))}`,
+    `last error:\n${indent(printableLines(e.lastError ?? '-'))}`,
     `headers:\n${indent(JSON.stringify(e.headers ?? {}, null, 2))}`,
     `payload:\n${indent(JSON.stringify(e.payload, null, 2))}`,
     '',
@@ -157,6 +157,9 @@ export function printable(text: string): string {
     return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16)}`
   })
 }
+
+/** printable(), line by line: an error's own line breaks stay line breaks. */
+const printableLines = (text: string) => text.split('\n').map(printable).join('\n')
 
 function table(headers: string[], rows: (string | number)[][]): string {
   const cells = [headers, ...rows.map((r) => r.map(String))]

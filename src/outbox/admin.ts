@@ -146,7 +146,7 @@ async function explainNotDead(sql: postgres.Sql, eventId: string): Promise<never
     { publishedAt: Date | null; deadAt: Date | null; attempts: number; pending: boolean }[]
   >`
     select x.published_at as "publishedAt", x.dead_at as "deadAt", coalesce(x.attempts, 0) as attempts,
-           x.id is null and exists (select 1 from outbox_unpublished u where u.id = o.id) as pending
+           exists (select 1 from outbox_unpublished u where u.id = o.id) as pending
       from outbox o left join outbox_parked x on x.id = o.id
      where o.event_id = ${eventId}::uuid
      order by o.id desc limit 1`

@@ -71,7 +71,7 @@ export function advanceOf(plan: WindowPlan, result: ClaimResult): Map<number, Po
 const key = (p: Position) => `${p.snapshot}|${p.window?.to ?? ''}|${p.window?.after ?? 0}`
 
 export class Positions {
-  #pid: number | undefined
+  #joins: number | undefined
   #claimed = new Map<number, Position>()
   #acked = new Map<number, Position>()
   #stored = new Map<number, string>()
@@ -82,8 +82,8 @@ export class Positions {
 
   /** Keeps the owned partitions' positions, loading those newly owned. */
   async sync(session: RelaySession): Promise<void> {
-    if (session.pid !== this.#pid) {
-      this.#pid = session.pid
+    if (session.joins !== this.#joins) {
+      this.#joins = session.joins
       this.#acked.clear()
       this.#stored.clear()
     }
@@ -102,6 +102,11 @@ export class Positions {
       }
     }
     this.reset()
+  }
+
+  /** Stores what changed now: before partitions are given back, and at shutdown. */
+  store(session: RelaySession): Promise<void> {
+    return this.flush(session, 0)
   }
 
   /** Nothing in flight any more (a drain's start, a failed batch): claim from what is done. */

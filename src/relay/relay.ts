@@ -29,6 +29,7 @@ import { type Doorbell, sleep } from './doorbell'
 import { type DrainPolicy, type DrainResult, drain } from './drain'
 import { Failures } from './failures'
 import { lingerStep } from './linger'
+import { positionsOf } from './positions'
 import type { Publish } from './publish'
 import { RelayStatus, reportWaits, tryAwake } from './relay-status'
 import type { RelaySession } from './session'
@@ -95,6 +96,10 @@ class RelayLoop {
         this.#state = 'drain'
       }
     }
+    // What was published since the last store, stored now: a restart need not publish it again.
+    await positionsOf(this.o.session)
+      .store(this.o.session)
+      .catch(() => {})
   }
 
   #step(state: State): Promise<State> {
@@ -183,7 +188,7 @@ class RelayLoop {
   async #rebalanceIfDue(): Promise<void> {
     const o = this.o
     if (Date.now() < this.#timers.nextRebalance) return
-    const gained = await o.session.rebalance()
+    const gained = await o.session.rebalance(() => positionsOf(o.session).store(o.session))
     this.#status.databaseReached = true
     this.#timers.rebalanced(Date.now())
     this.#status.waits.keepOnly(o.session.owned)

@@ -41,8 +41,10 @@ export const RELAY_SESSION_TIMEOUTS = { lock_timeout: 2000, statement_timeout: 3
  * relay stops talking. Idle (a frozen process): idle_session_timeout. A host gone without a
  * FIN: keepalives while idle, tcp_user_timeout while the server's replies go unacknowledged.
  * Without these a vanished host keeps its partitions until the kernel's keepalive (hours).
+ * Its statements are cut at 10 s, before TRANSACTION_TIMEOUT_MS ends the session.
  */
 export const RELAY_LIVENESS = {
+  statement_timeout: 10_000,
   idle_session_timeout: 10_000,
   idle_in_transaction_session_timeout: 10_000,
   tcp_keepalives_idle: 5,
@@ -50,6 +52,14 @@ export const RELAY_LIVENESS = {
   tcp_keepalives_count: 3,
   tcp_user_timeout: 10_000,
 }
+
+/**
+ * Frozen in the middle of a statement's exchange (postgres.js describes a new statement, then
+ * sends the rest once the description arrives), the session is neither idle nor running: only
+ * transaction_timeout (Postgres 17+) ends it. Set at join: an older server does not know it,
+ * and an unknown setting in the startup packet would refuse the connection.
+ */
+export const TRANSACTION_TIMEOUT_MS = 15_000
 
 /** A statement at least this often, so a live relay's session is never idle for long. */
 export const HEARTBEAT_MS = 2000
@@ -73,6 +83,8 @@ export class RelaySession {
   readonly sql: Sql
   /** Backend pid of the session the locks were taken on; undefined before joining. */
   pid: number | undefined
+  /** How many times it joined: what it knew of its partitions before a rejoin is stale. */
+  joins = 0
   owned: number[] = []
   /** Partitions whose awake lock this session holds (adaptive and poll modes). */
   awake: number[] = []
@@ -106,7 +118,7 @@ export class RelaySession {
         // a generic plan made on an empty outbox (a new deployment) would keep a sequential scan.
         enable_seqscan: 'off',
         ...RELAY_SESSION_TIMEOUTS,
-        ...RELAY_LIVENESS,
+        ...RELAY_LIVENESS, // after: its statement_timeout is this session's
       },
     })
     this.#heartbeat = setInterval(() => {
@@ -119,13 +131,17 @@ export class RelaySession {
   /** Joins the relay group on the current session: again from scratch after a loss. */
   async join(): Promise<void> {
     // Whatever this backend still holds of a lost membership goes first (nothing on a new one).
-    await this.sql`select pg_advisory_unlock_all()`
+    await this.sql`
+      select pg_advisory_unlock_all(),
+             case when current_setting('server_version_num')::int >= 170000
+                  then set_config('transaction_timeout', ${String(TRANSACTION_TIMEOUT_MS)}, false) end`
     const [row] = await this.sql<{ pid: number; slot: number | null }[]>`
       select pg_backend_pid() as pid,
              (select s from generate_series(0, ${MEMBER_SLOTS - 1}) s
                where pg_try_advisory_lock(${LOCK.member}, s) limit 1) as slot`
     if (!row || row.slot === null) throw new Error(`more than ${MEMBER_SLOTS} relays?`)
     this.pid = row.pid
+    this.joins += 1
     this.owned = []
     this.awake = []
     this.settling = []
@@ -166,7 +182,7 @@ export class RelaySession {
    * Takes or gives back partitions so that every live relay owns a fair share.
    * Returns the partitions newly acquired (they may hold a backlog to drain at once).
    */
-  async rebalance(): Promise<number[]> {
+  async rebalance(beforeRelease?: () => Promise<void>): Promise<number[]> {
     if (this.pid === undefined) await this.join()
     const sentAt = performance.now()
     const [row] = await this.sql<(Held & { relays: number; joined: boolean })[]>`
@@ -183,6 +199,8 @@ export class RelaySession {
     const share = Math.ceil(RELAY_PARTITIONS / Math.max(row.relays, 1))
     if (this.owned.length > share) {
       const extra = this.owned.slice(share)
+      // What was published there is stored first, or the next owner publishes it again.
+      await beforeRelease?.()
       await this.sql`
         select pg_advisory_unlock(${LOCK.awake}, p) from unnest(${this.awake.filter((p) => extra.includes(p))}::int[]) p`
       await this.sql`select pg_advisory_unlock(${LOCK.owner}, p) from unnest(${extra}::int[]) p`

@@ -47,7 +47,7 @@ it('delivers every unpublished event of a populated outbox after it, in order, a
     // 300 aggregates with 3 events each; the first 100 published (one of them discarded).
     await db.sql`
       insert into outbox (aggregate_type, aggregate_id, event_type, payload, sequence, published_at)
-      select 'orders', 'order-' || o, 'OrderCreated', jsonb_build_object('order', o, 'version', v),
+      select 'orders', 'order-' || o, 'OrderNoted', jsonb_build_object('order', o, 'version', v),
              v, case when o <= 100 then now() end
         from generate_series(1, 300) o, generate_series(1, 3) v
        order by o, v`
@@ -70,13 +70,13 @@ it('delivers every unpublished event of a populated outbox after it, in order, a
 
     await late`
       insert into outbox (aggregate_type, aggregate_id, event_type, payload, sequence)
-      values ('orders', 'order-late', 'OrderCreated', '{"order": "late", "version": 1}', 1)`
+      values ('orders', 'order-late', 'OrderNoted', '{"order": "late", "version": 1}', 1)`
     await late`commit`
     // A newer event of an aggregate whose older events are still waiting: it goes after them.
     await db.sql`
       insert into outbox (aggregate_type, aggregate_id, event_type, payload, sequence)
-      values ('orders', 'order-299', 'OrderConfirmed', '{"order": 299, "version": 4}', 4),
-             ('orders', 'order-300', 'OrderConfirmed', '{"order": 300, "version": 4}', 4)`
+      values ('orders', 'order-299', 'OrderNoted', '{"order": 299, "version": 4}', 4),
+             ('orders', 'order-300', 'OrderNoted', '{"order": 300, "version": 4}', 4)`
     const stats = await readOutboxStats(db.sql)
     expect(stats).toMatchObject({ pending: 602, dead: 1 })
 
