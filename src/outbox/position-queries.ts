@@ -47,25 +47,20 @@ export async function storePositions(
   if (positions.size === 0) return
   const parts = [...positions.keys()]
   const all = [...positions.values()]
+  // One pass over the 64 elements: this relay's partitions get their new values, the others
+  // keep theirs, read from the row's latest version.
   await q`
-    with v as (
-      select * from unnest(${parts}::int[], ${all.map((x) => x.snapshot)}::text[],
-                           ${all.map((x) => x.window?.to ?? null)}::text[],
-                           ${all.map((x) => x.window?.after ?? 0)}::int8[]) as v(p, snapshot, upto, after_id)
-       where v.p = any(coalesce(${heldOwnerLocks(q)}, '{}'))
-    )
     update outbox_position o
-       set snapshots = array(
-             select coalesce((select v.snapshot::pg_snapshot from v where v.p + 1 = i), o.snapshots[i])
-               from generate_series(1, 64) i order by i),
-           uptos = array(
-             select case when exists (select 1 from v where v.p + 1 = i)
-                         then (select v.upto::pg_snapshot from v where v.p + 1 = i)
-                         else o.uptos[i] end
-               from generate_series(1, 64) i order by i),
-           afters = array(
-             select coalesce((select v.after_id from v where v.p + 1 = i), o.afters[i])
-               from generate_series(1, 64) i order by i),
+       set (snapshots, uptos, afters) = (
+             select array_agg(coalesce(v.snapshot::pg_snapshot, o.snapshots[i]) order by i),
+                    array_agg(case when v.p is null then o.uptos[i] else v.upto::pg_snapshot end
+                              order by i),
+                    array_agg(coalesce(v.after_id, o.afters[i]) order by i)
+               from generate_series(1, 64) i
+               left join unnest(${parts}::int[], ${all.map((x) => x.snapshot)}::text[],
+                                ${all.map((x) => x.window?.to ?? null)}::text[],
+                                ${all.map((x) => x.window?.after ?? 0)}::int8[])
+                      as v(p, snapshot, upto, after_id) on v.p + 1 = i),
            updated_at = now()
      where pg_backend_pid() = ${pid}`
 }

@@ -13,11 +13,6 @@ export type Q = postgres.TransactionSql | postgres.Sql
 
 export type ClaimedMessage = OutboxMessage & {
   attempts: number
-  /**
-   * The partitions whose owner lock the claiming backend holds, read in the claim itself, so
-   * the relay proves it still owns what it claimed (src/relay/session.ts).
-   */
-  held: number[] | null
   /** Came from outbox_parked (a retry, or held back before): its state there is updated. */
   parked: boolean
   partition: number
@@ -41,7 +36,10 @@ export type ClaimRequest = {
 }
 
 export type ClaimResult = {
-  /** The owner locks the claiming backend holds (session.ts); undefined when no row came. */
+  /**
+   * The partitions whose owner lock the claiming backend holds, read in the claim itself, so
+   * the relay proves it still owns what it claimed (session.ts); undefined when no row came.
+   */
   held?: number[] | null
   /** To publish, in order: parked events first, then the window's rows not held back. */
   messages: ClaimedMessage[]
@@ -57,14 +55,14 @@ export type ClaimResult = {
 
 type Row = Omit<ClaimedMessage, 'id'> & {
   id: string
-  heldBack: boolean
+  held: boolean
+  ownerLocks: number[] | null
   src: number
   to: string
   lo: string | null
   hi: string | null
 }
 
-/** The lower bounds of a window's transaction ids (xid8 as text): below them all is visible. */
 /**
  * The partitions whose owner lock this backend holds, from pg_locks, as a scalar subquery for a
  * select list: it runs once per statement, and only if a row is returned.
@@ -76,6 +74,7 @@ export function heldOwnerLocks(q: Q) {
                and database = (select oid from pg_database where datname = current_database()))`
 }
 
+/** The lower bounds of a window's transaction ids (xid8 as text): below them all is visible. */
 export function windowXids(from: Map<number, string>): { xlo: string; xips: string[] } {
   let xlo: bigint | undefined
   const xips = new Set<string>()
@@ -114,7 +113,9 @@ export async function claim(q: Q, r: ClaimRequest): Promise<ClaimResult> {
          and pg_visible_in_snapshot(c.xid, (select s1 from w))
          and not pg_visible_in_snapshot(c.xid, (select snaps from w)[(select slot from w)[c.partition + 1]])
     ), win as materialized (
-      select o.id, o.partition, o.aggregate_type, o.aggregate_id, o.event_id,
+      select o.id, o.partition, o.aggregate_type, o.aggregate_id, o.event_id, o.event_type,
+             o.payload, o.occurred_at, o.sequence, o.schema_version, o.traceparent, o.topic,
+             o.headers, o.source,
              (o.aggregate_type, o.aggregate_id) in (
                select aggregate_type, aggregate_id from outbox_parked where published_at is null
              ) as held
@@ -133,7 +134,10 @@ export async function claim(q: Q, r: ClaimRequest): Promise<ClaimResult> {
       select id, partition, aggregate_type, aggregate_id, event_id from win where held
       on conflict (id) do nothing
     ), ready as (
-      select x.id, x.attempts from outbox_parked x
+      select o.id, o.partition, o.aggregate_type, o.aggregate_id, o.event_id, o.event_type,
+             o.payload, o.occurred_at, o.sequence, o.schema_version, o.traceparent, o.topic,
+             o.headers, o.source, x.attempts
+        from outbox_parked x join outbox o on o.id = x.id
        where x.published_at is null and x.dead_at is null
          and x.partition = any(${r.owned}::int[])
          and (x.next_attempt_at is null or x.next_attempt_at <= now())
@@ -146,47 +150,68 @@ export async function claim(q: Q, r: ClaimRequest): Promise<ClaimResult> {
        order by x.id
        limit ${r.limit}
     )
-    select ${heldOwnerLocks(q)} as held, b.src, b.held as "heldBack", o.id, o.partition,
-           o.event_id as "eventId", o.event_type as "eventType",
-           o.aggregate_type as "aggregateType", o.aggregate_id as "aggregateId", o.payload,
-           o.occurred_at as "occurredAt", b.attempts, o.sequence,
-           o.schema_version as "schemaVersion", o.traceparent, o.topic, o.headers, o.source,
-           (select s1 from w)::text as "to",
+    -- Parked events first, then the window's rows; the columns read once, no second look-up.
+    select ${heldOwnerLocks(q)} as "ownerLocks", b.*, (select s1 from w)::text as "to",
            coalesce(${r.range?.lo ?? null}::int8, (select lo from bounds)) as lo,
            coalesce(${r.range?.hi ?? null}::int8, (select hi from bounds)) as hi
-      from (select 0 as src, false as held, ready.id, ready.attempts from ready
+      from (select 0 as src, false as held, ready.id, ready.partition, ready.event_id as "eventId", ready.event_type as "eventType",
+                   ready.aggregate_type as "aggregateType", ready.aggregate_id as "aggregateId",
+                   ready.payload, ready.occurred_at as "occurredAt", ready.sequence,
+                   ready.schema_version as "schemaVersion", ready.traceparent, ready.topic, ready.headers, ready.source, ready.attempts
+              from ready
             union all
-            select 1, win.held, win.id, 0 from win
+            select 1, win.held, win.id, win.partition, win.event_id as "eventId", win.event_type as "eventType",
+                   win.aggregate_type as "aggregateType", win.aggregate_id as "aggregateId",
+                   win.payload, win.occurred_at as "occurredAt", win.sequence,
+                   win.schema_version as "schemaVersion", win.traceparent, win.topic, win.headers, win.source, 0
+              from win
             order by 1, 3
             limit ${r.limit}) b
-      join outbox o on o.id = b.id
      order by b.src, b.id`
   return toResult(rows, r.limit)
 }
 
 function toResult(rows: Row[], limit: number): ClaimResult {
-  const parkedCount = rows.filter((row) => row.src === 0).length
-  const window = rows.filter((row) => row.src === 1)
-  const first = rows[0]
-  const messages = rows
-    .filter((row) => !row.heldBack)
-    .map(({ heldBack: _h, src, to: _t, lo: _l, hi: _x, ...m }) => ({
-      ...m,
-      id: Number(m.id),
-      parked: src === 0,
-    }))
-  const last = window[window.length - 1]
+  // One pass, and the row objects reused as messages: a batch is up to RELAY_BATCH_SIZE rows.
+  const first = rows[0] && {
+    ownerLocks: rows[0].ownerLocks,
+    to: rows[0].to,
+    lo: rows[0].lo,
+    hi: rows[0].hi,
+  }
+  const messages: ClaimedMessage[] = []
+  let parked = 0
+  let windowRows = 0
+  let lastWindowId: number | undefined
+  for (const row of rows) {
+    const message = row as unknown as Record<string, unknown>
+    message.id = Number(row.id)
+    message.parked = row.src === 0
+    if (row.src === 0) parked++
+    else {
+      windowRows++
+      lastWindowId = Number(row.id)
+    }
+    const held = row.held
+    delete message.held
+    delete message.ownerLocks
+    delete message.src
+    delete message.to
+    delete message.lo
+    delete message.hi
+    if (!held) messages.push(message as unknown as ClaimedMessage)
+  }
   return {
-    held: first === undefined ? undefined : first.held,
+    held: first === undefined ? undefined : first.ownerLocks,
     messages,
     to: first?.to,
     range:
       first?.lo != null && first.hi != null
         ? { lo: Number(first.lo), hi: Number(first.hi) }
         : undefined,
-    windowRows: window.length,
-    lastWindowId: last ? Number(last.id) : undefined,
-    exhausted: window.length < limit - parkedCount,
+    windowRows,
+    lastWindowId,
+    exhausted: windowRows < limit - parked,
   }
 }
 
