@@ -60,7 +60,8 @@ export async function storePositions(
                left join unnest(${parts}::int[], ${all.map((x) => x.snapshot)}::text[],
                                 ${all.map((x) => x.window?.to ?? null)}::text[],
                                 ${all.map((x) => x.window?.after ?? 0)}::int8[])
-                      as v(p, snapshot, upto, after_id) on v.p + 1 = i),
+                      as v(p, snapshot, upto, after_id)
+                   on v.p + 1 = i and v.p = any(coalesce(${heldOwnerLocks(q)}, '{}'))),
            updated_at = now()
      where pg_backend_pid() = ${pid}`
 }
