@@ -39,6 +39,7 @@ export type RelayMetrics = {
   wokeUp(cause: WakeCause): void
   /** A partition was kept from the relay for over a second by another session's lock. */
   lockWaited(lock: WaitLockKind): void
+  deadLettered(events: number): void
 }
 
 export const noRelayMetrics: RelayMetrics = {
@@ -46,6 +47,7 @@ export const noRelayMetrics: RelayMetrics = {
   publishFailed: () => {},
   wokeUp: () => {},
   lockWaited: () => {},
+  deadLettered: () => {},
 }
 
 export type RelayMetricSources = {
@@ -67,6 +69,11 @@ export function createRelayMetrics(registry: Registry, sources: RelayMetricSourc
     for (const value of values) c.inc({ [label]: value }, 0)
     return c
   }
+  const deadLettered = new Counter({
+    name: 'outbox_dead_lettered_total',
+    help: 'Events dead-lettered by this relay (each also logged once, at warn).',
+    registers: [registry],
+  })
   const publishedTotal = new Counter({
     name: 'outbox_published_events_total',
     help: 'Events acknowledged by the broker (a redelivery after a crash counts again).',
@@ -104,6 +111,7 @@ export function createRelayMetrics(registry: Registry, sources: RelayMetricSourc
     publishFailed: (kind) => errors.inc({ class: kind }),
     wokeUp: (cause) => wakeups.inc({ cause }),
     lockWaited: (lock) => lockWaits.inc({ lock }),
+    deadLettered: (events) => deadLettered.inc(events),
   }
 }
 

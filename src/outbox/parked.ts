@@ -10,6 +10,14 @@ import type { ClaimedMessage, Q } from './queries'
 
 type Parked = Pick<ClaimedMessage, 'id' | 'partition' | 'aggregateType' | 'aggregateId' | 'eventId'>
 
+/** An event this statement dead-lettered, for the relay's log line and counter. */
+export type DeadLetter = {
+  eventId: string
+  aggregateType: string
+  aggregateId: string
+  reason: string
+}
+
 /** Upserts the events' rows: one statement for a batch, whatever mix of new and parked. */
 function upsert(
   q: Q,
@@ -34,7 +42,11 @@ function upsert(
            last_error = excluded.last_error,
            next_attempt_at = excluded.next_attempt_at,
            dead_at = case when x.attempts + excluded.attempts >= ${deadAt}::int then now() end
-     where x.published_at is null`
+     where x.published_at is null
+    returning x.event_id as "eventId", x.aggregate_type as "aggregateType",
+              x.aggregate_id as "aggregateId", x.last_error as reason, x.dead_at is not null as dead`.then(
+    (rows) => rows.filter((r) => r.dead).map(({ dead: _d, ...r }) => r as DeadLetter),
+  )
 }
 
 /**
@@ -49,10 +61,10 @@ export async function deferEvents(
   error: string,
   delayMs: number,
   limit: { maxAttempts: number; countsTowardLimit: boolean },
-): Promise<void> {
-  if (events.length === 0) return
+): Promise<DeadLetter[]> {
+  if (events.length === 0) return []
   const deadAt = limit.countsTowardLimit ? limit.maxAttempts : undefined
-  await upsert(q, events, { error, delayMs, attempt: true, deadAt })
+  return upsert(q, events, { error, delayMs, attempt: true, deadAt })
 }
 
 /**
@@ -70,8 +82,8 @@ export async function holdEvents(
   await upsert(q, events, { error: reason, delayMs, attempt: false })
 }
 
-export async function markDead(q: Q, event: Parked, reason: string): Promise<void> {
-  await upsert(q, [event], { error: reason, attempt: true, deadAt: 0 })
+export async function markDead(q: Q, event: Parked, reason: string): Promise<DeadLetter[]> {
+  return upsert(q, [event], { error: reason, attempt: true, deadAt: 0 })
 }
 
 /**

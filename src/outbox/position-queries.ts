@@ -4,7 +4,7 @@
  * it owns. Relays owning different partitions update the same row: each rewrites only its own
  * elements, from the row's latest version (an UPDATE that waited re-reads it).
  */
-import { heldOwnerLocks, type Q } from './queries'
+import type { Q } from './queries'
 
 /** Where a partition's publishing stands: see outboxPosition in src/db/schema.ts. */
 export type Position = {
@@ -33,11 +33,11 @@ export async function loadPositions(q: Q, partitions: number[]): Promise<Map<num
 }
 
 /**
- * Writes positions, only those of partitions whose owner lock this backend holds (pg_locks, in
- * the statement itself), and only while this is still the session `pid`: a relay that lost a
- * partition (a replaced session, locks released under it) never writes over its new owner's
- * position. Every position written is true when written and stays true, so a late write can
- * only make a new owner publish some events again, never skip one.
+ * Writes positions, only while this is still the session `pid` that owns them: one that was
+ * replaced under the relay (postgres.js reconnects silently) has lost its partitions, and the
+ * drain proves ownership again before a store once its lease has run out (session.ts). Every
+ * position written is true when written and stays true, so a late write can only make a new
+ * owner publish some events again, never skip one.
  */
 export async function storePositions(
   q: Q,
@@ -61,7 +61,7 @@ export async function storePositions(
                                 ${all.map((x) => x.window?.to ?? null)}::text[],
                                 ${all.map((x) => x.window?.after ?? 0)}::int8[])
                       as v(p, snapshot, upto, after_id)
-                   on v.p + 1 = i and v.p = any(coalesce(${heldOwnerLocks(q)}, '{}'))),
+                   on v.p + 1 = i),
            updated_at = now()
      where pg_backend_pid() = ${pid}`
 }

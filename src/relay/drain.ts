@@ -23,7 +23,7 @@
  * at-least-once duplicate that consumers dedupe by `ce_id`.
  */
 
-import { markPublished } from '../outbox/parked'
+import { type DeadLetter, markPublished } from '../outbox/parked'
 import type { Position } from '../outbox/position-queries'
 import { type ClaimedMessage, claim } from '../outbox/queries'
 import { alongside } from './alongside'
@@ -48,6 +48,8 @@ export type DrainPolicy = {
    * left asleep would have its writers ring all the while.
    */
   withClaim?: () => Promise<unknown>
+  /** Events a failure just dead-lettered: the relay logs each and counts them (relay.ts). */
+  onDead?: (dead: readonly DeadLetter[]) => void
 }
 
 export type DrainResult = {

@@ -44,10 +44,11 @@ async function defer(
 ): Promise<DrainResult> {
   const attempts = Math.max(...batch.map((m) => m.attempts)) + 1
   const delayMs = backoffDelay(attempts, policy.backoff)
-  await deferEvents(q, batch, describeError(err), delayMs, {
+  const dead = await deferEvents(q, batch, describeError(err), delayMs, {
     maxAttempts: policy.maxAttempts,
     countsTowardLimit,
   })
+  policy.onDead?.(dead)
   return { claimed: batch.length, published: 0, retryAt: Date.now() + delayMs }
 }
 
@@ -121,7 +122,7 @@ async function isolate(
       stopped.add(aggregateKey(message))
       const kind = classifyPublishError(err)
       if (kind === 'permanent') {
-        await markDead(q, message, `permanent: ${describeError(err)}`)
+        policy.onDead?.(await markDead(q, message, `permanent: ${describeError(err)}`))
         continue
       }
       if (kind === 'missing-topic') {

@@ -21,6 +21,7 @@
 import type { WakeupMode } from '../db/doorbell-trigger'
 import type { Logger } from '../logger'
 import { noRelayMetrics, type RelayMetrics } from '../observability/metrics'
+import type { DeadLetter } from '../outbox/parked'
 import { earliestRetry } from '../outbox/queries'
 import { leaveAwake, recheckSettling } from './awake'
 import type { BackoffOptions } from './backoff'
@@ -80,7 +81,13 @@ class RelayLoop {
     // at the next claim, since under a steady stream a drain never ends and they would ring on.
     const withClaim =
       o.mode === 'notify' ? undefined : () => tryAwake(this.#status, o, this.#metrics)
-    this.#policy = { ...o, reclaimAfterShort: o.mode !== 'poll', withClaim }
+    const onDead = (dead: readonly DeadLetter[]) => {
+      for (const d of dead) {
+        o.logger.warn(d, "event dead-lettered; its aggregate's later events wait for an operator")
+      }
+      if (dead.length > 0) this.#metrics.deadLettered(dead.length)
+    }
+    this.#policy = { ...o, reclaimAfterShort: o.mode !== 'poll', withClaim, onDead }
     this.#asleepPolicy = { ...this.#policy, withClaim: undefined }
   }
 

@@ -90,10 +90,13 @@ describe('poison messages', () => {
     expect(row).toMatchObject({ orderId: poison.orderId, attempts: 3, resolution: null })
     expect(row?.reason).toMatch(/^22P05: /)
     // Its successor waits behind it, as a gap in the inbox; it did not apply.
-    await waitFor('the successor held', async () => (await applied(poisonNext.orderId)) === 0)
-    const successor = await db.sql`
-      select outcome from inventory.inbox where event_id = ${poisonNext.eventId}`
+    const successor = await waitFor('the successor seen', async () => {
+      const rows = await db.sql`
+        select outcome from inventory.inbox where event_id = ${poisonNext.eventId}`
+      return rows.length > 0 ? rows : undefined
+    })
     expect(successor).toEqual([{ outcome: 'parked' }])
+    expect(await applied(poisonNext.orderId)).toBe(0)
 
     const lines = log.filter((l) => l.msg.startsWith('parked: set aside'))
     expect(lines).toHaveLength(1)

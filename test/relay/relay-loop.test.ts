@@ -6,12 +6,15 @@ import { randomUUID } from 'node:crypto'
 import { pino } from 'pino'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import type { WakeupMode } from '../../src/db/doorbell-trigger'
+import type { Logger } from '../../src/logger'
+import { PermanentPublishError } from '../../src/relay/classify-error'
 import { Doorbell } from '../../src/relay/doorbell'
 import type { OutboxMessage, Publish } from '../../src/relay/publish'
 import { runRelay } from '../../src/relay/relay'
 import { RelaySession } from '../../src/relay/session'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 import { unpublishedCount } from '../helpers/ledger'
+import { memoryLogger } from '../helpers/memory-logger'
 import { park } from '../helpers/outbox-state'
 import { delay, waitFor } from '../helpers/wait'
 
@@ -19,7 +22,7 @@ let db: TestDatabase
 beforeAll(async () => {
   db = await createTestDatabase()
 })
-beforeEach(() => db.sql`truncate outbox`)
+beforeEach(() => db.sql`truncate outbox, outbox_parked`)
 afterAll(() => db.close())
 
 async function insertEvents(n: number, aggregateId = '11111111-1111-4111-8111-111111111111') {
@@ -39,6 +42,7 @@ function run(
     lingerMs?: number
     /** Sees every statement the relay's session sends. */
     debug?: (query: string) => void
+    logger?: Logger
   } = {},
 ) {
   const controller = new AbortController()
@@ -49,7 +53,7 @@ function run(
     maxAttempts: 5,
     publish,
     doorbell: new Doorbell(),
-    logger: pino({ level: 'silent' }),
+    logger: overrides.logger ?? pino({ level: 'silent' }),
     batchSize: overrides.batchSize ?? 10,
     pollIntervalMs: overrides.pollIntervalMs ?? 50,
     backoff: { baseMs: 20, capMs: 200 },
@@ -317,6 +321,38 @@ describe('runRelay, held to account', () => {
       expect(new Set([...byA, ...byB]).size).toBe(1000)
     } finally {
       await Promise.all([a.stop(), b.stop()])
+    }
+  })
+})
+
+describe('runRelay, dead letters', () => {
+  it('writes one warn line per dead-lettered event, naming it, its aggregate and why', async () => {
+    await insertEvents(3)
+    const [victim] = await db.sql<{ eventId: string }[]>`
+      select event_id as "eventId" from outbox order by id limit 1 offset 1`
+    const memory = memoryLogger()
+    const relay = run(
+      async (batch) => {
+        const bad = batch.find((m) => m.eventId === victim?.eventId)
+        if (bad) throw new PermanentPublishError(bad.eventId, 'MESSAGE_TOO_LARGE: test')
+      },
+      { logger: memory.logger, pollIntervalMs: 60_000 },
+    )
+    try {
+      const line = await waitFor('the dead letter logged', () => {
+        return memory.lines.find((l) => l.msg.startsWith('event dead-lettered'))
+      })
+      expect(line).toMatchObject({
+        level: 40,
+        eventId: victim?.eventId,
+        aggregateType: 'orders',
+        aggregateId: '11111111-1111-4111-8111-111111111111',
+        reason: expect.stringMatching(/^permanent: .*MESSAGE_TOO_LARGE: test/),
+      })
+      await delay(200)
+      expect(memory.lines.filter((l) => l.msg.startsWith('event dead-lettered'))).toHaveLength(1)
+    } finally {
+      await relay.stop()
     }
   })
 })
