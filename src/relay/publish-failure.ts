@@ -122,7 +122,8 @@ async function isolate(
       stopped.add(aggregateKey(message))
       const kind = classifyPublishError(err)
       if (kind === 'permanent') {
-        policy.onDead?.(await markDead(q, message, `permanent: ${describeError(err)}`))
+        const dead = await markDead(q, message, `permanent: ${describeError(err)}`)
+        policy.onDead?.(dead) // apart: an optional call skips its arguments when absent
         continue
       }
       if (kind === 'missing-topic') {
