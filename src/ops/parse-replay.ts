@@ -24,7 +24,7 @@ const time = (flag: string) =>
     .string()
     .refine(
       (s) => !Number.isNaN(Date.parse(s)),
-      `${flag} must be a time (ISO 8601, e.g. 2026-12-05T10:00:00Z)`,
+      `${flag} must be a time (ISO 8601: YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ)`,
     )
     .transform((s) => new Date(s).toISOString())
 const text = (flag: string) => z.string().min(1, `${flag} must not be empty`)

@@ -7,6 +7,7 @@
  */
 import type postgres from 'postgres'
 import { LOCK } from './locks'
+import type { OutboxMessage } from './message'
 import { AGGREGATE_TYPE_PLACEHOLDER } from './routing'
 
 type Q = postgres.Sql | postgres.TransactionSql
@@ -36,21 +37,8 @@ export type ReplayRun = {
   status: 'running' | 'done' | 'cancelled'
 }
 
-export type ReplayEvent = {
-  id: number
-  eventId: string
-  eventType: string
-  aggregateType: string
-  aggregateId: string
-  payload: unknown
-  occurredAt: Date
-  sequence: number | null
-  schemaVersion: number
-  traceparent: string | null
-  topic: string | null
-  headers: Record<string, string> | null
-  source: string | null
-}
+/** An event as a replay reads it: every column of the message, none left out. */
+export type ReplayEvent = Required<OutboxMessage>
 
 /** The topic an event went to, in SQL: its own `topic`, else the template's for its type. */
 const routed = (q: Q, template: string) =>

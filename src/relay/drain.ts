@@ -107,8 +107,9 @@ export async function drain(
   // After a failure, publish-failure.ts has marked what it published: nothing more to mark.
   const complete = async (done: Batch, published = done.messages) => {
     await completing
-    await session.confirmLease() // a position stored by a relay that lost it would be wrong
+    await session.confirmLease() // frozen since its claim: prove ownership before storing
     positions.done(done.advance, done.rows)
+    // Either may reach Postgres first: both follow the acknowledgement, each true on its own.
     completing = Promise.all([
       markPublished(sql, published),
       positions.flush(session, batchSize),
