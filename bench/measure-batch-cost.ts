@@ -35,7 +35,7 @@ try {
       const started = performance.now()
       await phase.sql`
         insert into outbox (event_type, aggregate_id, payload)
-        select 'OrderCreated', gen_random_uuid()::text,
+        select 'BenchEvent', gen_random_uuid()::text,
                jsonb_build_object('id', gen_random_uuid(), 'item', 'bench', 'quantity', 1,
                                   'status', 'pending', 'version', 1)
           from generate_series(1, ${events})`
