@@ -150,7 +150,7 @@ function outboxGauges(registry: Registry, read: () => Promise<OutboxStats>): voi
     (s) => s.unclaimable,
   )
   statGauge(
-    'outbox_partitions_held_by_prepared_transactions',
+    'outbox_prepared_partitions',
     'Partitions whose trace lock a prepared transaction holds: they cannot go to sleep until it is committed or rolled back.',
     (s) => s.heldByPrepared,
   )

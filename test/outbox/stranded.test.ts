@@ -94,7 +94,7 @@ describe('a prepared transaction that wrote an event while its partition was awa
       const stranded = await readStranded(cli)
       expect(stranded.preparedPartitions).toEqual([partition])
       expect(stranded.prepared.map((p) => p.gid)).toEqual(['stranded-test'])
-      expect(await gauge('outbox_partitions_held_by_prepared_transactions')).toBe(1)
+      expect(await gauge('outbox_prepared_partitions')).toBe(1)
       expect(formatStatus(await readStatus(cli))).toMatch(
         new RegExp(`partition\\(s\\) ${partition} cannot go to sleep: .* stranded-test`),
       )
@@ -105,7 +105,7 @@ describe('a prepared transaction that wrote an event while its partition was awa
         preparedPartitions: [],
         prepared: [],
       })
-      expect(await gauge('outbox_partitions_held_by_prepared_transactions')).toBe(0)
+      expect(await gauge('outbox_prepared_partitions')).toBe(0)
     } finally {
       await writer`rollback prepared 'stranded-test'`.catch(() => {})
       relay.release()
