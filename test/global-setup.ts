@@ -25,8 +25,14 @@ export default async function setup(project: TestProject) {
   const pg = await createEmbeddedPostgres({
     dataDir,
     port: await freePort(),
-    // Test data is disposable: skip the WAL flush so the suite is not bound by fsync.
-    settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' },
+    // Test data is disposable: skip the WAL flush so the suite is not bound by fsync. Prepared
+    // transactions are off by default; test/outbox/stranded.test.ts needs one.
+    settings: {
+      fsync: 'off',
+      synchronous_commit: 'off',
+      full_page_writes: 'off',
+      max_prepared_transactions: '4',
+    },
   })
   await pg.start()
   const admin = postgres(pg.url(), { max: 1, onnotice: () => {} })

@@ -133,6 +133,8 @@ export const outbox = pgTable(
     ),
     // The window of a claim is found by the transactions that wrote it (drizzle/0016).
     index('outbox_xid_idx').on(t.xid),
+    // Rows without an xid, which no relay claims (src/outbox/stranded.ts, drizzle/0021).
+    index('outbox_no_xid_idx').on(t.id).where(sql`${t.xid} is null`),
     // The operator's tools find an event by its id (src/ops).
     index('outbox_event_id_idx').on(t.eventId),
   ],

@@ -115,7 +115,7 @@ export function createRelayMetrics(registry: Registry, sources: RelayMetricSourc
   }
 }
 
-/** The three outbox gauges, from one query per scrape shared between them. */
+/** The outbox gauges, from one query per scrape shared between them. */
 function outboxGauges(registry: Registry, read: () => Promise<OutboxStats>): void {
   let pendingScrape: Promise<OutboxStats> | undefined
   const stats = () => {
@@ -144,6 +144,16 @@ function outboxGauges(registry: Registry, read: () => Promise<OutboxStats>): voi
     (s) => s.oldestPendingAgeSeconds,
   )
   statGauge('outbox_dead_events', 'Dead-lettered events waiting for an operator.', (s) => s.dead)
+  statGauge(
+    'outbox_unclaimable_events',
+    'Events written with the outbox trigger off: no relay will claim them until an operator releases them (docs/outbox.md).',
+    (s) => s.unclaimable,
+  )
+  statGauge(
+    'outbox_prepared_partitions',
+    'Partitions whose trace lock a prepared transaction holds: they cannot go to sleep until it is committed or rolled back.',
+    (s) => s.heldByPrepared,
+  )
 }
 
 /** What the relay itself reports: its partitions, its waits on others, its stalls. */

@@ -3,7 +3,13 @@ import type { DeadEvent, OutboxStatus } from '../outbox/admin'
 import type { EventDetail } from '../outbox/admin-event'
 
 export function formatStatus(s: OutboxStatus): string {
-  const lines = [
+  const lines = [...eventLines(s), ...topicLines(s), ...relayLines(s), ...strandedLines(s)]
+  return `${lines.join('\n')}\n`
+}
+
+function eventLines(s: OutboxStatus): string[] {
+  const oldestKept = s.oldestPublishedAt ? `oldest kept ${s.oldestPublishedAt.toISOString()}` : ''
+  return [
     table(
       ['EVENTS', 'COUNT', ''],
       [
@@ -13,53 +19,63 @@ export function formatStatus(s: OutboxStatus): string {
           s.pending > 0 ? `oldest ${formatAge(s.oldestPendingAgeSeconds)}` : '',
         ],
         ['dead', s.dead, s.dead > 0 ? 'see: npm run outbox -- dead' : ''],
-        [
-          'published',
-          s.published,
-          s.oldestPublishedAt ? `oldest kept ${s.oldestPublishedAt.toISOString()}` : '',
-        ],
+        ['published', s.published, oldestKept],
       ],
     ),
     '',
-    ...(s.topics.length === 0
-      ? []
-      : [
-          table(
-            ['TOPIC', 'PENDING', 'DEAD', 'PUBLISHED', ''],
-            s.topics.map((t) => [
-              printable(t.topic),
-              t.pending,
-              t.dead,
-              t.published,
-              t.waitingForTopic > 0 ? `${t.waitingForTopic} waiting: the topic does not exist` : '',
-            ]),
-          ),
-          '',
-        ]),
+  ]
+}
+
+function topicLines(s: OutboxStatus): string[] {
+  if (s.topics.length === 0) return []
+  const rows = s.topics.map((t) => [
+    printable(t.topic),
+    t.pending,
+    t.dead,
+    t.published,
+    t.waitingForTopic > 0 ? `${t.waitingForTopic} waiting: the topic does not exist` : '',
+  ])
+  return [table(['TOPIC', 'PENDING', 'DEAD', 'PUBLISHED', ''], rows), '']
+}
+
+function relayLines(s: OutboxStatus): string[] {
+  const lines = [
     `relays: ${s.liveRelays} live, ${s.ownedPartitions} of ${s.partitions} partitions owned`,
   ]
-  if (s.owners.length === 0) {
-    lines.push('no relay is running: nothing is being published')
-  } else {
+  if (s.owners.length === 0) return [...lines, 'no relay is running: nothing is being published']
+  const rows = s.owners.map((o) => [
+    o.pid,
+    printable(o.applicationName ?? '-'),
+    o.clientAddress ?? '-',
+    o.partitions.length,
+    o.awake,
+    o.backendStart?.toISOString() ?? '-',
+  ])
+  lines.push(
+    table(['PID', 'APPLICATION', 'CLIENT', 'PARTITIONS', 'AWAKE', 'CONNECTED SINCE'], rows),
+  )
+  const unowned = s.partitions - s.ownedPartitions
+  if (unowned > 0) lines.push(`${unowned} partition(s) unowned: relays are starting or rebalancing`)
+  return lines
+}
+
+/** What only an operator can fix; silent when there is nothing. */
+function strandedLines({ stranded: x }: OutboxStatus): string[] {
+  const lines: string[] = []
+  if (x.unclaimable > 0) {
     lines.push(
-      table(
-        ['PID', 'APPLICATION', 'CLIENT', 'PARTITIONS', 'AWAKE', 'CONNECTED SINCE'],
-        s.owners.map((o) => [
-          o.pid,
-          printable(o.applicationName ?? '-'),
-          o.clientAddress ?? '-',
-          o.partitions.length,
-          o.awake,
-          o.backendStart?.toISOString() ?? '-',
-        ]),
-      ),
+      `${x.unclaimable} event(s) no relay can claim: written with the outbox trigger off ` +
+        '(docs/outbox.md, "What the relay does not support", says how to release them)',
     )
-    const unowned = s.partitions - s.ownedPartitions
-    if (unowned > 0) {
-      lines.push(`${unowned} partition(s) unowned: relays are starting or rebalancing`)
-    }
   }
-  return `${lines.join('\n')}\n`
+  if (x.preparedPartitions.length > 0) {
+    const gids = x.prepared.map((p) => `${printable(p.gid)} (${p.prepared.toISOString()})`)
+    lines.push(
+      `partition(s) ${x.preparedPartitions.join(', ')} cannot go to sleep: a prepared ` +
+        `transaction holds their trace lock; COMMIT PREPARED or ROLLBACK PREPARED one of: ${gids.join(', ')}`,
+    )
+  }
+  return lines.length > 0 ? ['', ...lines] : []
 }
 
 /**

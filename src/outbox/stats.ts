@@ -1,11 +1,16 @@
 /** What the relay's metrics and /readyz read from the outbox, on their own connection. */
 import type postgres from 'postgres'
+import { readStranded } from './stranded'
 
 export type OutboxStats = {
   pending: number
   dead: number
   /** Age of the oldest unpublished, not dead event, in seconds (0 when none). */
   oldestPendingAgeSeconds: number
+  /** Rows written with the trigger off: no relay will claim them (stranded.ts). */
+  unclaimable: number
+  /** Partitions a prepared transaction keeps from going to sleep (stranded.ts). */
+  heldByPrepared: number
 }
 
 /**
@@ -21,7 +26,10 @@ export async function readOutboxStats(sql: postgres.Sql): Promise<OutboxStats> {
            extract(epoch from now() - min(occurred_at) filter (where dead_at is null))::float8
              as age
       from outbox_unpublished`
+  const stranded = await readStranded(sql)
   return {
+    unclaimable: stranded.unclaimable,
+    heldByPrepared: stranded.preparedPartitions.length,
     pending: row?.pending ?? 0,
     dead: row?.dead ?? 0,
     oldestPendingAgeSeconds: Math.max(0, row?.age ?? 0),

@@ -6,6 +6,7 @@ import type postgres from 'postgres'
 import { RELAY_PARTITIONS } from '../db/schema'
 import { LOCK } from './locks'
 import { AGGREGATE_TYPE_PLACEHOLDER, DEFAULT_TOPIC_TEMPLATE } from './routing'
+import { readStranded, type Stranded } from './stranded'
 
 /** A backend holding relay locks in this database: a live relay (and what it owns). */
 export type PartitionOwner = {
@@ -46,6 +47,8 @@ export type OutboxStatus = {
   liveRelays: number
   owners: PartitionOwner[]
   topics: TopicStatus[]
+  /** Rows no relay will claim, partitions held by prepared transactions. */
+  stranded: Stranded
 }
 
 /**
@@ -96,6 +99,7 @@ export async function readStatus(
     ownedPartitions: owners.reduce((n, o) => n + o.partitions.length, 0),
     liveRelays: owners.filter((o) => o.member).length,
     owners: [...owners],
+    stranded: await readStranded(sql),
   }
 }
 

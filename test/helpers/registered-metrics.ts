@@ -31,7 +31,13 @@ export function metricsByJob(): Record<string, MetricShape[]> {
   createHttpMetrics(api)
   const relay = createRegistry()
   createRelayMetrics(relay, {
-    stats: async () => ({ pending: 0, dead: 0, oldestPendingAgeSeconds: 0 }),
+    stats: async () => ({
+      pending: 0,
+      dead: 0,
+      oldestPendingAgeSeconds: 0,
+      unclaimable: 0,
+      heldByPrepared: 0,
+    }),
     ownedPartitions: () => 0,
     stalledSeconds: async () => 0,
     longestWaitSeconds: () => 0,

@@ -105,6 +105,7 @@ describe('formatting', () => {
       partitions: 64,
       ownedPartitions: 40,
       liveRelays: 1,
+      stranded: { unclaimable: 0, preparedPartitions: [], prepared: [] },
       topics: [
         { topic: 'orders.events', pending: 1, dead: 0, published: 0, waitingForTopic: 0 },
         { topic: 'payment.events', pending: 2, dead: 0, published: 0, waitingForTopic: 2 },
