@@ -51,7 +51,11 @@ describe('LISTEN connection killed', () => {
       RELAY_POLL_INTERVAL_MS: '60000',
     })
     try {
-      await delay(500)
+      // The LISTEN in place (it woke the relay once): from here a kill opens a real gap.
+      await waitFor('LISTEN in place', async () => {
+        const metrics = await (await fetch(`http://127.0.0.1:${relay.httpPort}/metrics`)).text()
+        return /^relay_wakeups_total\{cause="reconnect"\} [1-9]/m.test(metrics)
+      })
       const killed = await db.sql`
         select pg_terminate_backend(pid) from pg_stat_activity
          where application_name = 'outbox-relay-listen' and datname = current_database()`
@@ -93,14 +97,15 @@ describe('Postgres stopped for 10 s and restarted', () => {
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ item: 'outage', quantity: 1 }),
       })
-    const relay = await startTestRelay({
-      databaseUrl: url,
-      brokers: kafka.bootstrap,
-      topic,
-      RELAY_POLL_INTERVAL_MS: '60000',
-      RELAY_BACKOFF_BASE_MS: '100',
-      RELAY_BACKOFF_CAP_MS: '30000',
-    })
+    const relay = await startTestRelay(
+      {
+        databaseUrl: url,
+        brokers: kafka.bootstrap,
+        topic,
+        RELAY_POLL_INTERVAL_MS: '60000',
+      },
+      { backoff: { baseMs: 100, capMs: 30_000 } }, // the real cap: the test is about its wait
+    )
     try {
       const before = await post()
       expect(before.status).toBe(201)

@@ -10,11 +10,11 @@ import postgres from 'postgres'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { buffersOf, readTables } from '../../bench/cost-measure'
 import { drain } from '../../src/relay/drain'
-import { FLUSH_MS } from '../../src/relay/positions'
 import { startRetention } from '../../src/relay/retention'
 import { RelaySession } from '../../src/relay/session'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 import { unpublishedCount } from '../helpers/ledger'
+import { waitFor } from '../helpers/wait'
 
 let db: TestDatabase
 let session: RelaySession
@@ -76,8 +76,7 @@ it('publishing 10,000 events updates and deletes no outbox row; one position row
   published = 0
   expect(await publishAll()).toBe(10_000)
   expect(published).toBe(10_000)
-  await new Promise((r) => setTimeout(r, FLUSH_MS + 100)) // the positions are stored
-  expect(await unpublishedCount(db.sql)).toBe(0)
+  await waitFor('the positions stored', async () => (await unpublishedCount(db.sql)) === 0)
   const outbox1 = await counts('outbox')
   const position1 = await counts('outbox_position')
   expect(outbox1.upd + outbox1.del).toBe(outbox0.upd + outbox0.del)
@@ -98,7 +97,7 @@ it('with a snapshot held open, a claim after 20,000 published (and deleted) stay
     published = 0
     expect(await publishAll()).toBe(20_000)
     const afterPublishing = await claimBuffers()
-    await new Promise((r) => setTimeout(r, FLUSH_MS + 100))
+    await waitFor('the positions stored', async () => (await unpublishedCount(db.sql)) === 0)
     // Retention deletes every published row: 30,000 dead versions vacuum cannot remove yet.
     const retention = startRetention({
       sql: db.sql,
