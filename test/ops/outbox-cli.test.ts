@@ -262,7 +262,10 @@ describe('with a relay running', () => {
     // An event of another order, written after `later`: the drain that publishes it has seen
     // `later` too, and held it.
     const probe = await insertEvent('pending')
-    await waitFor('the probe published', async () => (await row(probe))?.publishedAt, 5000)
+    await waitFor('the probe published', async () => {
+      const [left] = await db.sql`select 1 from outbox_unpublished where event_id = ${probe}`
+      return !left
+    })
     expect((await row(later))?.publishedAt).toBeNull()
 
     const { code, stdout } = await cli('discard', dead)

@@ -206,7 +206,7 @@ describe('a topic the cluster does not have', () => {
     await waitFor('the payment events tried', async () => {
       const [row] = await db.sql<{ n: number }[]>`
         select count(*)::int as n from outbox_unpublished
-         where aggregate_type = 'payment' and last_error like 'MISSING_TOPIC%'`
+         where aggregate_type = 'payment' and last_error like '%MISSING_TOPIC%'`
       return row?.n === 3
     })
     const waiting = await db.sql<{ attempts: number; dead: boolean; last_error: string }[]>`
