@@ -168,7 +168,8 @@ describe('adaptive wake-up beside other sessions', () => {
     const other = openTransaction((tx) => tx`select pg_current_xact_id()`)
     try {
       await other.ready
-      const sent = await sendSparse(20, 40)
+      // 100 ms apart: well past the 20 ms linger and a settle, even on a busy machine.
+      const sent = await sendSparse(20, 100)
       await waitFor('all published', () => sent.every((s) => relay.published.has(s.eventId)), 5000)
       expect(Math.max(...latencies(sent, relay.published))).toBeLessThan(WOKEN_WITHIN_MS)
       // Asleep between events: the writers rang (an awake relay silences them), and no awake
