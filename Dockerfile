@@ -33,7 +33,7 @@ COPY package.json ./
 COPY drizzle ./drizzle
 COPY --from=build /app/dist ./dist
 USER node
-# 3000: the API. 9400: the relay's /metrics, /healthz and /readyz (RELAY_METRICS_PORT).
+# 3000: the API. 9400: the relay's /metrics, /healthz and /readyz (METRICS_PORT).
 EXPOSE 3000 9400 9401
 # Overridden per service in compose.yaml (api, relay, consumer, migrate); the services keep
 # --initial-old-space-size (docs/benchmarks.md).

@@ -6,7 +6,7 @@
  * the drain scenario's size. BENCH_SCENARIOS (default `modes,write,drain,retention,cost,horizon`) picks
  * parts: `modes` is latency and scale per wake-up mode, `write` the write throughput of every
  * mode in alternating slices (BENCH_WRITE_KINDS, e.g. `adaptive,no-trigger`, runs only some of
- * its stacks, for a quick look; `adaptive@RELAY_LINGER_MS=0` is a stack with a setting of its
+ * its stacks, for a quick look; `adaptive@RELAY_BATCH_SIZE=100` is a stack with a setting of its
  * own). `cost` counts WAL, row versions and buffers per event (cost.ts; BENCH_COST_EVENTS,
  * BENCH_COST_DESIGNS); `horizon` 1,000 orders/s under a snapshot held open (horizon.ts;
  * BENCH_HORIZON_SECONDS, BENCH_HORIZON_WINDOW_SECONDS). BENCH_RELAY_ENV (`NAME=value`, several joined by `@`) gives every relay of the run
@@ -62,8 +62,6 @@ for (const s of SCENARIOS) {
   }
 }
 const MODES = ['adaptive', 'notify', 'poll'] as const
-/** The write bench's stack that shows what the linger earns: `adaptive` without it. */
-const NO_LINGER = 'adaptive@RELAY_LINGER_MS=0'
 const LEAD_IN_SECONDS = 0.25
 const TEMPLATE = `bench_template_${randomUUID().slice(0, 8)}`
 const results: Record<string, unknown> = {}
@@ -242,10 +240,9 @@ async function writeThroughput(serverUrl: string, kafka: BenchBroker) {
   // lock and fails its probe, as under an awake adaptive relay, but no claim follows it.
   const all: string[] = [...MODES, ...baselines, 'trigger-only']
   // BENCH_WRITE_KINDS (comma-separated, default all) runs only some, for a quick look; a kind
-  // may carry relay settings to compare, e.g. `adaptive@RELAY_LINGER_MS=5`.
-  // A stack's own settings win over BENCH_RELAY_ENV's. By default, beside the modes, `adaptive`
-  // without its linger (linger.ts), so that what the linger buys is seen.
-  const picked = pickKinds('BENCH_WRITE_KINDS', [...MODES, NO_LINGER, ...baselines], all)
+  // may carry relay settings to compare, e.g. `adaptive@RELAY_BATCH_SIZE=100`.
+  // A stack's own settings win over BENCH_RELAY_ENV's.
+  const picked = pickKinds('BENCH_WRITE_KINDS', [...MODES, ...baselines], all)
   const kinds = picked.map((p) => p.kind)
   const stacks = picked.map(({ base, settings }) => {
     const relayEnv: Record<string, string> = {
@@ -461,7 +458,7 @@ async function writeThroughput(serverUrl: string, kafka: BenchBroker) {
 /**
  * The stacks a scenario runs: the comma-separated list in `variable`, or `defaults`. Each is a
  * known base, optionally with settings of its own after `@` (settingsList), e.g.
- * `adaptive@RELAY_LINGER_MS=0`; none twice.
+ * `adaptive@RELAY_BATCH_SIZE=100`; none twice.
  */
 function pickKinds(variable: string, defaults: string[], known: readonly string[]) {
   const kinds = process.env[variable]?.split(',') ?? defaults
@@ -553,11 +550,8 @@ function summarizeRatios(latency: Record<string, unknown>, throughput: Record<st
     apiVsDirectCeiling: http('adaptive') / direct('adaptive'),
     pollHttpVsNoTrigger: http('poll') / http('no-trigger'),
     pollDirectVsNoTrigger: direct('poll') / direct('no-trigger'),
-    adaptiveNoLingerDirectVsNoTrigger: direct(NO_LINGER) / direct('no-trigger'),
     adaptivePostgresCpuDirectVsNoTrigger: pg('adaptive', 'direct') / pg('no-trigger', 'direct'),
     adaptivePostgresCpuHttpVsNoTrigger: pg('adaptive', 'http') / pg('no-trigger', 'http'),
-    adaptiveNoLingerPostgresCpuDirectVsNoTrigger:
-      pg(NO_LINGER, 'direct') / pg('no-trigger', 'direct'),
     notifyPostgresCpuDirectVsNoTrigger: pg('notify', 'direct') / pg('no-trigger', 'direct'),
     triggerOnlyPostgresCpuDirectVsNoTrigger:
       pg('trigger-only', 'direct') / pg('no-trigger', 'direct'),

@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { Worker } from 'node:worker_threads'
 import postgres from 'postgres'
-import { API_DB_POOL_DEFAULT, settingNames } from '../src/config'
+import { settingNames } from '../src/config'
+import { API_DB_POOL_SIZE } from '../src/config/fixed'
 import type { WakeupMode } from '../src/db/doorbell-trigger'
 import { fitDoorbellTrigger } from '../src/db/doorbell-trigger'
 import { freePort } from '../src/dev/free-port'
@@ -115,7 +116,7 @@ function nodeFlags(relayEnv: Record<string, string>): Record<string, string> {
   return flags === undefined ? {} : { NODE_FLAGS: flags }
 }
 
-/** A relay of the benchmark: BENCH_RELAY_ENV (e.g. `RELAY_LINGER_MS=0`) first, then `env`. */
+/** A relay of the benchmark: BENCH_RELAY_ENV (e.g. `RELAY_BATCH_SIZE=100`) first, then `env`. */
 export function spawnRelay(
   dbUrl: string,
   brokers: string,
@@ -158,9 +159,9 @@ export async function startPhase(o: {
   consume?: boolean
 }): Promise<Phase> {
   const dbUrl = await createPhaseDatabase(o.serverUrl, o.template)
-  // The direct writers' pool is the API's (API_DB_POOL_SIZE), so the ceiling they measure is
+  // The direct writers' pool is the API's (API_DB_POOL_SIZE, fixed), so the ceiling they measure is
   // the same statement over the same number of connections, without HTTP.
-  const sql = postgres(dbUrl, { max: API_DB_POOL_DEFAULT, onnotice: () => {} })
+  const sql = postgres(dbUrl, { max: API_DB_POOL_SIZE, onnotice: () => {} })
   // The database as db:migrate leaves it for the relay's mode: for `poll`, the trigger disabled.
   if (o.dropTrigger) await sql`drop trigger outbox_notify on outbox`
   else await fitDoorbellTrigger(sql, (o.relayEnv.RELAY_WAKEUP ?? 'adaptive') as WakeupMode)
@@ -184,7 +185,7 @@ export async function startPhase(o: {
   })
   const relayMetricsPort = await freePort()
   const relay = spawnRelay(dbUrl, o.kafka.bootstrap, topic, {
-    RELAY_METRICS_PORT: String(relayMetricsPort),
+    METRICS_PORT: String(relayMetricsPort),
     ...o.relayEnv,
   })
   await Promise.all([waitForPort(port), waitForRelay(sql)])

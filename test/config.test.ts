@@ -48,10 +48,59 @@ describe('loadConfig', () => {
     expect(() => loadConfig(Object.fromEntries(entries))).not.toThrow()
   })
 
-  it('lingers 20 ms by default; 0 turns the linger off, and a negative value is refused', () => {
-    expect(loadConfig({}).relay.lingerMs).toBe(20)
-    expect(loadConfig({ RELAY_LINGER_MS: '0' }).relay.lingerMs).toBe(0)
-    expect(() => loadConfig({ RELAY_LINGER_MS: '-1' })).toThrow(/RELAY_LINGER_MS/)
+  it('warns once naming a setting that became a fixed value, and runs with the fixed value', () => {
+    const warnings: string[] = []
+    const config = loadConfig({ RELAY_LINGER_MS: '0', PORT: '3100' }, [], (w) => warnings.push(w))
+    expect(warnings).toEqual([
+      'RELAY_LINGER_MS is no longer a setting (its value is fixed now): ignored',
+    ])
+    expect(config.relay.lingerMs).toBe(20)
+    expect(config.port).toBe(3100)
+  })
+
+  it('stops, naming what to set instead, for a setting another one replaced', () => {
+    const warnings: string[] = []
+    const load = () =>
+      loadConfig({ API_HOST: '127.0.0.1', DB_API_PASSWORD: 'secret-pw', PORT: 'x' }, [], (w) =>
+        warnings.push(w),
+      )
+    expect(load).toThrow(ConfigError)
+    expect(() => load()).toThrow(/API_HOST: no longer a setting; set HOST instead/)
+    expect(() => load()).toThrow(/DB_API_PASSWORD: no longer a setting; set DB_ROLE_PASSWORDS/)
+    expect(() => load()).toThrow(/PORT must be a number/) // listed with the other problems
+    expect(warnings).toEqual([])
+  })
+
+  it('binds every listener to HOST; the relay and the consumer have their own default port', () => {
+    const config = loadConfig({})
+    expect([config.relayMetricsPort, config.consumer.metricsPort]).toEqual([9400, 9401])
+    expect(config.http.host).toBeUndefined()
+    const set = loadConfig({ HOST: '127.0.0.1', METRICS_PORT: '0' })
+    expect([set.http.host, set.relayMetricsHost, set.consumer.metricsHost]).toEqual([
+      '127.0.0.1',
+      '127.0.0.1',
+      '127.0.0.1',
+    ])
+    expect([set.relayMetricsPort, set.consumer.metricsPort]).toEqual([0, 0])
+  })
+
+  it('reads role passwords as role:password pairs, never echoing one in a problem', () => {
+    const env = { DB_ROLE_PASSWORDS: 'api:first-secret, relay:has:colon' }
+    expect(loadConfig(env).rolePasswords).toEqual({ api: 'first-secret', relay: 'has:colon' })
+    expect(loadConfig({}).rolePasswords).toEqual({})
+    let error: unknown
+    try {
+      loadConfig({ DB_ROLE_PASSWORDS: 'api:short,admin:long-enough,nocolonsecret,api:again-long' })
+    } catch (err) {
+      error = err
+    }
+    const problems = (error as ConfigError).problems
+    expect(problems).toEqual([
+      'DB_ROLE_PASSWORDS: the password of api must be at least 8 characters',
+      expect.stringMatching(/role api, relay or consumer \(got "admin"\)/),
+      expect.stringMatching(/role api, relay or consumer \(got ""\)/),
+    ])
+    expect(problems.join('\n')).not.toMatch(/short|long-enough|nocolonsecret|again-long/)
   })
 
   it("points the schema URL at the API's PORT unless EVENT_SCHEMA_BASE_URL says otherwise", () => {

@@ -40,7 +40,7 @@ export async function startConsumerService(config: Config) {
     brokers,
     topic,
     groupId: config.consumer.groupId,
-    clientId: config.kafka.clientId,
+    clientId: config.consumer.clientId,
     commitIntervalMs: config.consumer.commitIntervalMs,
     maxAttempts: config.consumer.maxAttempts,
     retryBackoffMs: config.consumer.retryBackoffMs,

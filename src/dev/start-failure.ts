@@ -16,7 +16,7 @@ export function describeStartFailure(err: unknown, config: Config): string {
   }
   const e = err as Errno
   if (e?.code === 'EADDRINUSE') {
-    const setting = e.port === config.relayMetricsPort ? 'RELAY_METRICS_PORT' : 'PORT'
+    const setting = e.port === config.relayMetricsPort ? 'METRICS_PORT' : 'PORT'
     const port = e.port ?? config.port
     return `${setting} ${port} is in use; set ${setting}=<a free port>, e.g. ${setting}=${port + 1}`
   }

@@ -53,7 +53,7 @@ function startFailureLine(err: unknown): string {
   if (err instanceof ConfigError || err instanceof StartFailure) return err.message
   const e = err as Error & { code?: string; port?: number }
   if (e?.code === 'EADDRINUSE') {
-    return `port ${e.port ?? '?'} is in use: set PORT (the API) or RELAY_METRICS_PORT (the relay) to a free port`
+    return `port ${e.port ?? '?'} is in use: set PORT (the API) or METRICS_PORT (the relay) to a free port`
   }
   return `failed to start: ${e?.stack ?? String(err)}`
 }

@@ -73,14 +73,14 @@ async function lagReasons(r: Readiness, checks: Record<string, unknown>): Promis
   checks.lagSeconds = Math.round(lag * 1000) / 1000
   if (lag > r.maxLagSeconds) {
     reasons.push(
-      `its oldest publishable event is ${Math.round(lag)} s old (limit READY_MAX_LAG_SECONDS=${r.maxLagSeconds})`,
+      `its oldest publishable event is ${Math.round(lag)} s old (limit ${r.maxLagSeconds} s)`,
     )
   }
   const stalled = r.stalledSeconds ? await r.stalledSeconds() : 0
   checks.stalledSeconds = Math.round(stalled * 1000) / 1000
   if (stalled > r.maxLagSeconds) {
     reasons.push(
-      `no progress for ${Math.round(stalled)} s with events to publish (limit READY_MAX_LAG_SECONDS=${r.maxLagSeconds})`,
+      `no progress for ${Math.round(stalled)} s with events to publish (limit ${r.maxLagSeconds} s)`,
     )
   }
   return reasons

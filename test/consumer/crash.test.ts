@@ -36,6 +36,12 @@ afterAll(async () => {
   kafka.close()
 })
 
+/** Kafka's OffsetCommit request, and an error kafkajs does not retry: every commit fails. */
+const OFFSET_COMMIT = 8
+const OFFSET_METADATA_TOO_LARGE = 12
+const refuseCommits = () =>
+  kafka.pushRequestErrors(OFFSET_COMMIT, Array(1000).fill(OFFSET_METADATA_TOO_LARGE))
+
 const client = () => new Kafka({ brokers: kafka.bootstrap.split(','), logLevel: logLevel.NOTHING })
 
 function spawnConsumer(
@@ -44,8 +50,6 @@ function spawnConsumer(
 ): Spawned {
   const child = spawnEntrypoint('src/main/consume.ts', {
     ...(options.recorded ? {} : { DATABASE_URL: db.url }),
-    // Never within this test: every offset is still uncommitted when the process dies.
-    CONSUMER_COMMIT_INTERVAL_MS: '600000',
     ...kafkaSettings,
   })
   children.push(child)
@@ -99,6 +103,9 @@ describe('consumer process', () => {
     await producer.send({ topic, acks: -1, messages: events.map(asKafkaMessage) })
     await producer.disconnect()
 
+    // The broker refuses every commit of the first consumer: when it dies, it has committed
+    // nothing (its warnings say it tried).
+    refuseCommits()
     const first = spawnConsumer({ KAFKA_BROKERS: kafka.bootstrap })
     await first.waitForOutput(/consuming orders\.events as group inventory/, 30_000)
     await waitFor(
@@ -107,8 +114,10 @@ describe('consumer process', () => {
       30_000,
     )
     expect(await stock()).toEqual([expected])
+    await first.waitForOutput(/could not commit offsets/, 30_000)
     first.child.kill('SIGKILL')
     await first.exited
+    kafka.clearRequestErrors(OFFSET_COMMIT)
     // Applied, yet not one offset committed (-1 on all three partitions): the successor
     // starts from the beginning.
     expect(await committedOffsets()).toEqual([-1, -1, -1])

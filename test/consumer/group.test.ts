@@ -28,12 +28,10 @@ afterAll(async () => {
   kafka.close()
 })
 
-function spawnConsumer(name: string): Spawned {
+function spawnConsumer(): Spawned {
   const child = spawnEntrypoint('src/main/consume.ts', {
     DATABASE_URL: db.url,
     KAFKA_BROKERS: kafka.bootstrap,
-    KAFKA_CLIENT_ID: name,
-    CONSUMER_COMMIT_INTERVAL_MS: '200',
   })
   children.push(child)
   return child
@@ -71,12 +69,12 @@ const applied = async () =>
 
 describe('a consumer group of two', () => {
   it('splits the partitions with a member added mid-stream; one killed mid-stream loses nothing', async () => {
-    const a = spawnConsumer('member-a')
+    const a = spawnConsumer()
     await waitFor('the first member joined', () => assignment(a).length === PARTITIONS, 60_000, 200)
     // The second member is added mid-stream.
     const first = await send(200)
     await waitFor('some of the first batch', async () => (await applied()) > 20, 30_000)
-    const b = spawnConsumer('member-b')
+    const b = spawnConsumer()
     await waitFor(
       'both members holding partitions',
       () =>

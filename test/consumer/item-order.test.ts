@@ -11,7 +11,7 @@ import { orderHistory } from '../helpers/consumer-events'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 import { type Collector, collectMessages, startTestKafka } from '../helpers/kafka'
 import { startTestRelay } from '../helpers/relay'
-import { delay, waitFor } from '../helpers/wait'
+import { waitFor } from '../helpers/wait'
 
 let db: TestDatabase
 let kafka: MockKafka
@@ -54,8 +54,14 @@ describe('one item, two writers', () => {
     const b = db.db
       .transaction((tx) => handleEvent(tx, confirmedB))
       .then(() => commits.push(confirmedB.orderId))
-    // Long enough for B to commit if nothing holds it back.
-    await delay(500)
+    // B waits on the item's row lock that A holds (a writer serialises on its aggregate).
+    await waitFor('B waiting on A', async () => {
+      const [row] = await db.sql<{ n: number }[]>`
+        select count(*)::int as n from pg_stat_activity
+         where datname = current_database() and wait_event_type = 'Lock'`
+      return (row?.n ?? 0) > 0
+    })
+    expect(commits).toEqual([])
     release()
     await Promise.all([a, b])
 

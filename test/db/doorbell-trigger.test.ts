@@ -10,7 +10,7 @@ import type { MockKafka } from '../../src/dev/mock-kafka'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 import { startTestKafka } from '../helpers/kafka'
 import { startTestRelay } from '../helpers/relay'
-import { delay } from '../helpers/wait'
+import { waitFor } from '../helpers/wait'
 
 let db: TestDatabase
 let kafka: MockKafka
@@ -23,16 +23,23 @@ afterAll(async () => {
   await db.close()
 })
 
-/** Inserts one event with no relay running, and counts the notifications it caused. */
+/**
+ * Inserts one event with no relay running, and counts the notifications it caused: those that
+ * came before a marker NOTIFY sent after the insert's commit (Postgres delivers a session's
+ * notifications in commit order).
+ */
 async function ringsOfOneInsert(): Promise<number> {
   let rings = 0
-  const listening = await db.sql.listen('outbox_events', () => {
-    rings++
+  let marked = false
+  const listening = await db.sql.listen('outbox_events', (payload) => {
+    if (payload === 'marker') marked = true
+    else if (!marked) rings++
   })
   await db.sql`
     insert into outbox (event_id, event_type, aggregate_id, payload, occurred_at)
     values (gen_random_uuid(), 'OrderCreated', gen_random_uuid(), '{}'::jsonb, now())`
-  await delay(200) // a NOTIFY arrives with the commit's ack; this is ample
+  await db.sql`select pg_notify('outbox_events', 'marker')`
+  await waitFor('the marker', () => marked)
   await listening.unlisten()
   return rings
 }

@@ -12,7 +12,7 @@ import { createDb } from '../../src/db/client'
 import { migrateDatabase } from '../../src/db/migrate'
 import { readOutboxStats } from '../../src/outbox/stats'
 import type { RelayService } from '../../src/relay/start-relay'
-import { collectMessages, startTestKafka } from '../helpers/kafka'
+import { collectMessages, messagesOnBroker, startTestKafka } from '../helpers/kafka'
 import { migrationsUpTo } from '../helpers/previous-schema'
 import { startTestRelay } from '../helpers/relay'
 import { waitFor } from '../helpers/wait'
@@ -88,7 +88,7 @@ it('delivers every unpublished event of a populated outbox after it, in order, a
     // 200 aggregates x 3, less the dead one, plus order-299's fourth and the late one; order-300's
     // fourth waits behind its dead third.
     await waitFor('601 events', () => consumer.messages.length >= 601, 20_000)
-    await new Promise((r) => setTimeout(r, 300))
+    expect(await messagesOnBroker(kafka.bootstrap, 'orders.events')).toBe(601)
     expect(consumer.messages).toHaveLength(601)
     const versions = new Map<string, number[]>()
     for (const m of consumer.messages) {

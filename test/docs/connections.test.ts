@@ -9,7 +9,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/database'
 import { startTestKafka } from '../helpers/kafka'
 import { startTestRelay } from '../helpers/relay'
 import { repoPath } from '../helpers/stack-files'
-import { delay, waitFor } from '../helpers/wait'
+import { waitFor } from '../helpers/wait'
 
 const docs = readFileSync(repoPath('docs/operations.md'), 'utf8').replace(/\s+/g, ' ')
 const claim = docs.match(/Each relay opens (\d+) connections \(([^)]*)\); (\d+) in `poll` mode/)
@@ -46,17 +46,22 @@ describe('docs/operations.md: a relay’s connections', () => {
     ['poll', 3],
   ])('%s mode opens as many as it says, named as it says', async (mode, index) => {
     const expected = Number(claim?.[index])
-    const relay = await startTestRelay({
-      databaseUrl: db.url,
-      brokers: kafka.bootstrap,
-      topic: 'orders.events',
-      RELAY_WAKEUP: mode,
-      RETENTION_INTERVAL_MS: '100', // its connection opens at the first pass
-    })
+    const relay = await startTestRelay(
+      {
+        databaseUrl: db.url,
+        brokers: kafka.bootstrap,
+        topic: 'orders.events',
+        RELAY_WAKEUP: mode,
+      },
+      { retentionIntervalMs: 100 }, // its connection opens at the first pass
+    )
     try {
       await fetch(`http://127.0.0.1:${relay.httpPort}/metrics`) // the stats connection
       await waitFor(`${expected} connections`, async () => total(await connections()) >= expected)
-      await delay(500)
+      // Every part at work once more (metrics, readiness, the LISTEN's watchdog): none opens
+      // another connection.
+      await fetch(`http://127.0.0.1:${relay.httpPort}/readyz`)
+      await fetch(`http://127.0.0.1:${relay.httpPort}/metrics`)
       const open = await connections()
       expect(total(open)).toBe(expected)
       for (const name of Object.keys(open)) expect(claim?.[2]).toContain(`\`${name}\``)

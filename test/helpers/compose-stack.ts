@@ -110,7 +110,7 @@ export async function startOwnServices(targets: Targets, run: RunOptions): Promi
       const env: Record<string, string> = { ...run.imageEnv }
       for (const [k, v] of Object.entries(service.environment ?? {})) env[k] = rewrite(v)
       if (env.PORT === '3000') env.PORT = String(ports.api)
-      if (env.RELAY_METRICS_PORT === '9400') env.RELAY_METRICS_PORT = String(ports.relay)
+      if (env.METRICS_PORT === '9400') env.METRICS_PORT = String(ports.relay)
       // The librdkafka mock cannot run the idempotent producer (Redpanda can).
       if (env.KAFKA_BROKERS) env.KAFKA_IDEMPOTENT = 'false'
       const command = node(service.command ?? [])

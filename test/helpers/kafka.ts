@@ -28,6 +28,21 @@ export function startTestKafka(
   return kafka
 }
 
+/**
+ * Messages ever written to a topic, by its partitions' end offsets: read from the broker, so
+ * "nothing more was sent" needs no wait for a consumer to catch up.
+ */
+export async function messagesOnBroker(bootstrap: string, topic: string): Promise<number> {
+  const admin = new Kafka({ brokers: bootstrap.split(','), logLevel: logLevel.NOTHING }).admin()
+  await admin.connect()
+  try {
+    const offsets = await admin.fetchTopicOffsets(topic)
+    return offsets.reduce((sum, p) => sum + Number(p.high), 0)
+  } finally {
+    await admin.disconnect()
+  }
+}
+
 /** Consumes the topic from the beginning with a kafkajs consumer group, recording everything. */
 export async function collectMessages(bootstrap: string, topic: string): Promise<Collector> {
   const consumer = new Kafka({

@@ -27,7 +27,7 @@ export function spawnEntrypoint(file: string, env: Record<string, string>): Spaw
     NODE_FLAGS === undefined ? SERVICE_NODE_FLAGS : NODE_FLAGS.split(' ').filter((f) => f !== '')
   return spawnCommand([process.execPath, ...flags, '--import', 'tsx', file], {
     // Several consumers at once (and other test files'): any free port for their metrics.
-    env: { LOG_LEVEL: 'info', CONSUMER_METRICS_PORT: '0', ...rest },
+    env: { LOG_LEVEL: 'info', METRICS_PORT: '0', ...rest },
   })
 }
 
@@ -44,7 +44,7 @@ export function spawnRelayProcess(
     KAFKA_BROKERS: target.brokers,
     KAFKA_TOPIC_TEMPLATE: target.topic,
     KAFKA_IDEMPOTENT: 'false',
-    RELAY_METRICS_PORT: '0', // several relays at once: any free port
+    METRICS_PORT: '0', // several relays at once: any free port
     ...env,
   })
 }

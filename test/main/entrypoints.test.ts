@@ -36,7 +36,7 @@ describe('a port in use', () => {
       expect(await api.exited).toBe(1)
       const lines = api.output().trim().split('\n')
       expect(lines.at(-1)).toBe(
-        `port ${port} is in use: set PORT (the API) or RELAY_METRICS_PORT (the relay) to a free port`,
+        `port ${port} is in use: set PORT (the API) or METRICS_PORT (the relay) to a free port`,
       )
       expect(api.output()).not.toMatch(/\n\s+at /) // no stack frames
     } finally {
@@ -64,7 +64,7 @@ describe('running processes', () => {
       DATABASE_URL: db.url,
       KAFKA_BROKERS: kafka.bootstrap,
       KAFKA_IDEMPOTENT: 'false',
-      RELAY_METRICS_PORT: String(metricsPort),
+      METRICS_PORT: String(metricsPort),
     })
     await relay.waitForOutput(/relay started/)
     await db.sql`
@@ -110,12 +110,12 @@ describe('running processes', () => {
     expect(relay.output()).toMatch(/relay stopped/)
   })
 
-  it('start:relay with RELAY_METRICS_PORT=0 and LOG_LEVEL=warn still says the port it chose', async () => {
+  it('start:relay with METRICS_PORT=0 and LOG_LEVEL=warn still says the port it chose', async () => {
     const relay = spawnEntrypoint('src/main/relay.ts', {
       DATABASE_URL: db.url,
       KAFKA_BROKERS: kafka.bootstrap,
       KAFKA_IDEMPOTENT: 'false',
-      RELAY_METRICS_PORT: '0',
+      METRICS_PORT: '0',
       LOG_LEVEL: 'warn',
     })
     try {
@@ -141,7 +141,7 @@ describe('running processes', () => {
     const app = spawnEntrypoint('src/main/all.ts', {
       DEV_DATA_DIR: dataDir,
       PORT: String(port),
-      RELAY_METRICS_PORT: '0',
+      METRICS_PORT: '0',
     })
     try {
       await app.waitForOutput(/curl -i -X POST/, 30_000)
@@ -153,7 +153,7 @@ describe('running processes', () => {
         body: JSON.stringify({ item: 'book', quantity: 2 }),
       })
       expect(res.status).toBe(201)
-      // The banner names the relay's metrics URL (RELAY_METRICS_PORT=0 here: a chosen port).
+      // The banner names the relay's metrics URL (METRICS_PORT=0 here: a chosen port).
       const relayPort = app.output().match(/Relay +http:\/\/localhost:(\d+)\/metrics/)?.[1]
       const metrics = await fetch(`http://127.0.0.1:${relayPort}/metrics`)
       expect(await metrics.text()).toMatch(/^relay_owned_partitions \d+$/m)
@@ -168,7 +168,7 @@ describe('running processes', () => {
   }, 60_000)
 
   it('db:migrate with RELAY_WAKEUP=poll turns the trigger off; an adaptive relay then exits 1 saying why', async () => {
-    const env = { DATABASE_URL: db.url, KAFKA_BROKERS: kafka.bootstrap, RELAY_METRICS_PORT: '0' }
+    const env = { DATABASE_URL: db.url, KAFKA_BROKERS: kafka.bootstrap, METRICS_PORT: '0' }
     try {
       const migrate = spawnEntrypoint('src/main/migrate.ts', { ...env, RELAY_WAKEUP: 'poll' })
       expect(await migrate.exited).toBe(0)

@@ -28,7 +28,7 @@ afterEach(async () => {
   await rm(dataDir, { recursive: true, force: true })
 })
 
-const env = () => ({ DEV_DATA_DIR: dataDir, PORT: String(port), RELAY_METRICS_PORT: '0' })
+const env = () => ({ DEV_DATA_DIR: dataDir, PORT: String(port), METRICS_PORT: '0' })
 
 /** `npm start` in a process group of its own, as a terminal runs it. */
 function npmStart(): Spawned {

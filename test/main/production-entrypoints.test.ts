@@ -69,8 +69,7 @@ describe.skipIf(!hideLibrdkafka)('with librdkafka hidden', () => {
       KAFKA_BROKERS: kafka.bootstrap,
       KAFKA_TOPIC: TOPIC,
       KAFKA_IDEMPOTENT: 'false', // the mock broker cannot run the idempotent producer
-      RELAY_METRICS_PORT: '0',
-      CONSUMER_METRICS_PORT: '0',
+      METRICS_PORT: '0',
     }
   })
   afterAll(async () => {

@@ -19,8 +19,8 @@ import {
 /** Per job: the entrypoint its service runs and the setting that names its HTTP port. */
 const processes: Record<string, { entrypoint: string; portSetting: string }> = {
   api: { entrypoint: 'dist/main/api.js', portSetting: 'PORT' },
-  relay: { entrypoint: 'dist/main/relay.js', portSetting: 'RELAY_METRICS_PORT' },
-  consumer: { entrypoint: 'dist/main/consume.js', portSetting: 'CONSUMER_METRICS_PORT' },
+  relay: { entrypoint: 'dist/main/relay.js', portSetting: 'METRICS_PORT' },
+  consumer: { entrypoint: 'dist/main/consume.js', portSetting: 'METRICS_PORT' },
 }
 
 const { services } = readCompose()

@@ -6,13 +6,14 @@ import { randomUUID } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { MockKafka } from '../../src/dev/mock-kafka'
+import { OUTBOX_CHANNEL } from '../../src/outbox/locks'
 import type { RelayService } from '../../src/relay/start-relay'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 import { startTestKafka } from '../helpers/kafka'
 import { park } from '../helpers/outbox-state'
 import { startTestRelay } from '../helpers/relay'
 import { runCli } from '../helpers/run-cli'
-import { delay, waitFor } from '../helpers/wait'
+import { waitFor } from '../helpers/wait'
 
 let db: TestDatabase
 const cli = (...args: string[]) => runCli(args, { DATABASE_URL: db.url })
@@ -210,17 +211,18 @@ describe('with a relay running', () => {
     )
   })
 
-  it('retry <id>: requeued and published at once (the NOTIFY wakes the relay)', async () => {
-    const byHand = await insertEvent('dead')
+  it('retry <id>: requeued and published at once (its NOTIFY wakes the relay)', async () => {
     const retried = await insertEvent('dead', { error: 'was down' })
-    await delay(300) // the relay, woken by those inserts, has found nothing and gone back to sleep
-    // Control: requeued with a plain UPDATE (no NOTIFY), an event waits for the minute poll.
-    await db.sql`update outbox_parked set dead_at = null where event_id = ${byHand}`
-    await delay(1500)
-    expect((await row(byHand))?.publishedAt).toBeNull()
-
-    const { code, stdout } = await cli('retry', retried)
-    expect({ code, stdout }).toEqual({ code: 0, stdout: 'requeued 1 event(s)\n' })
+    // Listening from after that insert's commit: what is heard comes from the CLI.
+    const rings: string[] = []
+    const listening = await db.sql.listen(OUTBOX_CHANNEL, (payload) => rings.push(payload))
+    try {
+      const { code, stdout } = await cli('retry', retried)
+      expect({ code, stdout }).toEqual({ code: 0, stdout: 'requeued 1 event(s)\n' })
+      await waitFor('the retry rang', () => rings.length > 0, 5000)
+    } finally {
+      await listening.unlisten()
+    }
     await waitFor(
       'the retried event published',
       async () => (await row(retried))?.publishedAt,
@@ -257,7 +259,13 @@ describe('with a relay running', () => {
     const order = randomUUID()
     const dead = await insertEvent('dead', { order, error: 'poison' })
     const later = await insertEvent('pending', { order })
-    await delay(500) // the relay would have published `later` by now, were it not held
+    // An event of another order, written after `later`: the drain that publishes it has seen
+    // `later` too, and held it.
+    const probe = await insertEvent('pending')
+    await waitFor('the probe published', async () => {
+      const [left] = await db.sql`select 1 from outbox_unpublished where event_id = ${probe}`
+      return !left
+    })
     expect((await row(later))?.publishedAt).toBeNull()
 
     const { code, stdout } = await cli('discard', dead)

@@ -5,9 +5,8 @@ describe('Doorbell', () => {
   it('remembers a ring that came while nobody waited (no lost wake-up)', async () => {
     const bell = new Doorbell()
     bell.ring('notify')
-    const started = Date.now()
+    // Before any timer could fire: the wait returns the latched ring, not its timeout.
     expect(await bell.wait(10_000, new AbortController().signal)).toBe('notify')
-    expect(Date.now() - started).toBeLessThan(50)
   })
 
   it('forgets rings before clear(): the drain that follows covers them', async () => {

@@ -7,12 +7,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createApp } from '../../src/app'
 import { fitDoorbellTrigger } from '../../src/db/doorbell-trigger'
 import type { MockKafka } from '../../src/dev/mock-kafka'
+import { LOCK } from '../../src/outbox/locks'
 import type { RelayService } from '../../src/relay/start-relay'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 import { type Collector, collectMessages, startTestKafka } from '../helpers/kafka'
 import { unpublishedCount } from '../helpers/ledger'
 import { startTestRelay } from '../helpers/relay'
-import { delay, waitFor } from '../helpers/wait'
+import { waitFor } from '../helpers/wait'
 
 const topic = 'orders.events'
 let db: TestDatabase
@@ -41,6 +42,31 @@ async function placeOrder(item = 'book', quantity = 2) {
   })
   expect(res.status).toBe(201)
   return (await res.json()) as { id: string }
+}
+
+/** One sample of a relay's /metrics, e.g. `relay_wakeups_total{cause="notify"}`. */
+async function sample(service: RelayService, series: string) {
+  const text = await (await fetch(`http://127.0.0.1:${service.httpPort}/metrics`)).text()
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `))
+  return Number(line?.split(' ')[1] ?? Number.NaN)
+}
+const notifyWakeups = (service: RelayService) =>
+  sample(service, 'relay_wakeups_total{cause="notify"}')
+
+/** The relay's /readyz no longer waits for its LISTEN connection to answer a ping. */
+async function listenConfirmed(service: RelayService) {
+  const res = await fetch(`http://127.0.0.1:${service.httpPort}/readyz`)
+  const { reasons } = (await res.json()) as { reasons: string[] }
+  return !reasons.some((r) => r.startsWith('LISTEN connection'))
+}
+
+/** Awake locks the relay holds (adaptive: none while it sleeps). */
+async function awakeLocks() {
+  const [row] = await db.sql<{ n: number }[]>`
+    select count(*)::int as n from pg_locks l join pg_stat_activity a using (pid)
+     where l.locktype = 'advisory' and l.classid = ${LOCK.awake} and l.objsubid = 2
+       and l.granted and a.application_name = 'outbox-relay' and a.datname = current_database()`
+  return row?.n ?? 0
 }
 
 const messagesFor = (orderId: string) => consumer.messages.filter((m) => m.key === orderId)
@@ -95,20 +121,21 @@ describe.each(['adaptive', 'notify', 'poll'] as const)('relay, %s wake-up', (mod
 
   // In poll mode nothing rings by design: it is the one mode that waits for the timer.
   it.skipIf(mode === 'poll')('wakes on NOTIFY, not on the poll', async () => {
-    relay = await startRelay({ RELAY_POLL_INTERVAL_MS: '60000' })
-    await delay(300) // let the start-up drain finish; from here only a NOTIFY can wake it
-    const started = Date.now()
+    const service = await startRelay({ RELAY_POLL_INTERVAL_MS: '60000' })
+    relay = service
+    // LISTEN in place, and the relay asleep: from here only a NOTIFY can wake it before the
+    // minute poll.
+    await waitFor('LISTEN in place', () => listenConfirmed(service))
+    await waitFor('asleep', async () => (await awakeLocks()) === 0)
+    const before = await notifyWakeups(service)
     const order = await placeOrder()
     await waitFor('the event', () => messagesFor(order.id).length > 0, 5000)
-    // The poll would take 60 s; a notification takes milliseconds (plus consumer fetch time).
-    expect(Date.now() - started).toBeLessThan(3000)
+    expect(await notifyWakeups(service)).toBeGreaterThan(before)
   })
 
   it('catches up on rows written while no relay ran', async () => {
     const orders: Array<{ id: string }> = []
     for (let i = 0; i < 25; i++) orders.push(await placeOrder(`offline-${i}`, 1))
-    await delay(200)
-    expect(orders.every((o) => messagesFor(o.id).length === 0)).toBe(true)
     expect(await unpublished()).toBe(25)
 
     relay = await startRelay({ RELAY_POLL_INTERVAL_MS: '60000', RELAY_BATCH_SIZE: '10' }) // several batches
@@ -117,12 +144,16 @@ describe.each(['adaptive', 'notify', 'poll'] as const)('relay, %s wake-up', (mod
   })
 
   it('keeps accepting orders while every broker is down, and delivers them all after', async () => {
-    relay = await startRelay()
+    const service = await startRelay()
+    relay = service
     kafka.setAllBrokersDown()
     const orders: Array<{ id: string }> = []
+    const failures = () => sample(service, 'outbox_publish_errors_total{class="unavailable"}')
     try {
       for (let i = 0; i < 5; i++) orders.push(await placeOrder(`outage-${i}`, 1))
-      await delay(2500)
+      // Two more failed attempts: the second began after the last order was committed.
+      const before = await failures()
+      await waitFor('attempts that failed', async () => (await failures()) >= before + 2, 20_000)
       expect(await unpublished()).toBe(5) // nothing marked without an acknowledgement
       expect(orders.every((o) => messagesFor(o.id).length === 0)).toBe(true)
     } finally {

@@ -62,7 +62,7 @@ describe('toKafkaMessage', () => {
     })
   })
 
-  it("sends the row's own source as ce_source, the relay's EVENT_SOURCE when it names none", () => {
+  it("sends the row's own source as ce_source, the relay's default when it names none", () => {
     const row = {
       id: 9,
       eventId: '6f1c3f0e-6a51-4bd0-9d43-0d6f0c8a1c13',

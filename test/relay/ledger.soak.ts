@@ -43,8 +43,6 @@ function spawnRelay(slot: number): Spawned {
     { databaseUrl: db.url, brokers: kafka.bootstrap, topic: '{aggregate_type}.events' },
     {
       RELAY_BATCH_SIZE: '200',
-      RELAY_BACKOFF_CAP_MS: '1000',
-      KAFKA_SEND_TIMEOUT_MS: '5000',
       LOG_LEVEL: 'info',
     },
   )

@@ -51,7 +51,11 @@ describe('LISTEN connection killed', () => {
       RELAY_POLL_INTERVAL_MS: '60000',
     })
     try {
-      await delay(500)
+      // The LISTEN in place (readiness no longer waits for it): from here a kill opens a gap.
+      await waitFor('LISTEN in place', async () => {
+        const ready = await (await fetch(`http://127.0.0.1:${relay.httpPort}/readyz`)).json()
+        return !(ready as { reasons: string[] }).reasons.some((r) => r.startsWith('LISTEN'))
+      })
       const killed = await db.sql`
         select pg_terminate_backend(pid) from pg_stat_activity
          where application_name = 'outbox-relay-listen' and datname = current_database()`
@@ -93,14 +97,15 @@ describe('Postgres stopped for 10 s and restarted', () => {
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ item: 'outage', quantity: 1 }),
       })
-    const relay = await startTestRelay({
-      databaseUrl: url,
-      brokers: kafka.bootstrap,
-      topic,
-      RELAY_POLL_INTERVAL_MS: '60000',
-      RELAY_BACKOFF_BASE_MS: '100',
-      RELAY_BACKOFF_CAP_MS: '30000',
-    })
+    const relay = await startTestRelay(
+      {
+        databaseUrl: url,
+        brokers: kafka.bootstrap,
+        topic,
+        RELAY_POLL_INTERVAL_MS: '60000',
+      },
+      { backoff: { baseMs: 100, capMs: 30_000 } }, // the real cap: the test is about its wait
+    )
     try {
       const before = await post()
       expect(before.status).toBe(201)

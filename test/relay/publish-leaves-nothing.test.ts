@@ -10,11 +10,11 @@ import postgres from 'postgres'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { buffersOf, readTables } from '../../bench/cost-measure'
 import { drain } from '../../src/relay/drain'
-import { FLUSH_MS } from '../../src/relay/positions'
 import { startRetention } from '../../src/relay/retention'
 import { RelaySession } from '../../src/relay/session'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 import { unpublishedCount } from '../helpers/ledger'
+import { waitFor } from '../helpers/wait'
 
 let db: TestDatabase
 let session: RelaySession
@@ -59,6 +59,14 @@ afterAll(async () => {
   await db.close()
 })
 
+/** Rows the stored positions have passed, as retention reads them (stored on their clock). */
+async function passedByPositions() {
+  const [row] = await db.sql<{ n: number }[]>`
+    select count(*)::int as n from outbox o cross join outbox_position p
+     where o.xid is null or pg_visible_in_snapshot(o.xid, p.snapshots[o.partition + 1])`
+  return row?.n ?? 0
+}
+
 /** n_tup_* of a table, after the writer's and the relay's backends flushed their counters. */
 async function counts(table: string) {
   for (const sql of [session.sql, writer]) {
@@ -76,7 +84,7 @@ it('publishing 10,000 events updates and deletes no outbox row; one position row
   published = 0
   expect(await publishAll()).toBe(10_000)
   expect(published).toBe(10_000)
-  await new Promise((r) => setTimeout(r, FLUSH_MS + 100)) // the positions are stored
+  await waitFor('the positions stored', async () => (await passedByPositions()) === 10_000)
   expect(await unpublishedCount(db.sql)).toBe(0)
   const outbox1 = await counts('outbox')
   const position1 = await counts('outbox_position')
@@ -98,7 +106,7 @@ it('with a snapshot held open, a claim after 20,000 published (and deleted) stay
     published = 0
     expect(await publishAll()).toBe(20_000)
     const afterPublishing = await claimBuffers()
-    await new Promise((r) => setTimeout(r, FLUSH_MS + 100))
+    await waitFor('the positions stored', async () => (await passedByPositions()) === 30_000)
     // Retention deletes every published row: 30,000 dead versions vacuum cannot remove yet.
     const retention = startRetention({
       sql: db.sql,

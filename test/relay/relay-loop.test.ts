@@ -73,6 +73,21 @@ function run(
 
 const unpublished = () => unpublishedCount(db.sql)
 
+/** Counts a session's statements, and its rebalances (the loop's tick) among them. */
+function statementCounter() {
+  const counts = { statements: 0, rebalances: 0 }
+  const debug = (query: string) => {
+    counts.statements++
+    if (query.includes('as relays')) counts.rebalances++
+  }
+  /** Resolves once `n` more rebalances have run. */
+  const ticks = (n: number) => {
+    const until = counts.rebalances + n
+    return waitFor(`${n} rebalances`, () => counts.rebalances >= until)
+  }
+  return { counts, debug, ticks }
+}
+
 describe('runRelay', () => {
   it('publishes everything once, in id order, in batches, and marks it', async () => {
     await insertEvents(35)
@@ -94,17 +109,17 @@ describe('runRelay', () => {
       async (batch) => {
         batches.push(batch.map((m) => m.id))
       },
-      { lingerMs: 1000 },
+      { lingerMs: 60_000 },
     )
     for (let i = 0; i < 10; i++) {
       await insertEvents(3)
       await delay(5)
     }
     await waitFor('all marked', async () => (await unpublished()) === 0)
-    await delay(50) // inside the second-long linger
+    // Lingering now, for a minute: a stop that waited the linger out would take that long.
     const stopAt = performance.now()
     await relay.stop()
-    expect(performance.now() - stopAt).toBeLessThan(1000)
+    expect(performance.now() - stopAt).toBeLessThan(10_000)
     const ids = batches.flat()
     expect(new Set(ids).size).toBe(30)
     expect(ids).toEqual([...ids].sort((a, b) => a - b))
@@ -113,16 +128,17 @@ describe('runRelay', () => {
   it('in poll mode, drains full batches and stops at the first short one until the next poll', async () => {
     await insertEvents(25)
     const batches: number[] = []
+    const counter = statementCounter()
     const relay = run(
       async (batch) => {
         batches.push(batch.length)
         // Events arriving while the last (short) batch is in flight wait for the next poll.
         if (batches.length === 3) await insertEvents(4)
       },
-      { mode: 'poll', pollIntervalMs: 60_000 },
+      { mode: 'poll', pollIntervalMs: 60_000, rebalanceEveryMs: 50, debug: counter.debug },
     )
     await waitFor('the first poll published', () => batches.length === 3)
-    await delay(1500) // past a rebalance tick: no claim without a poll
+    await counter.ticks(3) // the loop woke three times: no claim without a poll
     await relay.stop()
     expect(batches).toEqual([10, 10, 5])
     expect(await unpublished()).toBe(4)
@@ -148,17 +164,17 @@ describe('runRelay', () => {
     let attempts = 0
     let failing = true
     const delivered: string[] = []
+    const startedAt = performance.now()
     const relay = run(async (batch) => {
       attempts += 1
       if (failing) throw new Error('broker unreachable')
       delivered.push(...batch.map((m) => m.eventId))
     })
-    await delay(1000)
+    await waitFor('eight attempts', () => attempts >= 8)
     expect(await unpublished()).toBe(5)
-    // Backoff 20 ms doubling to a 200 ms cap, fully jittered: well under 100 tries a second.
-    // A loop with no backoff would make thousands.
-    expect(attempts).toBeGreaterThan(2)
-    expect(attempts).toBeLessThan(60)
+    // Backoff 20 ms doubling to a 200 ms cap, fully jittered: seven waits average 450 ms, and
+    // all seven under 100 ms is a chance in thousands. A loop with no backoff takes a few ms.
+    expect(performance.now() - startedAt).toBeGreaterThan(100)
     failing = false
     await waitFor('all marked', async () => (await unpublished()) === 0)
     await relay.stop()
@@ -273,19 +289,21 @@ describe('runRelay, held to account', () => {
       attempts: 1,
       nextAttemptAgo: '1 second',
     })
-    let statements = 0
+    const counter = statementCounter()
     const published: OutboxMessage[] = []
     const relay = run(async (batch) => void published.push(...batch), {
       pollIntervalMs: 60_000,
-      debug: () => void statements++,
+      debug: counter.debug,
     })
-    await delay(1000) // joined, found nothing to publish, asleep
-    const before = statements
-    await delay(2000)
-    const perSecond = (statements - before) / 2
+    await counter.ticks(2) // joined, found nothing to publish, asleep
+    const before = counter.counts.statements
+    await counter.ticks(2)
+    const perTick = (counter.counts.statements - before) / 2
     await relay.stop()
     expect(published).toEqual([])
-    expect(perSecond).toBeLessThan(50)
+    // A rebalance, its heartbeat and a look at the retry times; a loop re-claiming the held
+    // event sends hundreds.
+    expect(perTick).toBeLessThan(50)
   })
 
   it('a relay whose locks are released on its own backend notices, rejoins, and publishes twice at most its batches in hand', async () => {
@@ -313,9 +331,14 @@ describe('runRelay, held to account', () => {
     try {
       await writer
       await waitFor('all published', async () => (await unpublished()) === 0, 10_000)
-      await delay(1500) // a rebalance each, after the last publish
-      expect(a.session.owned.length + b.session.owned.length).toBe(64)
-      expect(b.session.owned.length).toBeGreaterThan(0)
+      // Each rebalances until they share: all 64 between them, some for each.
+      await waitFor(
+        'the partitions shared by both',
+        () =>
+          a.session.owned.length + b.session.owned.length === 64 &&
+          a.session.owned.length > 0 &&
+          b.session.owned.length > 0,
+      )
       const both = [...byA].filter((id) => byB.has(id))
       expect(both.length).toBeLessThanOrEqual(2 * options.batchSize)
       expect(new Set([...byA, ...byB]).size).toBe(1000)
@@ -331,12 +354,13 @@ describe('runRelay, dead letters', () => {
     const [victim] = await db.sql<{ eventId: string }[]>`
       select event_id as "eventId" from outbox order by id limit 1 offset 1`
     const memory = memoryLogger()
+    const counter = statementCounter()
     const relay = run(
       async (batch) => {
         const bad = batch.find((m) => m.eventId === victim?.eventId)
         if (bad) throw new PermanentPublishError(bad.eventId, 'MESSAGE_TOO_LARGE: test')
       },
-      { logger: memory.logger, pollIntervalMs: 60_000 },
+      { logger: memory.logger, pollIntervalMs: 60_000, debug: counter.debug },
     )
     try {
       const line = await waitFor('the dead letter logged', () => {
@@ -349,7 +373,8 @@ describe('runRelay, dead letters', () => {
         aggregateId: '11111111-1111-4111-8111-111111111111',
         reason: expect.stringMatching(/^permanent: .*MESSAGE_TOO_LARGE: test/),
       })
-      await delay(200)
+      // The loop went round twice more and logged it no more.
+      await counter.ticks(2)
       expect(memory.lines.filter((l) => l.msg.startsWith('event dead-lettered'))).toHaveLength(1)
     } finally {
       await relay.stop()

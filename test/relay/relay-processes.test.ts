@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import type { MockKafka } from '../../src/dev/mock-kafka'
 import { topicFor } from '../../src/outbox'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
-import { type Collector, collectMessages, startTestKafka } from '../helpers/kafka'
+import { type Collector, collectMessages, messagesOnBroker, startTestKafka } from '../helpers/kafka'
 import { insertOrderEvents, ledger, newOrderIds, unpublishedCount } from '../helpers/ledger'
 import { type Spawned, spawnRelayProcess } from '../helpers/process'
 import { delay, waitFor } from '../helpers/wait'
@@ -98,14 +98,16 @@ describe('relay processes', () => {
     await insertOrderEvents(db.sql, newOrderIds(50), 1)
     kafka.setAllBrokersDown()
     try {
-      const relay = spawnRelayProcess(target(), { SHUTDOWN_TIMEOUT_MS: '2000' })
+      const relay = spawnRelayProcess(target())
       relays.push(relay)
       await relay.waitForOutput(/relay started/)
-      await delay(1000) // the first batch is now waiting on the broker
+      // Joined: its first drain claims at once, and the batch waits on the broker.
+      await waitFor('the partitions owned', () => sharedBy(1), 20_000)
       const stopped = Date.now()
       relay.child.kill('SIGTERM')
       expect(await relay.exited).toBe(0)
-      expect(Date.now() - stopped).toBeLessThan(6000)
+      // Its 5 s wait for the batch in hand (src/config/fixed.ts), then closing.
+      expect(Date.now() - stopped).toBeLessThan(15_000)
       expect(await publishedCount()).toBe(0)
     } finally {
       kafka.setAllBrokersUp()
@@ -128,7 +130,7 @@ describe('relay processes', () => {
       await insertOrderEvents(db.sql, orders, 2) // every order ends with two more events
       await insertOrderEvents(db.sql, orders, 1, { aggregateType: 'shipment' })
     })()
-    await delay(500)
+    await waitFor('the stream under way', async () => (await publishedCount()) >= 100, 20_000)
     trio[1]?.child.kill('SIGKILL')
     await writer
 
@@ -167,7 +169,9 @@ describe('relay processes', () => {
     await waitFor('two relays sharing all 64 again', () => sharedBy(2), 10_000)
     await insertOrderEvents(db.sql, newOrderIds(100), 2)
     await waitFor('all on the topic', () => consumer.byEventId().size === 300, 20_000)
-    await delay(500) // a late duplicate would arrive by now
+    // A stale batch of the frozen relay would have gone out before it logged its rejoin: the
+    // broker holds exactly 300 messages, none twice.
+    expect(await messagesOnBroker(kafka.bootstrap, topicFor(topic, 'orders'))).toBe(300)
     const report = await ledger(db.sql, consumer)
     expect(report.missing).toEqual([])
     expect(report.outOfOrder).toEqual([])

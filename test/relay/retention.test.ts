@@ -18,7 +18,8 @@ beforeAll(async () => {
   client = postgres(db.url, { max: 1, onnotice: () => {} })
 })
 afterEach(async () => {
-  for (const stop of stops.splice(0)) await stop()
+  // Last started, first stopped: a retention before the connection it runs on.
+  for (const stop of stops.splice(0).reverse()) await stop()
   await db.sql`truncate outbox, outbox_parked`
 })
 afterAll(async () => {
@@ -27,6 +28,14 @@ afterAll(async () => {
 })
 
 const silent = pino({ level: 'silent' })
+
+/** A connection of its own that counts the statements sent on it: a pass sends at least two. */
+function countingClient() {
+  let statements = 0
+  const sql = postgres(db.url, { max: 1, onnotice: () => {}, debug: () => void statements++ })
+  stops.push(() => sql.end({ timeout: 1 }))
+  return { sql, statements: () => statements }
+}
 
 function retention(options: { batchSize?: number; intervalMs?: number; sql?: postgres.Sql } = {}) {
   const batches: number[] = []
@@ -127,7 +136,8 @@ describe('retention', () => {
 
   it('runs on its timer while writers insert, and never deletes what they write', async () => {
     await insert(3000, 'old', { occurredDaysAgo: 30, publishedDaysAgo: 30 })
-    const r = retention({ batchSize: 200, intervalMs: 50 })
+    const counting = countingClient()
+    const r = retention({ batchSize: 200, intervalMs: 50, sql: counting.sql })
     let written = 0
     const writer = (async () => {
       for (let i = 0; i < 40; i++) {
@@ -139,7 +149,11 @@ describe('retention', () => {
     })()
     await waitFor('the old rows deleted by the timer', async () => !(await countByTag()).old)
     await writer
-    await delay(150) // a few more passes with nothing to delete
+    const sent = counting.statements()
+    await waitFor(
+      'two more passes, with nothing to delete',
+      () => counting.statements() >= sent + 4,
+    )
     expect(await countByTag()).toEqual({ 'new-pending': written, 'new-published': written })
     expect(r.batches.reduce((a, b) => a + b, 0)).toBe(3000)
     expect(Math.max(...r.batches)).toBeLessThanOrEqual(200)
@@ -181,10 +195,24 @@ describe('retention', () => {
   })
 
   it('stop() ends the timer: nothing is deleted afterwards', async () => {
-    const r = retention({ intervalMs: 20 })
+    const stopped = countingClient()
+    const r = retention({ intervalMs: 20, sql: stopped.sql })
     await r.stop()
+    const sentBeforeStop = stopped.statements()
     await insert(10, 'old', { occurredDaysAgo: 30, publishedDaysAgo: 30 })
-    await delay(100)
+    // A second retention on the same interval, that keeps everything: its passes are the
+    // stopped one's missed ticks.
+    const control = countingClient()
+    const kept = startRetention({
+      sql: control.sql,
+      maxAgeMs: 365 * DAY,
+      batchSize: 1000,
+      intervalMs: 20,
+      logger: silent,
+    })
+    stops.push(kept.stop)
+    await waitFor('three passes of the other', () => control.statements() >= 6)
+    expect(stopped.statements()).toBe(sentBeforeStop)
     expect(await countByTag()).toEqual({ old: 10 })
   })
 })

@@ -14,7 +14,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/database'
 import { type Collector, collectMessages, startTestKafka } from '../helpers/kafka'
 import { park } from '../helpers/outbox-state'
 import { startTestRelay } from '../helpers/relay'
-import { delay, waitFor } from '../helpers/wait'
+import { waitFor } from '../helpers/wait'
 
 /**
  * Runs SQL text as an outside service would: through psql when installed, else as one simple
@@ -80,7 +80,7 @@ describe('rows written with plain SQL', () => {
       ce_type: 'ShipmentDispatched',
       ce_subject: 'SHP-0001',
       ce_specversion: '1.0',
-      ce_source: '/orders-api', // no source written: the relay's EVENT_SOURCE
+      ce_source: '/orders-api', // no source written: the relay's default
       tenant: 'acme',
       schema: 'shipment-v1',
     })
@@ -102,8 +102,18 @@ describe('rows written with plain SQL', () => {
       key: 'SHP-0002',
       headers: { ce_type: 'ShipmentAudited', ce_subject: 'SHP-0002', ce_sequence: '7' },
     })
-    await delay(200)
-    expect((await on('shipment.events')).messages.map((m) => m.key)).not.toContain('SHP-0002')
+    // The aggregate's next event, to its type's topic: same key, so the same partition, after
+    // anything of SHP-0002 sent there before.
+    await plainSql(
+      db.url,
+      `insert into outbox (aggregate_type, aggregate_id, event_type, payload)
+       values ('shipment', 'SHP-0002', 'ShipmentNoted', '{}')`,
+    )
+    const shipments = await on('shipment.events')
+    await waitFor('the next event', () => shipments.messages.some((m) => m.key === 'SHP-0002'))
+    expect(
+      shipments.messages.filter((m) => m.key === 'SHP-0002').map((m) => m.headers.ce_type),
+    ).toEqual(['ShipmentNoted'])
   })
 
   it('a row that names its source goes out with it as ce_source', async () => {
@@ -170,7 +180,11 @@ describe('rows written with plain SQL', () => {
       values ('orders', 'SAME', 'OrderConfirmed', '{}'), ('shipment', 'SAME', 'ShipmentDispatched', '{}')`
     const shipments = await on('shipment.events')
     await waitFor('shipment/SAME', () => shipments.messages.some((m) => m.key === 'SAME'))
-    await delay(300)
+    // The drain that published shipment/SAME saw orders/SAME's later event too, and held it.
+    const [held] = await db.sql<{ n: number }[]>`
+      select count(*)::int as n from outbox_unpublished
+       where aggregate_type = 'orders' and aggregate_id = 'SAME' and dead_at is null`
+    expect(held?.n).toBe(1)
     expect((await on('orders.events')).messages.filter((m) => m.key === 'SAME')).toHaveLength(0)
   })
 })
@@ -188,8 +202,13 @@ describe('a topic the cluster does not have', () => {
       'shipment/SHP-9',
       () => shipments.messages.filter((m) => m.key === 'SHP-9').length === 3,
     )
-    // Waiting: not dead, no attempt counted, the topic named.
-    await delay(300)
+    // Waiting: not dead, no attempt counted, the topic named (once the relay has tried).
+    await waitFor('the payment events tried', async () => {
+      const [row] = await db.sql<{ n: number }[]>`
+        select count(*)::int as n from outbox_unpublished
+         where aggregate_type = 'payment' and last_error like '%MISSING_TOPIC%'`
+      return row?.n === 3
+    })
     const waiting = await db.sql<{ attempts: number; dead: boolean; last_error: string }[]>`
       select attempts, dead_at is not null as dead, last_error from outbox_unpublished
        where aggregate_type = 'payment' order by id`
