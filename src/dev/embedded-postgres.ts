@@ -103,7 +103,11 @@ export async function createEmbeddedPostgres(
 
     async start() {
       await stopLeftover(options.dataDir)
-      child = spawn(bin.postgres, args, { ...ids, detached: true, stdio: ['ignore', 'ignore', 'pipe'] })
+      child = spawn(bin.postgres, args, {
+        ...ids,
+        detached: true,
+        stdio: ['ignore', 'ignore', 'pipe'],
+      })
       await readyOrFailed(child)
     },
 

@@ -20,7 +20,11 @@ runMain(async () => {
   try {
     const dev = await startDevServices(config, devDataDirOf(process.env))
     started.push(dev)
-    await migrateDatabase(dev.config.databaseUrl, {}, wakeupToFit(dev.config.relay.mode, process.env))
+    await migrateDatabase(
+      dev.config.databaseUrl,
+      {},
+      wakeupToFit(dev.config.relay.mode, process.env),
+    )
     const api = await startApi(dev.config, logger)
     started.push(api)
     const relay = await startRelay(dev.config, logger)

@@ -9,7 +9,8 @@ import { runMain } from './run-main'
 
 runMain(async () => {
   const config = loadConfig()
-  const brokers = config.kafka.brokers ?? (await readDevServices(devDataDirOf(process.env)))?.brokers
+  const brokers =
+    config.kafka.brokers ?? (await readDevServices(devDataDirOf(process.env)))?.brokers
   if (!brokers)
     throw new Error('KAFKA_BROKERS is not set and no `npm start` is running here to tail.')
   const options = parseTailArgs(process.argv.slice(2), [

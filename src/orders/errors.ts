@@ -1,6 +1,6 @@
 /**
  * The orders feature's domain errors. They carry a code, never an HTTP status: the edge
- * (src/app.ts) maps codes to statuses and problem bodies.
+ * (routes-problems.ts) maps codes to statuses and problem bodies.
  */
 export type OrderErrorCode = 'ORDER_NOT_FOUND' | 'ORDER_STATE_CONFLICT'
 
