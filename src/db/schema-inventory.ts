@@ -21,7 +21,8 @@ export const inventory = pgSchema('inventory')
 /**
  * The largest stock count: what a JavaScript number holds exactly (the counters are read as
  * numbers), far below bigint's limit. One constant for every check of it: the table's
- * constraint below and the consumer's refusal of a move past it (src/consumer/queries.ts).
+ * constraint below, the consumer's refusal of a move past it (src/consumer/queries.ts), and the
+ * API's refusal of an order that would reserve past it (src/orders/place-order.ts).
  */
 export const STOCK_MAX = Number.MAX_SAFE_INTEGER
 const stockRange = sql.raw(`between 0 and ${STOCK_MAX}`)

@@ -18,6 +18,7 @@ export const ProblemSchema = z
       .string()
       .optional()
       .describe("For 409 on a transition: the order's current status."),
+    item: z.string().optional().describe('For 409 on a stock limit: the item.'),
   })
   .meta({ id: 'Problem', description: 'RFC 9457 problem details.' })
 

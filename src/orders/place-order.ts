@@ -1,28 +1,35 @@
 /**
- * Placing an order: the API's hot path. The order and its OrderCreated event are one statement,
- * prepared once per executor and connection.
+ * Placing an order: the API's hot path. The order, its OrderCreated event and the stock check
+ * are one statement, prepared once per executor and connection.
  */
 import { randomUUID } from 'node:crypto'
 import { sql } from 'drizzle-orm'
 import type { Executor } from '../db/client'
-import { orders, outbox } from '../db/schema'
+import { orders, outbox, STOCK_MAX, stock } from '../db/schema'
 import type { EventData } from '../events/contract'
 import type { EventContext } from '../outbox'
+import { OrderError } from './errors'
 import { type Clock, type Order, type PlaceOrderInput, toOrderJson } from './order'
 import { orderEvents } from './order-events'
 
 const p = (name: string) => sql.placeholder(name)
 
 /**
- * Data-modifying CTEs: `new_order` inserts the order, `new_event` its event. One statement is
- * one transaction, on `Db` as well as inside a caller's transaction: both rows commit or neither
- * does, in one round trip instead of four (BEGIN, two inserts, COMMIT).
+ * Data-modifying CTEs: `refused` finds the item's stock when this order would reserve past
+ * STOCK_MAX; only without it does `new_order` insert the order and `new_event` its event. One
+ * statement is one transaction, on `Db` as well as inside a caller's transaction: both rows
+ * commit or neither does, in one round trip instead of four (BEGIN, two inserts, COMMIT).
  */
 function build(executor: Executor) {
+  const refused = executor.$with('refused', {}).as(sql`
+    select from ${stock}
+     where ${stock.item} = ${p('item')}
+       and ${stock.reserved} > ${sql.raw(String(STOCK_MAX))} - ${p('quantity')}::bigint`)
   const newOrder = executor.$with('new_order', {}).as(sql`
     insert into ${orders} (id, item, quantity, customer_id, status, version, created_at, updated_at)
     select ${p('id')}, ${p('item')}, ${p('quantity')}, ${p('customerId')}, 'pending', 1,
            ${p('at')}::timestamptz, ${p('at')}::timestamptz
+     where not exists (select from refused)
     returning id`)
   const newEvent = executor.$with('new_event', { placed: sql<number>`placed`.as('placed') }).as(sql`
     insert into ${outbox} (event_id, event_type, aggregate_type, aggregate_id, payload, sequence,
@@ -33,7 +40,7 @@ function build(executor: Executor) {
       from new_order
     returning 1 as placed`)
   return executor
-    .with(newOrder, newEvent)
+    .with(refused, newOrder, newEvent)
     .select({ placed: sql<number>`count(*)::int` })
     .from(newEvent)
     .prepare('place_order')
@@ -55,7 +62,11 @@ function statementFor(executor: Executor) {
 }
 
 /**
- * Creates the order and its OrderCreated event (version 1). The event's row comes from the outbox module (`orderEvents.row`: parsed, typed, routed);
+ * Creates the order and its OrderCreated event (version 1), or refuses the order, writing
+ * nothing, when it would take its item's reserved stock (inventory.stock, as the consumer last
+ * recorded it) past STOCK_MAX. Orders not yet applied by the consumer are not counted: this
+ * refuses what is certain to fail, and the consumer's own check still parks the rest.
+ * The event's row comes from the outbox module (`orderEvents.row`: parsed, typed, routed);
  * only the statement that inserts it is this feature's own.
  */
 export async function placeOrder(
@@ -84,7 +95,7 @@ export async function placeOrder(
     occurredAt: now,
     context,
   })
-  await statementFor(executor).execute({
+  const [result] = await statementFor(executor).execute({
     id: order.id,
     item: order.item,
     quantity: order.quantity,
@@ -99,5 +110,12 @@ export async function placeOrder(
     requestId: event.requestId,
     traceparent: event.traceparent,
   })
+  if (result?.placed !== 1) {
+    throw new OrderError(
+      'STOCK_LIMIT_EXCEEDED',
+      `Cannot reserve ${order.quantity} more of ${JSON.stringify(order.item)}: its reserved stock would pass the limit of ${STOCK_MAX}. Nothing was written.`,
+      { item: order.item },
+    )
+  }
   return order
 }

@@ -92,7 +92,7 @@ export const placeOrderRoute = createRoute({
   path: '/',
   summary: 'Place an order',
   description:
-    'Writes the order and its OrderCreated event in one transaction and answers at once; the relay publishes the event to Kafka after commit, so this works while Kafka is down.',
+    "Writes the order and its OrderCreated event in one transaction and answers at once; the relay publishes the event to Kafka after commit, so this works while Kafka is down. An order that would take its item's reserved stock past its limit is 409 (STOCK_LIMIT_EXCEEDED) and writes nothing.",
   middleware: [jsonBody()] as const,
   parameters: [idempotencyKeyParameter],
   request: {
@@ -106,6 +106,7 @@ export const placeOrderRoute = createRoute({
       'MALFORMED_JSON',
       'UNSUPPORTED_MEDIA_TYPE',
       'PAYLOAD_TOO_LARGE',
+      'STOCK_LIMIT_EXCEEDED',
       'IDEMPOTENCY_KEY_REUSED',
       'UNAUTHORIZED',
       'RATE_LIMITED',

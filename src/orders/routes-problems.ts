@@ -8,6 +8,10 @@ import type { OrderError, OrderErrorCode } from './errors'
 export const orderProblems: Record<OrderErrorCode, ProblemKind> = {
   ORDER_NOT_FOUND: { status: 404, title: 'Order not found' },
   ORDER_STATE_CONFLICT: { status: 409, title: 'Order is not in a state that allows this' },
+  STOCK_LIMIT_EXCEEDED: {
+    status: 409,
+    title: "The order would take its item's stock past its limit",
+  },
 }
 
 /** Every code an orders route can answer with: the HTTP layer's and the feature's. */
