@@ -37,18 +37,22 @@ const textOnly = (field: string) =>
     `${field} must not contain control characters or unpaired surrogates`,
   ] as const
 
+/** An order's bounds: the request's and the order's as JSON (the table checks them too). */
+const ITEM_MAX = 200
+const QUANTITY_MAX = 10_000
+
 export const PlaceOrderInput = z.strictObject({
   item: z
     .string()
     .trim()
     .min(1, 'item must not be blank')
-    .max(200, 'item must be at most 200 characters')
+    .max(ITEM_MAX, `item must be at most ${ITEM_MAX} characters`)
     .refine(...textOnly('item')),
   quantity: z
     .number()
     .int('quantity must be a whole number')
     .min(1, 'quantity must be at least 1')
-    .max(10_000, 'quantity must be at most 10000'),
+    .max(QUANTITY_MAX, `quantity must be at most ${QUANTITY_MAX}`),
   customerId: z
     .string()
     .trim()
@@ -91,8 +95,8 @@ export type Transition = keyof typeof transitions
  */
 export const OrderJson = z.strictObject({
   id: z.uuid().describe('Order id; also the Kafka key and `ce_subject`.'),
-  item: z.string().min(1).max(200),
-  quantity: z.int().min(1).max(10_000),
+  item: z.string().min(1).max(ITEM_MAX),
+  quantity: z.int().min(1).max(QUANTITY_MAX),
   customerId: z.string().nullable(),
   version: z
     .int()
