@@ -31,7 +31,9 @@ function build(executor: Executor) {
            ${p('at')}::timestamptz, ${p('at')}::timestamptz
      where not exists (select from refused)
     returning id`)
-  const newEvent = executor.$with('new_event', { placed: sql<number>`placed`.as('placed') }).as(sql`
+  // drizzle selects from a data-modifying CTE only when its returned columns are declared.
+  const returned = { placed: sql<number>`placed`.as('placed') }
+  const newEvent = executor.$with('new_event', returned).as(sql`
     insert into ${outbox} (event_id, event_type, aggregate_type, aggregate_id, payload, sequence,
                            schema_version, occurred_at, request_id, traceparent)
     select ${p('eventId')}, ${p('eventType')}, ${p('aggregateType')}, id,
