@@ -4,23 +4,24 @@
  * errors become RFC 9457 problem responses.
  */
 import { OpenAPIHono } from '@hono/zod-openapi'
-import { HTTPException } from 'hono/http-exception'
 import type { Registry } from 'prom-client'
 import type { Db } from './db/client'
 import { schemaRoutes } from './events/schema-routes'
 import { bodyLimit } from './http/body-limit'
 import { clientIdentity } from './http/client-identity'
 import { docsRoutes } from './http/docs'
+import { errorResponse } from './http/error-response'
 import { AppError } from './http/errors'
 import { ApiKeys, rateLimit, requestTimeout, requireApiKey } from './http/guards'
 import { healthRoute, metricsRoute, readyRoute } from './http/health'
-import { internalProblem, problemFor, problemResponse, unavailableProblem } from './http/problem'
+import { problemFor, problemResponse } from './http/problem'
 import { type RequestEnv, requestContext } from './http/request-context'
 import type { Logger } from './logger'
 import { createHttpMetrics, createRegistry } from './observability/metrics'
-import type { Clock } from './orders/commands'
 import { OrderError } from './orders/errors'
+import type { Clock } from './orders/order'
 import { ordersRoutes } from './orders/routes'
+import { orderErrorResponse } from './orders/routes-problems'
 
 export type AppDeps = {
   db: Db
@@ -41,28 +42,6 @@ export type AppDeps = {
   requestTimeoutMs?: number
   /** Where the metrics go; a fresh registry (with process metrics) when not given. */
   registry?: Registry
-}
-
-// postgres.js / Node errors meaning "the database cannot be reached right now".
-const unavailableCodes = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'CONNECT_TIMEOUT',
-  'CONNECTION_CLOSED',
-  'CONNECTION_ENDED',
-  'CONNECTION_DESTROYED',
-  '57P01', // admin_shutdown
-  '57P03', // cannot_connect_now (starting up / shutting down)
-])
-
-/** The driver's error code, also when the ORM wrapped the error (drizzle's `cause`). */
-function driverErrorCode(err: unknown): string | undefined {
-  for (let e = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    const code = (e as { code?: unknown }).code
-    if (typeof code === 'string') return code
-  }
-  return undefined
 }
 
 export function createApp({
@@ -109,7 +88,11 @@ export function createApp({
   )
 
   // The one place errors become responses.
-  app.onError((err, c) => errorResponse(err, c.get('log') ?? logger, c.req))
+  app.onError((err, c) =>
+    err instanceof OrderError
+      ? orderErrorResponse(err)
+      : errorResponse(err, c.get('log') ?? logger, c.req),
+  )
 
   return app
 }
@@ -149,57 +132,4 @@ function documentApi(app: OpenAPIHono<RequestEnv>) {
     description:
       'One of API_KEYS, required when API_KEYS is set: on every /orders route (reads are open only with API_PUBLIC_READS) and on /metrics.',
   })
-}
-
-/** Any error as a problem+json response: domain and HTTP errors by code, the rest as 503 or 500. */
-function errorResponse(err: Error, log: Logger, req: { method: string; path: string }) {
-  if (err instanceof OrderError) {
-    return problemResponse(problemFor(err.code, err.message, undefined, err.extensions))
-  }
-  if (err instanceof AppError) {
-    return problemResponse(
-      problemFor(err.code, err.message, err.fieldErrors, err.extensions),
-      err.headers,
-    )
-  }
-  if (err instanceof HTTPException) {
-    if (err.res) return err.getResponse() // already a problem response (request timeout)
-    if (err.status < 500) {
-      return problemResponse({
-        type: 'about:blank',
-        title: err.message || 'Bad request',
-        status: err.status,
-        detail: err.message,
-      })
-    }
-  }
-  const code = driverErrorCode(err)
-  if (code !== undefined && unavailableCodes.has(code)) {
-    log.warn({ err: { message: err.message, code }, path: req.path }, 'database unavailable')
-    return problemResponse(unavailableProblem, { 'retry-after': '1' })
-  }
-  // The error's kind and the database's own message only: drizzle's message and the error's
-  // fields carry the statement's parameters (customer ids, items), which stay out of the logs
-  // unless LOG_LEVEL=debug asks for them.
-  log.error({ err: summaryOf(err, code), method: req.method, path: req.path }, 'request failed')
-  log.debug({ err }, 'request failed: details')
-  return problemResponse(internalProblem)
-}
-
-function summaryOf(err: Error, code: string | undefined) {
-  let root: unknown = err
-  while ((root as { cause?: unknown }).cause instanceof Error)
-    root = (root as { cause: Error }).cause
-  const message = root instanceof Error ? root.message : String(root)
-  return {
-    type: err.name,
-    ...(code ? { code } : {}),
-    message: root === err && err.name === 'DrizzleQueryError' ? 'query failed' : message,
-    // Frames only: the stack's first lines repeat the message.
-    stack: err.stack
-      ?.split('\n')
-      .filter((line) => line.trimStart().startsWith('at '))
-      .slice(0, 5)
-      .join('\n'),
-  }
 }

@@ -1,8 +1,8 @@
-import { serve } from '@hono/node-server'
 import { createApp } from './app'
 import type { Config } from './config'
 import { createDb } from './db/client'
 import { purgeExpiredKeys } from './http/idempotency'
+import { listen } from './http/listen'
 import type { Logger } from './logger'
 
 export type ApiService = { port: number; stop(): Promise<void> }
@@ -26,15 +26,12 @@ export async function startApi(
     requestTimeoutMs: config.http.requestTimeoutMs,
     rateLimitPerMinute: config.http.rateLimitPerMinute,
   })
-  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, port: config.port, hostname: config.http.host }, () =>
-      resolve(s),
-    )
-    s.once('error', reject)
+  const server = await listen(app.fetch, {
+    port: config.port,
+    hostname: config.http.host,
+    setting: 'PORT',
   })
-  const address = server.address()
-  const port = typeof address === 'object' && address ? address.port : config.port
-  logger.info({ port }, 'api listening')
+  logger.info({ port: server.port }, 'api listening')
 
   // Expired Idempotency-Keys are already ignored; this keeps the table small. Each pass deletes
   // every expired key (in batches), so it keeps up with any write rate.
@@ -47,10 +44,10 @@ export async function startApi(
   purge.unref()
 
   return {
-    port,
+    port: server.port,
     async stop() {
       clearInterval(purge)
-      await new Promise<void>((resolve) => server.close(() => resolve()))
+      await server.close()
       await sql.end({ timeout: 5 })
     },
   }

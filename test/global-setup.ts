@@ -12,11 +12,13 @@ import { migrateDatabase } from '../src/db/migrate'
 import { createEmbeddedPostgres } from '../src/dev/embedded-postgres'
 import { freePort } from '../src/dev/free-port'
 
-export const TEMPLATE_DB = 'outbox_template'
+/** The migrated database each test file clones (test/helpers/database.ts, by `inject`). */
+const TEMPLATE_DB = 'outbox_template'
 
 declare module 'vitest' {
   export interface ProvidedContext {
     postgresUrl: string
+    templateDatabase: string
   }
 }
 
@@ -40,6 +42,7 @@ export default async function setup(project: TestProject) {
   await migrateDatabase(pg.url(TEMPLATE_DB))
   await admin.end()
   project.provide('postgresUrl', pg.url())
+  project.provide('templateDatabase', TEMPLATE_DB)
 
   return async () => {
     await pg.stop()

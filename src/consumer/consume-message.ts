@@ -60,25 +60,35 @@ export async function consumeMessage(
     throw err
   })
   if (!outcome.ok) {
-    const id = await parkMessage(db, {
-      ...stored(place, message),
-      eventId: event.eventId,
-      // A text column cannot hold U+0000, and the type comes from anyone who can write a header.
-      eventType: event.type.replaceAll('\u0000', '\\u0000'),
-      orderId: event.orderId,
-      version: event.version,
-      reason: outcome.reason,
-      attempts: outcome.attempts,
-    })
+    await parkEvent(db, eventLog, { ...stored(place, message), event }, outcome)
     metrics.parked()
-    eventLog.error(
-      { parkedId: id, reason: outcome.reason, attempts: outcome.attempts },
-      'parked: set aside after its retries; later events of its order wait behind it (npm run consume -- parked)',
-    )
     return
   }
   metrics.handled(outcome.value.outcome === 'parked' ? 'gap' : outcome.value.outcome)
   report(eventLog, event, outcome.value)
+}
+
+/** An event that kept failing, set aside with its reason; its order's later events wait. */
+async function parkEvent(
+  db: Db,
+  log: Logger,
+  { event, ...message }: ReturnType<typeof stored> & { event: InboxEvent },
+  { reason, attempts }: { reason: string; attempts: number },
+): Promise<void> {
+  const id = await parkMessage(db, {
+    ...message,
+    eventId: event.eventId,
+    // A text column cannot hold U+0000, and the type comes from anyone who can write a header.
+    eventType: event.type.replaceAll('\u0000', '\\u0000'),
+    orderId: event.orderId,
+    version: event.version,
+    reason,
+    attempts,
+  })
+  log.error(
+    { parkedId: id, reason, attempts },
+    'parked: set aside after its retries; later events of its order wait behind it (npm run consume -- parked)',
+  )
 }
 
 /**

@@ -1,7 +1,7 @@
-/** The consumer's own small HTTP server (CONSUMER_METRICS_PORT): /metrics and /healthz. */
-import { serve } from '@hono/node-server'
+/** The consumer's own small HTTP server (METRICS_PORT): /metrics and /healthz. */
 import { Hono } from 'hono'
 import type { Registry } from 'prom-client'
+import { listen } from '../http/listen'
 
 export async function serveConsumerHttp(registry: Registry, port: number, hostname?: string) {
   const app = new Hono()
@@ -9,13 +9,5 @@ export async function serveConsumerHttp(registry: Registry, port: number, hostna
     .get('/metrics', async (c) =>
       c.body(await registry.metrics(), 200, { 'content-type': registry.contentType }),
     )
-  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, port, hostname }, () => resolve(s))
-    s.once('error', reject)
-  })
-  const address = server.address()
-  return {
-    port: typeof address === 'object' && address ? address.port : port,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  }
+  return listen(app.fetch, { port, hostname, setting: 'METRICS_PORT' })
 }

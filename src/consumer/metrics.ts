@@ -1,5 +1,5 @@
 /**
- * The consumer's Prometheus metrics, served on CONSUMER_METRICS_PORT (consumer-http.ts):
+ * The consumer's Prometheus metrics, served on METRICS_PORT (consumer-http.ts):
  * events handled by outcome, messages parked, and the lag of each partition it holds.
  */
 import { count, isNull } from 'drizzle-orm'

@@ -15,8 +15,9 @@ import { pruneConsumerTables } from './retention'
 
 const RETENTION_INTERVAL_MS = 60_000
 
-async function targets(config: Config) {
-  const recorded = config.databaseUrl && config.kafka.brokers ? undefined : await readDevServices()
+async function targets(config: Config, devDataDir: string) {
+  const recorded =
+    config.databaseUrl && config.kafka.brokers ? undefined : await readDevServices(devDataDir)
   const databaseUrl = config.databaseUrl ?? recorded?.databaseUrl
   if (!databaseUrl) throw new Error('DATABASE_URL is not set and no `npm start` is running here.')
   if (config.kafka.brokers) {
@@ -27,9 +28,13 @@ async function targets(config: Config) {
   return { databaseUrl, brokers: recorded.brokers, topic: recorded.topic }
 }
 
-export async function startConsumerService(config: Config) {
+/**
+ * `devDataDir`: where a running `npm start` records its services, used for whichever of
+ * DATABASE_URL and KAFKA_BROKERS is unset.
+ */
+export async function startConsumerService(config: Config, devDataDir: string) {
   const logger = createLogger(config.logLevel, 'consumer')
-  const { databaseUrl, brokers, topic } = await targets(config)
+  const { databaseUrl, brokers, topic } = await targets(config, devDataDir)
   const { db, sql } = createDb(databaseUrl, { max: 2, applicationName: 'inventory' })
   const registry = createRegistry()
   const { metricsPort, metricsHost } = config.consumer
@@ -70,8 +75,9 @@ export async function runAdminCommand(
   config: Config,
   command: Exclude<ConsumeCommand, { name: 'run' | 'help' }>,
   io: Output,
+  devDataDir: string,
 ): Promise<number> {
-  const databaseUrl = config.databaseUrl ?? (await readDevServices())?.databaseUrl
+  const databaseUrl = config.databaseUrl ?? (await readDevServices(devDataDir))?.databaseUrl
   if (!databaseUrl)
     throw new ConfigError(['DATABASE_URL: not set, and no `npm start` is running here'])
   const { db, sql } = createDb(databaseUrl, { max: 1, applicationName: 'inventory-cli' })

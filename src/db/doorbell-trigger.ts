@@ -3,8 +3,8 @@
  *
  * `adaptive` and `notify` need it: it is how writers ring. `poll` does not: nobody listens, and
  * with the trigger in place every insert still runs its WHEN clause, a lock probe that fails
- * while the polling relay holds the awake locks (about 5% of direct writers' throughput in the
- * bench). So `db:migrate` disables the trigger when RELAY_WAKEUP is `poll` and enables it
+ * while the polling relay holds the awake locks, a cost the writers pay for nothing
+ * (docs/benchmarks.md). So `db:migrate` disables the trigger when RELAY_WAKEUP is `poll` and enables it
  * for the other modes; without RELAY_WAKEUP set it leaves the trigger as it is (a migration run
  * by hand on a polling deployment must not turn it back on). The relay checks at start that
  * the database fits its mode.
@@ -16,7 +16,6 @@
  * only probe), then restart the relays.
  */
 import type postgres from 'postgres'
-import { ConfigError } from '../config'
 import type { Logger } from '../logger'
 
 /** Who rings: see src/relay/relay.ts. The trigger's state follows it. */
@@ -48,11 +47,20 @@ const missingTrigger = (mode: WakeupMode) =>
   '(drizzle/0009_ring_only_when_asleep.sql, then drizzle/0012_skip_trace.sql) or run with RELAY_WAKEUP=poll'
 
 /**
- * RELAY_WAKEUP as db:migrate fits the trigger to it: only when set in `env`, since its default
- * must not undo a `poll` setup when a migration is run by hand.
+ * RELAY_WAKEUP as db:migrate fits the trigger to it: only when the setting was given (`env`, the
+ * environment the entrypoint read its configuration from), since its default must not undo a
+ * `poll` setup when a migration is run by hand.
  */
-export const wakeupToFit = (mode: WakeupMode, env: NodeJS.ProcessEnv = process.env) =>
+export const wakeupToFit = (mode: WakeupMode, env: Readonly<Record<string, string | undefined>>) =>
   env.RELAY_WAKEUP ? mode : undefined
+
+/**
+ * The database does not fit RELAY_WAKEUP: a setting to change (or a migration to run), printed
+ * as its one-line message, like a configuration problem, not as a crash.
+ */
+export class WakeupMismatch extends Error {
+  override name = 'WakeupMismatch'
+}
 
 /**
  * Enables or disables the trigger to fit `mode` (owner only). Returns the state it set, or
@@ -127,7 +135,6 @@ export async function checkTriggerAtStart(
   }
   const mismatch = triggerMismatch(mode, state)
   if (!mismatch) return
-  // A setting that does not fit the database: printed as configuration, without a stack.
-  if (mismatch.fatal) throw new ConfigError([mismatch.message])
+  if (mismatch.fatal) throw new WakeupMismatch(mismatch.message)
   log.warn(mismatch.message)
 }

@@ -1,16 +1,15 @@
 import { join, relative } from 'node:path'
 import { redactUrl } from '../logger'
 import type { DevServices } from './dev-services'
-import { devDataDir } from './dev-services-file'
 
 export function printDevBanner(dev: DevServices, port: number, relayPort: number): void {
-  const { config, embedded } = dev
+  const { config, embedded, dataDir } = dev
   const url = `http://localhost:${port}`
   const lines = [
     '',
     `  Orders API   ${url}`,
     `  Relay        http://localhost:${relayPort}/metrics  (and /readyz, /healthz)`,
-    `  Postgres     ${redactUrl(config.databaseUrl)}${embedded.postgres ? `  (embedded; data in ${join(relative(process.cwd(), devDataDir), 'postgres')})` : ''}`,
+    `  Postgres     ${redactUrl(config.databaseUrl)}${embedded.postgres ? `  (embedded; data in ${join(relative(process.cwd(), dataDir), 'postgres')})` : ''}`,
     `  Kafka        ${config.kafka.brokers.join(',')}  topic ${config.kafka.topic}`,
     ...(embedded.kafka
       ? [

@@ -5,14 +5,22 @@
  *
  * Production entrypoints import this module to find such a record, so it must stay free of
  * anything that starts or loads a development service (librdkafka, the Postgres binaries):
- * test/main/production-imports.test.ts holds it to that.
+ * test/main/production-entrypoints.test.ts holds it (and process-alive.ts) to that.
  */
 import { readFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { z } from 'zod'
+import { isAlive } from './process-alive'
 
-export const devDataDir = resolve(process.env.DEV_DATA_DIR ?? '.data')
-export const devServicesFile = resolve(devDataDir, 'dev-services.json')
+/**
+ * Where `npm start` keeps its data: DEV_DATA_DIR, else `.data` in the working directory. The
+ * entrypoints pass their environment, as they do to loadConfig; nothing reads it at import.
+ */
+export const devDataDirOf = (env: Readonly<Record<string, string | undefined>>) =>
+  resolve(env.DEV_DATA_DIR ?? '.data')
+
+/** The record's file in a data directory. */
+export const devServicesFile = (dataDir: string) => resolve(dataDir, 'dev-services.json')
 
 const recordSchema = z.object({
   /** The `npm start` that wrote the record: one whose writer is gone (killed) is stale. */
@@ -23,19 +31,12 @@ const recordSchema = z.object({
 })
 export type DevServicesRecord = z.infer<typeof recordSchema>
 
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    // EPERM: the process exists but belongs to another user.
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
-
-/** What a running `npm start` recorded here, if anything (a killed one's record is ignored). */
-export async function readDevServices(): Promise<DevServicesRecord | undefined> {
-  const text = await readFile(devServicesFile, 'utf8').catch(() => undefined)
+/**
+ * What a running `npm start` recorded in `dataDir`, if anything (a killed one's record is
+ * ignored).
+ */
+export async function readDevServices(dataDir: string): Promise<DevServicesRecord | undefined> {
+  const text = await readFile(devServicesFile(dataDir), 'utf8').catch(() => undefined)
   if (text === undefined) return undefined
   let json: unknown
   try {
@@ -46,5 +47,5 @@ export async function readDevServices(): Promise<DevServicesRecord | undefined> 
   const record = recordSchema.safeParse(json)
   if (!record.success) return undefined
   const { pid } = record.data
-  return pid === undefined || isRunning(pid) ? record.data : undefined
+  return pid === undefined || isAlive(pid) ? record.data : undefined
 }

@@ -6,7 +6,7 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import type { Config } from '../config'
-import { type DevServicesRecord, devDataDir, devServicesFile } from './dev-services-file'
+import { type DevServicesRecord, devServicesFile } from './dev-services-file'
 import { createEmbeddedPostgres } from './embedded-postgres'
 import { freePort } from './free-port'
 import { startMockKafka } from './mock-kafka'
@@ -14,16 +14,19 @@ import { startMockKafka } from './mock-kafka'
 export type DevServices = {
   config: Config & { databaseUrl: string; kafka: { brokers: string[] } }
   embedded: { postgres: boolean; kafka: boolean }
+  /** Where the embedded database's data and the record for the other commands are kept. */
+  dataDir: string
   /** The in-process broker's, when it runs (topics-on-first-use.ts). */
   createTopic?: (name: string, partitions?: number) => void
   stop(): Promise<void>
 }
 
 /**
- * Starts what is not configured. If any part fails to start, the parts already started are
- * stopped again before the error is thrown: a failed start leaves nothing running.
+ * Starts what is not configured, keeping its data in `dataDir` (devDataDirOf). If any part fails
+ * to start, the parts already started are stopped again before the error is thrown: a failed
+ * start leaves nothing running.
  */
-export async function startDevServices(config: Config): Promise<DevServices> {
+export async function startDevServices(config: Config, dataDir: string): Promise<DevServices> {
   const stops: Array<() => Promise<void> | void> = []
   const stop = async () => {
     for (const s of stops.reverse()) await s()
@@ -45,7 +48,7 @@ export async function startDevServices(config: Config): Promise<DevServices> {
     let databaseUrl = config.databaseUrl
     if (!databaseUrl) {
       const pg = await createEmbeddedPostgres({
-        dataDir: resolve(devDataDir, 'postgres'),
+        dataDir: resolve(dataDir, 'postgres'),
         port: await freePort(),
       })
       await pg.start()
@@ -59,13 +62,14 @@ export async function startDevServices(config: Config): Promise<DevServices> {
         ...(config.kafka.brokers ? {} : { brokers }),
         topic: config.kafka.topic,
       }
-      await mkdir(devDataDir, { recursive: true })
-      stops.push(() => rm(devServicesFile, { force: true }))
-      await writeFile(devServicesFile, JSON.stringify(record))
+      await mkdir(dataDir, { recursive: true })
+      stops.push(() => rm(devServicesFile(dataDir), { force: true }))
+      await writeFile(devServicesFile(dataDir), JSON.stringify(record))
     }
     return {
       config: { ...config, databaseUrl, kafka: { ...config.kafka, brokers, idempotent } },
       embedded: { postgres: !config.databaseUrl, kafka: !config.kafka.brokers },
+      dataDir,
       ...(createTopic ? { createTopic } : {}),
       stop,
     }

@@ -19,6 +19,7 @@ import { chown, mkdir, readFile } from 'node:fs/promises'
 import { arch, platform, userInfo } from 'node:os'
 import { resolve } from 'node:path'
 import { promisify } from 'node:util'
+import { isAlive } from './process-alive'
 
 const run = promisify(execFile)
 
@@ -81,22 +82,10 @@ export async function createEmbeddedPostgres(
   const bin = await binaries()
   await mkdir(options.dataDir, { recursive: true })
   const ids = await runAsIds(options.dataDir)
-
   if (!existsSync(`${options.dataDir}/PG_VERSION`)) {
-    await run(
-      bin.initdb,
-      [
-        `--pgdata=${options.dataDir}`,
-        `--username=${user}`,
-        '--auth=trust',
-        '--encoding=UTF8',
-        '--locale=C',
-      ],
-      { ...ids },
-    )
+    const locale = ['--auth=trust', '--encoding=UTF8', '--locale=C']
+    await run(bin.initdb, [`--pgdata=${options.dataDir}`, `--username=${user}`, ...locale], ids)
   }
-
-  let child: ChildProcess | undefined
   const settings = {
     listen_addresses: '127.0.0.1',
     unix_socket_directories: '',
@@ -104,32 +93,22 @@ export async function createEmbeddedPostgres(
     fsync: 'on',
     ...options.settings,
   }
+  const args = ['-D', options.dataDir, '-p', String(options.port)]
+  for (const [k, v] of Object.entries(settings)) args.push('-c', `${k}=${v}`)
 
+  let child: ChildProcess | undefined
   return {
     url: (database = 'postgres') =>
       `postgres://${user}:${password}@127.0.0.1:${options.port}/${database}`,
 
     async start() {
       await stopLeftover(options.dataDir)
-      const args = ['-D', options.dataDir, '-p', String(options.port)]
-      for (const [k, v] of Object.entries(settings)) args.push('-c', `${k}=${v}`)
-      const proc = spawn(bin.postgres, args, {
+      child = spawn(bin.postgres, args, {
         ...ids,
         detached: true,
         stdio: ['ignore', 'ignore', 'pipe'],
       })
-      child = proc
-      await new Promise<void>((resolve, reject) => {
-        let output = ''
-        proc.stderr?.on('data', (chunk: Buffer) => {
-          output = (output + chunk.toString()).slice(-4000)
-          if (output.includes('database system is ready to accept connections')) resolve()
-        })
-        proc.once('exit', (code) => {
-          const fatal = output.match(/^.*(?:FATAL|ERROR|PANIC): .*$/gm)?.at(-1)
-          reject(new EmbeddedPostgresFailed(fatal ?? `exited with code ${code}`, output))
-        })
-      })
+      await readyOrFailed(child)
     },
 
     async stop() {
@@ -142,6 +121,21 @@ export async function createEmbeddedPostgres(
       })
     },
   }
+}
+
+/** Resolves when the server says it accepts connections; rejects with its last error line. */
+function readyOrFailed(proc: ChildProcess): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let output = ''
+    proc.stderr?.on('data', (chunk: Buffer) => {
+      output = (output + chunk.toString()).slice(-4000)
+      if (output.includes('database system is ready to accept connections')) resolve()
+    })
+    proc.once('exit', (code) => {
+      const fatal = output.match(/^.*(?:FATAL|ERROR|PANIC): .*$/gm)?.at(-1)
+      reject(new EmbeddedPostgresFailed(fatal ?? `exited with code ${code}`, output))
+    })
+  })
 }
 
 /**
@@ -160,7 +154,7 @@ async function stopLeftover(dataDir: string): Promise<void> {
     return // gone in the meantime
   }
   const deadline = Date.now() + 15_000
-  while (alive(pid)) {
+  while (isAlive(pid)) {
     if (Date.now() > deadline)
       throw new EmbeddedPostgresFailed(
         `an earlier server (pid ${pid}) on ${dataDir} does not stop`,
@@ -170,17 +164,8 @@ async function stopLeftover(dataDir: string): Promise<void> {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
-
 async function isPostgres(pid: number): Promise<boolean> {
-  if (!alive(pid)) return false
+  if (!isAlive(pid)) return false
   const command = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() =>
     run('ps', ['-p', String(pid), '-o', 'command=']).then(
       (r) => r.stdout,

@@ -3,23 +3,21 @@
  * it. The stack of an expected failure (a port in use, librdkafka missing) helps nobody.
  */
 import type { Config } from '../config'
+import { WakeupMismatch } from '../db/doorbell-trigger'
+import { PortInUse } from '../http/listen'
 import { redactUrl } from '../logger'
 import { EmbeddedPostgresFailed } from './embedded-postgres'
 import { LibrdkafkaNotFound } from './load-librdkafka'
 
-type Errno = Error & { code?: string; port?: number }
+type Errno = Error & { code?: string }
 
 export function describeStartFailure(err: unknown, config: Config): string {
   if (err instanceof LibrdkafkaNotFound) return err.message
   if (err instanceof EmbeddedPostgresFailed) {
     return `the embedded Postgres failed to start (${err.reason}); set DATABASE_URL to use another Postgres`
   }
+  if (err instanceof PortInUse || err instanceof WakeupMismatch) return err.message
   const e = err as Errno
-  if (e?.code === 'EADDRINUSE') {
-    const setting = e.port === config.relayMetricsPort ? 'METRICS_PORT' : 'PORT'
-    const port = e.port ?? config.port
-    return `${setting} ${port} is in use; set ${setting}=<a free port>, e.g. ${setting}=${port + 1}`
-  }
   if (config.databaseUrl && /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT)$/.test(e?.code ?? '')) {
     return `cannot connect to DATABASE_URL ${redactUrl(config.databaseUrl)} (${e.code}); check DATABASE_URL, or unset it for an embedded Postgres`
   }

@@ -12,30 +12,18 @@
  * stays, so consumers on the old version keep validating what they already stored. `ce_type`
  * stays the plain name, so routing on type never breaks.
  *
- * Every event carries the whole order after the change (event-carried state transfer) and
- * the order's `version` after the change, which is also the CloudEvents `sequence` (Kafka
- * header `ce_sequence`): 1 for OrderCreated, +1 per change. A consumer that has applied
- * version n of an order expects n + 1 next; anything lower is a stale duplicate.
+ * Every event carries the whole order after the change (event-carried state transfer; its shape
+ * is OrderJson, defined once in src/orders/order.ts) and the order's `version` after the change,
+ * which is also the CloudEvents `sequence` (Kafka header `ce_sequence`): 1 for OrderCreated, +1
+ * per change. A consumer that has applied version n of an order expects n + 1 next; anything
+ * lower is a stale duplicate.
  */
 import { z } from 'zod'
+import { OrderJson } from '../orders/order'
 
-const orderFields = {
-  id: z.uuid().describe('Order id; also the Kafka key and `ce_subject`.'),
-  item: z.string().min(1).max(200),
-  quantity: z.int().min(1).max(10_000),
-  customerId: z.string().nullable(),
-  version: z
-    .int()
-    .min(1)
-    .max(2_147_483_647)
-    .describe("The order's version after this change: its per-order sequence."),
-  createdAt: z.iso.datetime({ offset: true }),
-  updatedAt: z.iso.datetime({ offset: true }),
-  cancellationReason: z.string().nullable(),
-}
-
-const order = <S extends string>(status: S) =>
-  z.strictObject({ ...orderFields, status: z.literal(status) })
+/** The order after the change, in the status the event type implies. */
+const order = <S extends OrderJson['status']>(status: S) =>
+  OrderJson.extend({ status: z.literal(status) })
 
 /** Every event type: its data schema and that schema's version. */
 export const eventContract = {
@@ -63,16 +51,10 @@ export const eventContract = {
 } as const
 
 export type EventType = keyof typeof eventContract
-export const eventTypes = Object.keys(eventContract) as EventType[]
 export type EventData<T extends EventType> = z.output<(typeof eventContract)[T]['data']>
 
 export function isEventType(type: string): type is EventType {
   return Object.hasOwn(eventContract, type)
-}
-
-/** Parses event data against its type's schema; throws a ZodError naming what is wrong. */
-export function parseEventData<T extends EventType>(type: T, data: unknown): EventData<T> {
-  return eventContract[type].data.parse(data) as EventData<T>
 }
 
 /**

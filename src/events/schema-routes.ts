@@ -3,6 +3,7 @@ import { createRoute, OpenAPIHono } from '@hono/zod-openapi'
 import { z } from 'zod'
 import { AppError } from '../http/errors'
 import { problemResponses } from '../http/openapi-schemas'
+import { httpProblems } from '../http/problem'
 import { readCommittedSchemas } from './schema-files'
 
 const schemaRoute = createRoute({
@@ -23,7 +24,7 @@ const schemaRoute = createRoute({
       description: 'A JSON Schema (draft 2020-12).',
       content: { 'application/schema+json': { schema: z.record(z.string(), z.unknown()) } },
     },
-    ...problemResponses('NOT_FOUND'),
+    ...problemResponses(httpProblems, 'NOT_FOUND'),
   },
 })
 

@@ -1,11 +1,9 @@
 /**
- * Errors carry a code, not an HTTP status: the edge (app.ts) maps codes to statuses. Features
- * throw their own domain errors (src/orders/errors.ts); these are the HTTP layer's own.
+ * Errors carry a code, not an HTTP status: problem.ts maps codes to statuses. Features throw
+ * their own domain errors and map their codes at their own edge (src/orders/routes-problems.ts);
+ * these are the HTTP layer's own.
  */
-import type { OrderErrorCode } from '../orders/errors'
-
 export type ErrorCode =
-  | OrderErrorCode
   | 'VALIDATION_FAILED'
   | 'MALFORMED_JSON'
   | 'UNSUPPORTED_MEDIA_TYPE'

@@ -13,7 +13,7 @@
  */
 import { createHash } from 'node:crypto'
 import { and, eq, gt, lte, sql } from 'drizzle-orm'
-import type { Db, Executor } from '../db/client'
+import type { Db, Executor, Tx } from '../db/client'
 import { idempotencyKeys } from '../db/schema'
 import { AppError } from './errors'
 
@@ -55,60 +55,64 @@ export async function runIdempotent(
   if (key === undefined) {
     return { ...(await work(db)), replayed: false }
   }
-  const requestFingerprint = fingerprint(request)
+  const claim: Claim = { client: request.client, key, fingerprint: fingerprint(request) }
   return db.transaction(async (tx) => {
     const now = options.clock()
-    const expiresAt = new Date(now.getTime() + options.ttlMs)
-    // Claim the key, or take over an expired claim. Blocks while another transaction holds it.
-    const claimed = await tx
-      .insert(idempotencyKeys)
-      .values({
-        client: request.client,
-        key,
-        fingerprint: requestFingerprint,
-        status: 0,
-        body: null,
-        createdAt: now,
-        expiresAt,
-      })
-      .onConflictDoUpdate({
-        target: [idempotencyKeys.client, idempotencyKeys.key],
-        set: { fingerprint: requestFingerprint, createdAt: now, expiresAt, location: null },
-        setWhere: lte(idempotencyKeys.expiresAt, now),
-      })
-      .returning({ key: idempotencyKeys.key })
-    if (claimed.length === 0) {
-      const [stored] = await tx
-        .select()
-        .from(idempotencyKeys)
-        .where(
-          and(
-            eq(idempotencyKeys.client, request.client),
-            eq(idempotencyKeys.key, key),
-            gt(idempotencyKeys.expiresAt, now),
-          ),
-        )
-      if (!stored) throw new Error(`idempotency key ${key} vanished while held`)
-      if (stored.fingerprint !== requestFingerprint) {
-        throw new AppError(
-          'IDEMPOTENCY_KEY_REUSED',
-          'This Idempotency-Key was already used with a different request; use a new key for a new request.',
-        )
-      }
-      return {
-        status: stored.status as StoredResponse['status'],
-        body: stored.body,
-        ...(stored.location ? { location: stored.location } : {}),
-        replayed: true,
-      }
-    }
+    if (!(await claimKey(tx, claim, now, options.ttlMs))) return replay(tx, claim, now)
     const response = await work(tx)
     await tx
       .update(idempotencyKeys)
       .set({ status: response.status, body: response.body, location: response.location ?? null })
-      .where(and(eq(idempotencyKeys.client, request.client), eq(idempotencyKeys.key, key)))
+      .where(and(eq(idempotencyKeys.client, claim.client), eq(idempotencyKeys.key, key)))
     return { ...response, replayed: false }
   })
+}
+
+type Claim = { client: string; key: string; fingerprint: string }
+
+/**
+ * Claims the key, or takes over an expired claim; false when a live one holds it. Blocks while
+ * another transaction holds it.
+ */
+async function claimKey(tx: Tx, claim: Claim, now: Date, ttlMs: number): Promise<boolean> {
+  const expiresAt = new Date(now.getTime() + ttlMs)
+  const claimed = await tx
+    .insert(idempotencyKeys)
+    .values({ ...claim, status: 0, body: null, createdAt: now, expiresAt })
+    .onConflictDoUpdate({
+      target: [idempotencyKeys.client, idempotencyKeys.key],
+      set: { fingerprint: claim.fingerprint, createdAt: now, expiresAt, location: null },
+      setWhere: lte(idempotencyKeys.expiresAt, now),
+    })
+    .returning({ key: idempotencyKeys.key })
+  return claimed.length > 0
+}
+
+/** The stored response of the request that holds the key; 422 if this is a different request. */
+async function replay(tx: Tx, claim: Claim, now: Date) {
+  const [stored] = await tx
+    .select()
+    .from(idempotencyKeys)
+    .where(
+      and(
+        eq(idempotencyKeys.client, claim.client),
+        eq(idempotencyKeys.key, claim.key),
+        gt(idempotencyKeys.expiresAt, now),
+      ),
+    )
+  if (!stored) throw new Error(`idempotency key ${claim.key} vanished while held`)
+  if (stored.fingerprint !== claim.fingerprint) {
+    throw new AppError(
+      'IDEMPOTENCY_KEY_REUSED',
+      'This Idempotency-Key was already used with a different request; use a new key for a new request.',
+    )
+  }
+  return {
+    status: stored.status as StoredResponse['status'],
+    body: stored.body,
+    ...(stored.location ? { location: stored.location } : {}),
+    replayed: true,
+  }
 }
 
 const PURGE_BATCH = 10_000

@@ -1,7 +1,6 @@
 /** Shapes shared by the OpenAPI document: the problem body and the responses that use it. */
 import { z } from 'zod'
-import type { ErrorCode } from './errors'
-import { problemStatus } from './problem'
+import type { ProblemKind } from './problem'
 
 export const ProblemSchema = z
   .object({
@@ -19,16 +18,20 @@ export const ProblemSchema = z
       .string()
       .optional()
       .describe("For 409 on a transition: the order's current status."),
+    item: z.string().optional().describe('For 409 on a stock limit: the item.'),
   })
   .meta({ id: 'Problem', description: 'RFC 9457 problem details.' })
 
 const problemContent = { 'application/problem+json': { schema: ProblemSchema } }
 
-/** OpenAPI response entries for the given error codes (grouped by status). */
-export function problemResponses(...codes: ErrorCode[]) {
+/**
+ * OpenAPI response entries for the given error codes (grouped by status), looked up in `kinds`:
+ * httpProblems, or a feature's table merged with it.
+ */
+export function problemResponses<C extends string>(kinds: Record<C, ProblemKind>, ...codes: C[]) {
   const byStatus: Record<number, string[]> = {}
   for (const code of codes) {
-    const { status, title } = problemStatus(code)
+    const { status, title } = kinds[code]
     byStatus[status] = [...(byStatus[status] ?? []), title]
   }
   return Object.fromEntries(

@@ -14,14 +14,16 @@ export type Problem = {
   [extension: string]: unknown
 }
 
-const byCode: Record<ErrorCode, { status: ContentfulStatusCode; title: string }> = {
+/** How one error code is answered: its status and a short, fixed title. */
+export type ProblemKind = { status: ContentfulStatusCode; title: string }
+
+/** The HTTP layer's own codes. A feature keeps its own table beside its routes. */
+export const httpProblems: Record<ErrorCode, ProblemKind> = {
   VALIDATION_FAILED: { status: 400, title: 'Request validation failed' },
   MALFORMED_JSON: { status: 400, title: 'Malformed JSON' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Payload too large' },
   NOT_FOUND: { status: 404, title: 'Not found' },
-  ORDER_NOT_FOUND: { status: 404, title: 'Order not found' },
-  ORDER_STATE_CONFLICT: { status: 409, title: 'Order is not in a state that allows this' },
   IDEMPOTENCY_KEY_REUSED: {
     status: 422,
     title: 'Idempotency-Key already used for a different request',
@@ -31,17 +33,26 @@ const byCode: Record<ErrorCode, { status: ContentfulStatusCode; title: string }>
   REQUEST_TIMEOUT: { status: 503, title: 'Request timed out' },
 }
 
-export const problemStatus = (code: ErrorCode) => byCode[code]
-
 const slug = (s: string) => s.toLowerCase().replaceAll('_', '-')
 
+/** The problem body for one of the HTTP layer's own codes. */
 export function problemFor(
   code: ErrorCode,
   detail: string,
   errors?: FieldError[],
   extensions?: Record<string, unknown>,
 ): Problem {
-  const { status, title } = byCode[code]
+  return problemOf(code, httpProblems[code], detail, errors, extensions)
+}
+
+/** The problem body for any code, given how it is answered (a feature's table). */
+export function problemOf(
+  code: string,
+  { status, title }: ProblemKind,
+  detail: string,
+  errors?: FieldError[],
+  extensions?: Record<string, unknown>,
+): Problem {
   return {
     ...extensions,
     type: `/problems/${slug(code)}`,

@@ -10,6 +10,7 @@ import type { MiddlewareHandler } from 'hono'
 import { routePath } from 'hono/route'
 import type { Logger } from '../logger'
 import type { HttpMetrics } from '../observability/metrics'
+import { spanContextOf } from '../observability/tracing'
 
 export type RequestVars = {
   requestId: string
@@ -23,11 +24,10 @@ export type RequestVars = {
 export type RequestEnv = { Variables: RequestVars }
 
 const requestIdPattern = /^[\w.:-]{1,128}$/
-const traceparentPattern = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/
 
-// Random ids from a pooled buffer, refilled every 256 trace contexts: `randomBytes` per id
-// (two per request) cost ~5 µs a request, more than the rest of this middleware together.
-// The bytes are the same CSPRNG's; node's randomUUID pools the same way.
+// Random ids from a pooled buffer, refilled every 256 trace contexts: a `randomBytes` call per
+// id (two per request) cost more than the rest of this middleware together. The bytes are the
+// same CSPRNG's; node's randomUUID pools the same way.
 const pool = Buffer.alloc(24 * 256)
 let used = pool.length
 function randomHex(bytes: number): string {
@@ -39,6 +39,8 @@ function randomHex(bytes: number): string {
   return pool.toString('hex', used - bytes, used)
 }
 
+const flagsOf = (flags: number) => flags.toString(16).padStart(2, '0')
+
 /**
  * This request's traceparent. With an OpenTelemetry SDK installed, the active span's context;
  * otherwise the caller's trace id with a new span id for this request (the no-op API creates
@@ -47,13 +49,11 @@ function randomHex(bytes: number): string {
 export function traceparentFor(incoming: string | undefined): string {
   const active = trace.getActiveSpan()?.spanContext()
   if (active && trace.isSpanContextValid(active)) {
-    return `00-${active.traceId}-${active.spanId}-${active.traceFlags.toString(16).padStart(2, '0')}`
+    return `00-${active.traceId}-${active.spanId}-${flagsOf(active.traceFlags)}`
   }
   const spanId = randomHex(8)
-  const match = incoming ? traceparentPattern.exec(incoming) : null
-  if (match?.[1] && !/^0+$/.test(match[1]) && !/^0+$/.test(match[2] ?? '')) {
-    return `00-${match[1]}-${spanId}-${match[3]}`
-  }
+  const caller = spanContextOf(incoming)
+  if (caller) return `00-${caller.traceId}-${spanId}-${flagsOf(caller.traceFlags)}`
   return `00-${randomHex(16)}-${spanId}-01`
 }
 

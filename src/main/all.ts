@@ -4,6 +4,7 @@ import { wakeupToFit } from '../db/doorbell-trigger'
 import { migrateDatabase } from '../db/migrate'
 import { printDevBanner } from '../dev/banner'
 import { startDevServices } from '../dev/dev-services'
+import { devDataDirOf } from '../dev/dev-services-file'
 import { describeStartFailure } from '../dev/start-failure'
 import { createTopicsOnFirstUse } from '../dev/topics-on-first-use'
 import { createLogger } from '../logger'
@@ -17,9 +18,13 @@ runMain(async () => {
   // Stopped in reverse: the relay and the API before the database they use.
   const started: Stoppable[] = []
   try {
-    const dev = await startDevServices(config)
+    const dev = await startDevServices(config, devDataDirOf(process.env))
     started.push(dev)
-    await migrateDatabase(dev.config.databaseUrl, {}, wakeupToFit(dev.config.relay.mode))
+    await migrateDatabase(
+      dev.config.databaseUrl,
+      {},
+      wakeupToFit(dev.config.relay.mode, process.env),
+    )
     const api = await startApi(dev.config, logger)
     started.push(api)
     const relay = await startRelay(dev.config, logger)

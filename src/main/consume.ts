@@ -6,6 +6,7 @@
 import { loadConfig } from '../config'
 import { CONSUME_USAGE, ConsumeUsageError, parseConsumeCommand } from '../consumer/cli'
 import { runAdminCommand, startConsumerService } from '../consumer/service'
+import { devDataDirOf } from '../dev/dev-services-file'
 import { runMain } from './run-main'
 
 const io = {
@@ -22,9 +23,10 @@ try {
   process.exit(2)
 }
 if (command.name === 'help') io.out(CONSUME_USAGE)
-else if (command.name === 'run') runMain(() => startConsumerService(loadConfig(process.env)))
-else {
-  runAdminCommand(loadConfig(process.env), command, io).then(
+else if (command.name === 'run') {
+  runMain(() => startConsumerService(loadConfig(process.env), devDataDirOf(process.env)))
+} else {
+  runAdminCommand(loadConfig(process.env), command, io, devDataDirOf(process.env)).then(
     (code) => {
       process.exitCode = code
     },

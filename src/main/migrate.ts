@@ -8,7 +8,7 @@ runMain(async () => {
   const config = loadConfig(process.env, ['DATABASE_URL'])
   // RELAY_WAKEUP, as the relays will run: for `poll` the doorbell trigger is disabled, for the
   // other modes enabled; not set, left as it is.
-  const mode = wakeupToFit(config.relay.mode)
+  const mode = wakeupToFit(config.relay.mode, process.env)
   const done = await migrateDatabase(config.databaseUrl, config.rolePasswords, mode)
   createLogger(config.logLevel, 'migrate').info(
     {

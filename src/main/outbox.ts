@@ -3,13 +3,15 @@
 import { pino } from 'pino'
 import postgres from 'postgres'
 import { type Config, ConfigError, loadConfig } from '../config'
-import { readDevServices } from '../dev/dev-services-file'
+import { devDataDirOf, readDevServices } from '../dev/dev-services-file'
 import { type Output, runCommand, USAGE } from '../ops/cli'
 import { parseCommand, UsageError } from '../ops/parse-command'
 import type { ReplayCommand } from '../ops/parse-replay'
 import { runReplayCommand } from '../ops/replay-command'
 import { createKafkaPublisher } from '../relay/kafka-publisher'
 
+// Where a running `npm start` recorded its database and broker, for whichever is unset.
+const devDataDir = devDataDirOf(process.env)
 const io: Output = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) }
 
 async function main(argv: string[]): Promise<number> {
@@ -20,7 +22,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const config = loadConfig(process.env)
   // Unset: the embedded database of a `npm start` running here, if there is one.
-  const databaseUrl = config.databaseUrl ?? (await readDevServices())?.databaseUrl
+  const databaseUrl = config.databaseUrl ?? (await readDevServices(devDataDir))?.databaseUrl
   if (!databaseUrl) {
     throw new ConfigError([
       'DATABASE_URL: required but not set (and no `npm start` is running here)',
@@ -42,7 +44,7 @@ async function main(argv: string[]): Promise<number> {
 
 /** Replay talks to Kafka too; Ctrl-C stops it after the batch in hand, resumable. */
 async function replay(command: ReplayCommand, sql: postgres.Sql, config: Config): Promise<number> {
-  const brokers = config.kafka.brokers ?? (await readDevServices())?.brokers
+  const brokers = config.kafka.brokers ?? (await readDevServices(devDataDir))?.brokers
   if (!brokers) {
     throw new ConfigError([
       'KAFKA_BROKERS: required but not set (and no `npm start` is running here)',

@@ -7,7 +7,7 @@ runMain(async () => {
   const config = loadConfig(process.env, ['DATABASE_URL', 'KAFKA_BROKERS'])
   const logger = createLogger(config.logLevel, 'relay')
   const relay = await startRelay(config, logger)
-  // With RELAY_METRICS_PORT=0 this line is the only way to find the chosen port, so it is
+  // With METRICS_PORT=0 this line is the only way to find the chosen port, so it is
   // written at info even when LOG_LEVEL hides info (and 'relay started', which names it too).
   const portHidden = config.logLevel !== 'silent' && !logger.isLevelEnabled('info')
   if (config.relayMetricsPort === 0 && portHidden) {

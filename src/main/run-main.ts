@@ -1,10 +1,12 @@
 import { ConfigError } from '../config'
+import { WakeupMismatch } from '../db/doorbell-trigger'
+import { PortInUse } from '../http/listen'
 
 export type Stoppable = { stop(): Promise<void> }
 
 /**
  * A start failure the user fixes with a setting or an install: printed as its one-line
- * message, without a stack trace (`PORT 3000 is in use; set PORT=...`).
+ * message, without a stack trace.
  */
 export class StartFailure extends Error {
   override name = 'StartFailure'
@@ -50,10 +52,7 @@ export function runMain(start: () => Promise<Stoppable>, hardTimeoutMs = 30_000)
 
 /** What a failed start prints: one line for what the user fixes, the stack for the rest. */
 function startFailureLine(err: unknown): string {
-  if (err instanceof ConfigError || err instanceof StartFailure) return err.message
-  const e = err as Error & { code?: string; port?: number }
-  if (e?.code === 'EADDRINUSE') {
-    return `port ${e.port ?? '?'} is in use: set PORT (the API) or METRICS_PORT (the relay) to a free port`
-  }
-  return `failed to start: ${e?.stack ?? String(err)}`
+  const userFixes = [ConfigError, StartFailure, WakeupMismatch, PortInUse]
+  if (userFixes.some((kind) => err instanceof kind)) return (err as Error).message
+  return `failed to start: ${(err as Error)?.stack ?? String(err)}`
 }

@@ -3,13 +3,14 @@
  * Uses KAFKA_BROKERS, or the in-process broker a running `npm start` recorded in .data/.
  */
 import { loadConfig } from '../config'
-import { readDevServices } from '../dev/dev-services-file'
+import { devDataDirOf, readDevServices } from '../dev/dev-services-file'
 import { parseTailArgs, startTail } from '../ops/tail'
 import { runMain } from './run-main'
 
 runMain(async () => {
   const config = loadConfig()
-  const brokers = config.kafka.brokers ?? (await readDevServices())?.brokers
+  const brokers =
+    config.kafka.brokers ?? (await readDevServices(devDataDirOf(process.env)))?.brokers
   if (!brokers)
     throw new Error('KAFKA_BROKERS is not set and no `npm start` is running here to tail.')
   const options = parseTailArgs(process.argv.slice(2), [

@@ -1,9 +1,29 @@
-/** The order's pure rules and shapes: no HTTP, no SQL. */
+/**
+ * The order's pure rules and its one shape: no HTTP, no SQL. `Order` is the row as drizzle
+ * infers it from the table (src/db/schema-api.ts); `OrderJson`, the zod schema below, is the
+ * order as the API returns it and as every event carries it: the OpenAPI document
+ * (routes-openapi.ts) and the event contract (src/events/contract.ts) are derived from it.
+ */
 import { z } from 'zod'
+import type { orders } from '../db/schema'
 import type { EventType } from '../events/contract'
 
-export const orderStatuses = ['pending', 'confirmed', 'shipped', 'cancelled'] as const
-export type OrderStatus = (typeof orderStatuses)[number]
+export type Clock = () => Date
+
+/** The order as stored. */
+export type Order = typeof orders.$inferSelect
+export type OrderStatus = Order['status']
+
+/**
+ * The lifecycle's states; the table's column names the same ones: `satisfies` refuses a state the
+ * column lacks, and toOrderJson (an Order into an OrderJson) one this list lacks.
+ */
+export const orderStatuses = [
+  'pending',
+  'confirmed',
+  'shipped',
+  'cancelled',
+] as const satisfies readonly OrderStatus[]
 
 // Control characters (U+0000 cannot even be stored; ESC drives terminals, and these fields end
 // up in events, Kafka keys and operators' screens) and unpaired surrogates (not text: no UTF-8
@@ -17,18 +37,22 @@ const textOnly = (field: string) =>
     `${field} must not contain control characters or unpaired surrogates`,
   ] as const
 
+/** An order's bounds: the request's and the order's as JSON (the table checks them too). */
+const ITEM_MAX = 200
+const QUANTITY_MAX = 10_000
+
 export const PlaceOrderInput = z.strictObject({
   item: z
     .string()
     .trim()
     .min(1, 'item must not be blank')
-    .max(200, 'item must be at most 200 characters')
+    .max(ITEM_MAX, `item must be at most ${ITEM_MAX} characters`)
     .refine(...textOnly('item')),
   quantity: z
     .number()
     .int('quantity must be a whole number')
     .min(1, 'quantity must be at least 1')
-    .max(10_000, 'quantity must be at most 10000'),
+    .max(QUANTITY_MAX, `quantity must be at most ${QUANTITY_MAX}`),
   customerId: z
     .string()
     .trim()
@@ -64,30 +88,27 @@ export const transitions = {
 >
 export type Transition = keyof typeof transitions
 
-export type Order = {
-  id: string
-  item: string
-  quantity: number
-  customerId: string | null
-  status: OrderStatus
-  version: number
-  cancellationReason: string | null
-  createdAt: Date
-  updatedAt: Date
-}
-
-/** The order as the API returns it and as every event carries it. */
-export type OrderJson = {
-  id: string
-  item: string
-  quantity: number
-  customerId: string | null
-  status: OrderStatus
-  version: number
-  cancellationReason: string | null
-  createdAt: string
-  updatedAt: string
-}
+/**
+ * The order as JSON. Field by field what the events' data schemas hold (closed, and bounded as
+ * the table is): a change here changes the events' JSON Schemas, which a test compares with the
+ * committed files, so it cannot slip into the events unversioned.
+ */
+export const OrderJson = z.strictObject({
+  id: z.uuid().describe('Order id; also the Kafka key and `ce_subject`.'),
+  item: z.string().min(1).max(ITEM_MAX),
+  quantity: z.int().min(1).max(QUANTITY_MAX),
+  customerId: z.string().nullable(),
+  version: z
+    .int()
+    .min(1)
+    .max(2_147_483_647)
+    .describe("The order's version after this change: its per-order sequence."),
+  createdAt: z.iso.datetime({ offset: true }),
+  updatedAt: z.iso.datetime({ offset: true }),
+  cancellationReason: z.string().nullable(),
+  status: z.enum(orderStatuses),
+})
+export type OrderJson = z.output<typeof OrderJson>
 
 export function toOrderJson(order: Order): OrderJson {
   return {

@@ -1,11 +1,11 @@
 /**
- * The relay's own small HTTP server (RELAY_METRICS_PORT): /metrics for Prometheus, /healthz
+ * The relay's own small HTTP server (METRICS_PORT): /metrics for Prometheus, /healthz
  * (alive), /readyz (can do its job: database reachable, LISTEN healthy, publishing keeps up,
  * the outbox trigger as its wake-up needs it).
  */
-import { serve } from '@hono/node-server'
 import { Hono } from 'hono'
 import type { Registry } from 'prom-client'
+import { listen } from '../http/listen'
 export type Readiness = {
   /** Age of the oldest event this relay owns and should be publishing (0 if none). */
   lagSeconds: () => Promise<number>
@@ -121,13 +121,5 @@ export function relayHttpApp(registry: Registry, readiness: Readiness) {
 
 /** `hostname` undefined: every interface. */
 export async function serveRelayHttp(app: Hono, port: number, hostname?: string) {
-  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, port, ...(hostname ? { hostname } : {}) }, () => resolve(s))
-    s.once('error', reject)
-  })
-  const address = server.address()
-  return {
-    port: typeof address === 'object' && address ? address.port : port,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  }
+  return listen(app.fetch, { port, hostname, setting: 'METRICS_PORT' })
 }

@@ -63,7 +63,13 @@ describe('least-privilege roles', () => {
     await denied(api.sql`update outbox set payload = '{}'`)
     await denied(api.sql`delete from outbox`)
     await denied(api.sql`delete from orders`)
+    // Of the consumer's tables, only what the stock limit needs (drizzle/0020): the item and its
+    // reserved count, read.
+    await api.sql`select item, reserved from inventory.stock`
     await denied(api.sql`select * from inventory.stock`)
+    await denied(api.sql`update inventory.stock set reserved = 0`)
+    await denied(api.sql`insert into inventory.stock (item) values ('x')`)
+    await denied(api.sql`select * from inventory.inbox`)
   })
 
   it('outbox_relay publishes and marks events, and cannot read or write orders', async () => {

@@ -3,8 +3,6 @@ import postgres from 'postgres'
 import { inject } from 'vitest'
 import { createDb } from '../../src/db/client'
 
-const TEMPLATE_DB = 'outbox_template'
-
 export type TestDatabase = ReturnType<typeof createDb> & {
   url: string
   /** Row counts of both tables, for "nothing was written" assertions. */
@@ -17,7 +15,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   const serverUrl = inject('postgresUrl')
   const name = `test_${randomBytes(6).toString('hex')}`
   const admin = postgres(serverUrl, { max: 1, onnotice: () => {} })
-  await admin.unsafe(`CREATE DATABASE ${name} TEMPLATE ${TEMPLATE_DB}`)
+  await admin.unsafe(`CREATE DATABASE ${name} TEMPLATE ${inject('templateDatabase')}`)
   await admin.end()
   const url = serverUrl.replace(/\/[^/]*$/, `/${name}`)
   const handle = createDb(url, { max: 5, applicationName: 'test' })

@@ -9,6 +9,7 @@ import { RegExpRouter } from 'hono/router/reg-exp-router'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createApp } from '../../src/app'
+import { STOCK_MAX } from '../../src/db/schema'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 
 type Operation = {
@@ -106,6 +107,8 @@ describe('OpenAPI document', () => {
       body: JSON.stringify({ item: 'b', quantity: 1 }),
     })
     expect(reused.status).toBe(422)
+    await db.sql`insert into inventory.stock (item, reserved) values ('full', ${STOCK_MAX})`
+    expect((await call('POST', '/orders', json({ item: 'full', quantity: 1 }))).status).toBe(409)
     expect((await call('GET', `/orders/${id}`)).status).toBe(200)
     expect((await call('GET', '/orders/0b9b1f5e-3f8e-4c59-8d2b-0d1f2a3b4c5d')).status).toBe(404)
     expect((await call('GET', '/orders/nope')).status).toBe(400)

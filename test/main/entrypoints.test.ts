@@ -36,7 +36,7 @@ describe('a port in use', () => {
       expect(await api.exited).toBe(1)
       const lines = api.output().trim().split('\n')
       expect(lines.at(-1)).toBe(
-        `port ${port} is in use: set PORT (the API) or METRICS_PORT (the relay) to a free port`,
+        `PORT ${port} is in use; set PORT=<a free port>, e.g. PORT=${port + 1}`,
       )
       expect(api.output()).not.toMatch(/\n\s+at /) // no stack frames
     } finally {

