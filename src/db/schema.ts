@@ -154,6 +154,8 @@ export const outboxParked = pgTable(
     /** Failed publication attempts that count against RELAY_MAX_ATTEMPTS. */
     attempts: integer('attempts').notNull().default(0),
     lastError: text('last_error'),
+    /** The failure class of its last attempt (src/relay/classify-error.ts); null: held back. */
+    failure: text('failure'),
     /** Not claimed again before this time; null: claimable now (its aggregate permitting). */
     nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true, mode: 'date' }),
     /** Dead-lettered: never claimed again until an operator retries it; `last_error` says why. */

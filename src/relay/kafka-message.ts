@@ -1,4 +1,6 @@
-import { dataSchemaUri, isEventType } from '../events/contract'
+import { dataSchemaUri, isEventType, schemaProblem } from '../events/contract'
+import { isValidTopicName } from '../outbox/routing'
+import { PermanentPublishError } from './classify-error'
 import type { OutboxMessage } from './publish'
 
 export type KafkaMessage = {
@@ -23,7 +25,10 @@ export type CloudEventAttributes = {
  * writer's own types have none. The writer's extra headers
  * go first, so they can add headers but never replace a CloudEvents attribute.
  */
-export function toKafkaMessage(message: OutboxMessage, attrs: CloudEventAttributes): KafkaMessage {
+export function toKafkaMessage(
+  message: Omit<OutboxMessage, 'topic'>,
+  attrs: CloudEventAttributes,
+): KafkaMessage {
   const { eventType, sequence } = message
   return {
     key: message.aggregateId,
@@ -45,4 +50,51 @@ export function toKafkaMessage(message: OutboxMessage, attrs: CloudEventAttribut
       ...(message.traceparent ? { traceparent: message.traceparent } : {}),
     },
   }
+}
+
+/**
+ * The batch as Kafka messages, or the PermanentPublishError of the first event that can never be
+ * sent as it is: data that does not fit its declared type's schema, a message over
+ * KAFKA_MAX_MESSAGE_BYTES, or a topic no topic can be named (it would wait forever).
+ */
+export function toKafkaMessages(
+  batch: readonly OutboxMessage[],
+  attrs: CloudEventAttributes,
+  maxMessageBytes: number,
+): KafkaMessage[] {
+  for (const m of batch) {
+    if (!isEventType(m.eventType)) continue
+    const problem = schemaProblem(m.eventType, m.schemaVersion, m.payload)
+    if (problem) refuse(m, `SCHEMA_MISMATCH: event ${m.eventId} (${m.eventType}) ${problem}`)
+  }
+  const messages = batch.map((m) => toKafkaMessage(m, attrs))
+  messages.forEach((k, i) => {
+    const size = messageSize(k)
+    if (size <= maxMessageBytes) return
+    const eventId = batch[i]?.eventId ?? '?'
+    refuse(
+      batch[i],
+      `MESSAGE_TOO_LARGE: event ${eventId} is ${size} bytes, over KAFKA_MAX_MESSAGE_BYTES (${maxMessageBytes})`,
+    )
+  })
+  for (const m of batch) {
+    if (isValidTopicName(m.topic)) continue
+    refuse(
+      m,
+      `INVALID_TOPIC: event ${m.eventId} is routed to '${m.topic}', which is not a valid topic name`,
+    )
+  }
+  return messages
+}
+
+function refuse(m: OutboxMessage | undefined, reason: string): never {
+  throw new PermanentPublishError(m?.eventId ?? '?', reason)
+}
+
+/** Bytes of key, value and headers: close to what the broker counts against its limit. */
+function messageSize(m: KafkaMessage): number {
+  let size = Buffer.byteLength(m.key) + Buffer.byteLength(m.value)
+  for (const [k, v] of Object.entries(m.headers))
+    size += Buffer.byteLength(k) + Buffer.byteLength(v)
+  return size
 }

@@ -20,7 +20,6 @@ it('the missing-topic warning carries one component, the relay', async () => {
   const { logger, lines, raw } = memoryLogger()
   const publisher = createKafkaPublisher({
     brokers: kafka.bootstrap.split(','),
-    topicTemplate: '{aggregate_type}.events',
     clientId: 'test',
     idempotent: false,
     maxMessageBytes: 1_000_000,
@@ -34,6 +33,7 @@ it('the missing-topic warning carries one component, the relay', async () => {
       eventId: '6f1c3f0e-6a51-4bd0-9d43-0d6f0c8a1c11',
       eventType: 'ParcelLost',
       aggregateType: 'parcel',
+      topic: 'parcel.events',
       aggregateId: 'P-1',
       payload: {},
       occurredAt: new Date(),
