@@ -29,7 +29,7 @@ import { describeError } from './classify-error'
 import { type Positions, positionsOf } from './positions'
 import type { Publish } from './publish'
 import { type FailurePolicy, onPublishFailure } from './publish-failure'
-import type { RelaySession } from './session'
+import { OwnershipLostError, type RelaySession } from './session'
 
 export type DrainPolicy = FailurePolicy & {
   /** KAFKA_TOPIC_TEMPLATE: the claim routes each message by it. */
@@ -142,7 +142,10 @@ async function failed(
 ): Promise<DrainResult> {
   await d.advances.settled()
   d.positions.reset()
-  const result = await onPublishFailure(d.session.sql, batch.messages, err, d.publish, d.policy)
+  // A lease found lost before the publish is no publish failure: not counted as one.
+  const policy =
+    err instanceof OwnershipLostError ? { ...d.policy, onFailure: undefined } : d.policy
+  const result = await onPublishFailure(d.session.sql, batch.messages, err, d.publish, policy)
   total.published += result.published
   total.retryAt = result.retryAt
   if (result.unavailable) throw new BrokerUnavailableError(err)
