@@ -32,7 +32,11 @@ export type CostDesign = {
 }
 
 const BATCH = 1000
-const policy = { maxAttempts: 10, backoff: { baseMs: 100, capMs: 1000 } }
+const policy = {
+  maxAttempts: 10,
+  backoff: { baseMs: 100, capMs: 1000 },
+  topicTemplate: '{aggregate_type}.events',
+}
 
 /** This repository's relay, as it is: positions, nothing written per event (issue 32). */
 const current: CostDesign = {

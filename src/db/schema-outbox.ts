@@ -128,9 +128,11 @@ export const outboxParked = pgTable(
     aggregateType: text('aggregate_type').notNull(),
     aggregateId: text('aggregate_id').notNull(),
     eventId: uuid('event_id').notNull(),
-    /** Failed publication attempts that count against RELAY_MAX_ATTEMPTS. */
+    /** Failed publication attempts that count against the relay's limit (src/config/fixed.ts). */
     attempts: integer('attempts').notNull().default(0),
     lastError: text('last_error'),
+    /** The failure class of its last attempt (src/relay/classify-error.ts); null: held back. */
+    failure: text('failure'),
     /** Not claimed again before this time; null: claimable now (its aggregate permitting). */
     nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true, mode: 'date' }),
     /** Dead-lettered: never claimed again until an operator retries it; `last_error` says why. */

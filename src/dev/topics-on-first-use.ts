@@ -4,12 +4,13 @@
  * needs no topic tooling. The relay itself never creates topics, and against a real Kafka nothing
  * does this: there an event for a missing topic waits until someone creates it (docs/operations.md).
  *
- * "Waits for it": the relay has recorded the missing topic on the event (its last_error, as
- * src/outbox/admin-event.ts reads it). The relay looks again about once a second and publishes.
+ * "Waits for it": the relay has parked the event with the failure code `missing-topic`. The
+ * relay looks again about once a second and publishes.
  */
 import postgres from 'postgres'
 import type { Logger } from '../logger'
-import { AGGREGATE_TYPE_PLACEHOLDER, isValidTopicName } from '../outbox/routing'
+import { WAITING_FOR_TOPIC } from '../outbox/parked'
+import { isValidTopicName, routedTopicSql } from '../outbox/routing'
 
 export function createTopicsOnFirstUse(o: {
   databaseUrl: string
@@ -30,12 +31,10 @@ export function createTopicsOnFirstUse(o: {
 
   const tick = async () => {
     const rows = await sql<{ topic: string }[]>`
-      select distinct coalesce(o.topic, replace(${o.topicTemplate}::text,
-                                                ${AGGREGATE_TYPE_PLACEHOLDER}::text, o.aggregate_type))
-             as topic
+      select distinct ${routedTopicSql(sql, o.topicTemplate, 'o')} as topic
         from outbox_parked x join outbox o on o.id = x.id
        where x.published_at is null and x.dead_at is null
-         and x.last_error like 'MissingTopicError%'`
+         and x.failure = ${WAITING_FOR_TOPIC}`
     for (const { topic } of rows) {
       if (created.has(topic) || !isValidTopicName(topic)) continue
       created.add(topic)

@@ -85,6 +85,16 @@ export function dataSchemaUri(baseUrl: string, type: string, version: number): s
   return `${baseUrl.replace(/\/+$/, '')}/${type}.v${version}.json`
 }
 
+/** The declared types' schemas, as the relay asks for them (its EventSchemas port). */
+export function eventSchemas(baseUrl: string) {
+  return {
+    uri: (type: string, version: number) =>
+      isEventType(type) ? dataSchemaUri(baseUrl, type, version) : undefined,
+    problem: (type: string, version: number, data: unknown) =>
+      isEventType(type) ? schemaProblem(type, version, data) : undefined,
+  }
+}
+
 /** JSON Schema (draft 2020-12) of a type's data, generated from the zod definition. */
 export function eventJsonSchema(type: EventType): Record<string, unknown> {
   const def = eventContract[type]

@@ -7,6 +7,7 @@ import { startDevServices } from '../dev/dev-services'
 import { devDataDirOf } from '../dev/dev-services-file'
 import { describeStartFailure } from '../dev/start-failure'
 import { createTopicsOnFirstUse } from '../dev/topics-on-first-use'
+import { eventSchemas } from '../events/contract'
 import { createLogger } from '../logger'
 import { startRelay } from '../relay/start-relay'
 import { startApi } from '../start-api'
@@ -27,7 +28,11 @@ runMain(async () => {
     )
     const api = await startApi(dev.config, logger)
     started.push(api)
-    const relay = await startRelay(dev.config, logger)
+    const relay = await startRelay(
+      dev.config,
+      logger,
+      eventSchemas(dev.config.relay.eventSchemaBaseUrl),
+    )
     started.push(relay)
     if (dev.createTopic) {
       const { createTopic } = dev

@@ -4,6 +4,7 @@ import { pino } from 'pino'
 import postgres from 'postgres'
 import { type Config, ConfigError, loadConfig } from '../config'
 import { devDataDirOf, readDevServices } from '../dev/dev-services-file'
+import { eventSchemas } from '../events/contract'
 import { type Output, runCommand, USAGE } from '../ops/cli'
 import { parseCommand, UsageError } from '../ops/parse-command'
 import type { ReplayCommand } from '../ops/parse-replay'
@@ -56,7 +57,7 @@ async function replay(command: ReplayCommand, sql: postgres.Sql, config: Config)
     clientId: `${config.kafka.clientId}-replay`,
     cloudEvents: {
       source: config.relay.eventSource,
-      schemaBaseUrl: config.relay.eventSchemaBaseUrl,
+      schemas: eventSchemas(config.relay.eventSchemaBaseUrl),
     },
     logger: pino({ level: 'silent' }),
   })

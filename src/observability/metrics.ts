@@ -5,6 +5,7 @@
  */
 
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
+import { FAILURE_CLASSES, type FailureClass } from '../outbox/parked'
 import type { OutboxStats } from '../outbox/stats'
 
 export function createRegistry(): Registry {
@@ -28,14 +29,13 @@ export function createHttpMetrics(registry: Registry) {
 }
 
 export type WakeCause = 'notify' | 'poll' | 'reconnect'
-export type FailureKind = 'unavailable' | 'retriable' | 'permanent' | 'missing-topic'
 /** awake: a writer that rang holds it; trace: a writer that skipped its NOTIFY holds it. */
 export type WaitLockKind = 'awake' | 'trace'
 
 /** What the relay loop and publisher report. A no-op implementation is used in unit tests. */
 export type RelayMetrics = {
   published(batch: ReadonlyArray<{ occurredAt: Date }>, ackedAt: number): void
-  publishFailed(kind: FailureKind): void
+  publishFailed(failure: FailureClass): void
   wokeUp(cause: WakeCause): void
   /** A partition was kept from the relay for over a second by another session's lock. */
   lockWaited(lock: WaitLockKind): void
@@ -83,7 +83,7 @@ export function createRelayMetrics(registry: Registry, sources: RelayMetricSourc
     'outbox_publish_errors_total',
     'Failed publish attempts, by class: unavailable, retriable, permanent, missing-topic (the event waits for its topic to be created).',
     'class',
-    ['unavailable', 'retriable', 'permanent', 'missing-topic'],
+    FAILURE_CLASSES,
   )
   const latency = new Histogram({
     name: 'outbox_publish_latency_seconds',
@@ -108,7 +108,7 @@ export function createRelayMetrics(registry: Registry, sources: RelayMetricSourc
       publishedTotal.inc(batch.length)
       for (const m of batch) latency.observe(Math.max(0, (ackedAt - m.occurredAt.getTime()) / 1000))
     },
-    publishFailed: (kind) => errors.inc({ class: kind }),
+    publishFailed: (failure) => errors.inc({ class: failure }),
     wokeUp: (cause) => wakeups.inc({ cause }),
     lockWaited: (lock) => lockWaits.inc({ lock }),
     deadLettered: (events) => deadLettered.inc(events),

@@ -9,7 +9,8 @@
  */
 import type postgres from 'postgres'
 import { Counter, Gauge, type Registry } from 'prom-client'
-import { AGGREGATE_TYPE_PLACEHOLDER, routeOf } from '../outbox/routing'
+import { WAITING_FOR_TOPIC } from '../outbox/parked'
+import { routedTopicSql } from '../outbox/routing'
 
 export type TopicBacklog = { topic: string; pending: number; waitingForTopic: number }
 
@@ -18,22 +19,22 @@ export async function readTopicBacklog(
   template: string,
 ): Promise<TopicBacklog[]> {
   return sql<TopicBacklog[]>`
-    select coalesce(topic, replace(${template}::text, ${AGGREGATE_TYPE_PLACEHOLDER}::text,
-                                   aggregate_type)) as topic,
+    select ${routedTopicSql(sql, template, 'u')} as topic,
            count(*)::int as pending,
-           (count(*) filter (where last_error like 'MissingTopicError%'))::int as "waitingForTopic"
-      from outbox_unpublished
-     where dead_at is null
+           (count(*) filter (where u.failure = ${WAITING_FOR_TOPIC}))::int as "waitingForTopic"
+      from outbox_unpublished u
+     where u.dead_at is null
      group by 1`
 }
 
 export type TopicMetrics = {
-  published(batch: ReadonlyArray<{ aggregateType: string; topic?: string | null }>): void
+  /** Acknowledged messages, each counted under the topic it carries. */
+  published(batch: ReadonlyArray<{ topic: string }>): void
 }
 
 export function createTopicMetrics(
   registry: Registry,
-  sources: { template: string; backlog: () => Promise<TopicBacklog[]> },
+  sources: { backlog: () => Promise<TopicBacklog[]> },
 ): TopicMetrics {
   let scrape: Promise<TopicBacklog[]> | undefined
   const backlog = () => {
@@ -74,10 +75,7 @@ export function createTopicMetrics(
   return {
     published(batch) {
       const counts = new Map<string, number>()
-      for (const m of batch) {
-        const topic = routeOf(m, sources.template)
-        counts.set(topic, (counts.get(topic) ?? 0) + 1)
-      }
+      for (const { topic } of batch) counts.set(topic, (counts.get(topic) ?? 0) + 1)
       for (const [topic, n] of counts) published.inc({ topic }, n)
     },
   }

@@ -10,13 +10,8 @@
 import type postgres from 'postgres'
 import { OutboxAdminError } from './admin'
 import { OUTBOX_CHANNEL } from './locks'
+import { WAITING_FOR_TOPIC } from './parked'
 import { isValidTopicName } from './routing'
-
-/**
- * The relay records a missing topic as `MissingTopicError: MISSING_TOPIC: ...` (describeError
- * of src/relay/classify-error.ts); the status and topic metrics match the same prefix.
- */
-const WAITING_FOR_TOPIC = 'MissingTopicError%'
 
 export type EventState = 'pending' | 'waiting-for-topic' | 'dead' | 'published' | 'discarded'
 
@@ -54,7 +49,7 @@ export type EventDetail = {
  */
 export async function readEvent(sql: postgres.Sql, eventId: string): Promise<EventDetail> {
   const [row] = await sql<
-    (Omit<EventDetail, 'id' | 'state'> & { id: string; unpublished: boolean })[]
+    (Omit<EventDetail, 'id' | 'state'> & { id: string; unpublished: boolean; waiting: boolean })[]
   >`
     select o.id, o.event_id as "eventId", o.event_type as "eventType",
            o.aggregate_type as "aggregateType", o.aggregate_id as "aggregateId", o.topic,
@@ -62,22 +57,25 @@ export async function readEvent(sql: postgres.Sql, eventId: string): Promise<Eve
            o.request_id as "requestId", o.traceparent, o.occurred_at as "occurredAt",
            x.published_at as "publishedAt", x.dead_at as "deadAt",
            coalesce(x.attempts, 0) as attempts, x.next_attempt_at as "nextAttemptAt",
-           x.last_error as "lastError",
+           x.last_error as "lastError", coalesce(x.failure = ${WAITING_FOR_TOPIC}, false) as waiting,
            exists (select 1 from outbox_unpublished u where u.id = o.id) as unpublished
       from outbox o left join outbox_parked x on x.id = o.id
      where o.event_id = ${eventId}::uuid
      order by exists (select 1 from outbox_unpublished u where u.id = o.id) desc, o.id desc
      limit 1`
   if (!row) throw notFound(eventId)
-  const { unpublished, ...event } = row
-  return { ...event, id: Number(row.id), state: stateOf(event, unpublished) }
+  const { unpublished, waiting, ...event } = row
+  return { ...event, id: Number(row.id), state: stateOf(event, { unpublished, waiting }) }
 }
 
-function stateOf(row: Omit<EventDetail, 'id' | 'state'>, unpublished: boolean): EventState {
+function stateOf(
+  row: Omit<EventDetail, 'id' | 'state'>,
+  is: { unpublished: boolean; waiting: boolean },
+): EventState {
   if (row.publishedAt) return row.deadAt ? 'discarded' : 'published'
   if (row.deadAt) return 'dead'
-  if (row.lastError?.startsWith('MissingTopicError')) return 'waiting-for-topic'
-  return unpublished ? 'pending' : 'published'
+  if (is.waiting) return 'waiting-for-topic'
+  return is.unpublished ? 'pending' : 'published'
 }
 
 /**
@@ -94,7 +92,7 @@ export async function discardWaiting(
          set published_at = now(), dead_at = now(), next_attempt_at = null,
              last_error = 'discarded by operator at ' || now()::text || '; was: ' || last_error
        where event_id = ${eventId}::uuid and published_at is null and dead_at is null
-         and last_error like ${WAITING_FOR_TOPIC}
+         and failure = ${WAITING_FOR_TOPIC}
       returning published_at as "discardedAt"`
     if (rows.length > 0) await tx`select pg_notify(${OUTBOX_CHANNEL}, '')`
     return rows
@@ -124,7 +122,7 @@ export async function rerouteEvent(
          set next_attempt_at = null, dead_at = null,
              attempts = case when dead_at is null then attempts else 0 end
        where event_id = ${eventId}::uuid and published_at is null
-         and (dead_at is not null or last_error like ${WAITING_FOR_TOPIC})
+         and (dead_at is not null or failure = ${WAITING_FOR_TOPIC})
       returning id`
     const id = released[0]?.id
     if (id === undefined) return []

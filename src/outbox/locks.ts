@@ -8,6 +8,8 @@
  *  - trace (p): held shared by each writer that may skip its NOTIFY, to its end (awake.ts).
  *  - replay (run): held by the process replaying that run, so two never drive one run.
  */
+import type { Q } from './client'
+
 export const LOCK = {
   owner: 780001,
   member: 780002,
@@ -18,3 +20,14 @@ export const LOCK = {
 
 /** The channel writers NOTIFY (with an empty payload) and the relay LISTENs on. */
 export const OUTBOX_CHANNEL = 'outbox_events'
+
+/**
+ * The partitions whose owner lock this backend holds, from pg_locks, as a scalar subquery for a
+ * select list: it runs once per statement, and only if a row is returned.
+ */
+export function heldOwnerLocks(q: Q) {
+  return q`(select array_agg(objid::int order by objid) from pg_locks
+             where locktype = 'advisory' and classid = ${LOCK.owner} and objsubid = 2 and granted
+               and pid = pg_backend_pid()
+               and database = (select oid from pg_database where datname = current_database()))`
+}

@@ -4,7 +4,6 @@ export type OutboxMessage = {
   id: number
   eventId: string
   eventType: string
-  /** Names the topic through the template (src/outbox/routing.ts). */
   aggregateType: string
   /** The Kafka key and `ce_subject`. */
   aggregateId: string
@@ -14,8 +13,11 @@ export type OutboxMessage = {
   sequence: number | null
   /** The data schema version of `eventType`, for types src/events/contract.ts knows. */
   schemaVersion: number
-  /** The row's own topic, overriding the template. */
-  topic?: string | null
+  /**
+   * Where it goes: the row's own topic, else the template's for its aggregate type. Routed once,
+   * when the row is read (routeOf, src/outbox/routing.ts); everything after reads this.
+   */
+  topic: string
   /** Extra Kafka headers the writer set (string values; the database checks). */
   headers?: Record<string, string> | null
   /** The writer's CloudEvents `source`; null: the relay's EVENT_SOURCE. */

@@ -6,9 +6,29 @@
  * earlier of their aggregate is dead or waiting; publishing one sets its `published_at`, which
  * ends its hold on the aggregate. Only failures write here: the path every event takes does not.
  */
-import type { ClaimedMessage, Q } from './queries'
+import type { Q } from './client'
 
-type Parked = Pick<ClaimedMessage, 'id' | 'partition' | 'aggregateType' | 'aggregateId' | 'eventId'>
+/**
+ * Why an event's last attempt failed, as the relay classified it (src/relay/classify-error.ts)
+ * and stored it in the `failure` column (drizzle/0019). Everything that asks "why is it parked"
+ * reads the column, never the text of `last_error`.
+ */
+export const FAILURE_CLASSES = ['unavailable', 'retriable', 'permanent', 'missing-topic'] as const
+export type FailureClass = (typeof FAILURE_CLASSES)[number]
+
+/** The class of events that wait for their topic to be created. */
+export const WAITING_FOR_TOPIC: FailureClass = 'missing-topic'
+
+type Parked = {
+  id: number
+  partition: number
+  aggregateType: string
+  aggregateId: string
+  eventId: string
+}
+
+/** Why: the class (null: not failed itself, held behind its aggregate) and a reason for people. */
+export type ParkReason = { failure: FailureClass | null; reason: string }
 
 /** An event this statement dead-lettered, for the relay's log line and counter. */
 export type DeadLetter = {
@@ -18,20 +38,33 @@ export type DeadLetter = {
   reason: string
 }
 
+/**
+ * SQL: an earlier event of the aggregate of the row `alias` is parked, not yet out, and dead or
+ * waiting for its time. Such a row is held back: it must not overtake that event.
+ */
+export function heldBack(q: Q, alias: string) {
+  const row = q(alias)
+  return q`exists (
+    select 1 from outbox_parked e
+     where e.aggregate_type = ${row}.aggregate_type and e.aggregate_id = ${row}.aggregate_id
+       and e.id < ${row}.id and e.published_at is null
+       and (e.dead_at is not null or e.next_attempt_at > now()))`
+}
+
 /** Upserts the events' rows: one statement for a batch, whatever mix of new and parked. */
 function upsert(
   q: Q,
   events: readonly Parked[],
-  set: { error: string; delayMs?: number; attempt: boolean; deadAt?: number },
+  set: ParkReason & { delayMs?: number; attempt: boolean; deadAt?: number },
 ) {
   // Dead once its attempts reach `deadAt` (0: at once; undefined: never).
   const deadAt = set.deadAt ?? null
   const col = <K extends keyof Parked>(k: K) => events.map((e) => e[k])
   return q`
     insert into outbox_parked as x (id, partition, aggregate_type, aggregate_id, event_id,
-                                    attempts, last_error, next_attempt_at, dead_at)
+                                    attempts, last_error, failure, next_attempt_at, dead_at)
     select id, partition, aggregate_type, aggregate_id, event_id,
-           ${set.attempt ? 1 : 0}, ${set.error},
+           ${set.attempt ? 1 : 0}, ${set.reason}, ${set.failure},
            now() + ${set.delayMs ?? 0} * interval '1 millisecond',
            case when ${set.attempt ? 1 : 0} >= ${deadAt}::int then now() end
       from unnest(${col('id')}::int8[], ${col('partition')}::int2[], ${col('aggregateType')}::text[],
@@ -40,6 +73,7 @@ function upsert(
     on conflict (id) do update
        set attempts = x.attempts + excluded.attempts,
            last_error = excluded.last_error,
+           failure = excluded.failure,
            next_attempt_at = excluded.next_attempt_at,
            dead_at = case when x.attempts + excluded.attempts >= ${deadAt}::int then now() end
      where x.published_at is null
@@ -58,39 +92,42 @@ function upsert(
 export async function deferEvents(
   q: Q,
   events: readonly Parked[],
-  error: string,
+  why: ParkReason,
   delayMs: number,
   limit: { maxAttempts: number; countsTowardLimit: boolean },
 ): Promise<DeadLetter[]> {
   if (events.length === 0) return []
   const deadAt = limit.countsTowardLimit ? limit.maxAttempts : undefined
-  return upsert(q, events, { error, delayMs, attempt: true, deadAt })
+  return upsert(q, events, { ...why, delayMs, attempt: true, deadAt })
 }
 
 /**
  * Holds events back for `delayMs` without counting an attempt: their topic does not exist yet,
- * which says nothing about the events (classify-error.ts). Their aggregates' later events wait
- * behind them, and they can never be dead-lettered for it.
+ * which says nothing about the events (classify-error.ts), or they wait behind an earlier event
+ * of their aggregate. They can never be dead-lettered for it.
  */
 export async function holdEvents(
   q: Q,
   events: readonly Parked[],
-  reason: string,
+  why: ParkReason,
   delayMs: number,
 ): Promise<void> {
   if (events.length === 0) return
-  await upsert(q, events, { error: reason, delayMs, attempt: false })
+  await upsert(q, events, { ...why, delayMs, attempt: false })
 }
 
-export async function markDead(q: Q, event: Parked, reason: string): Promise<DeadLetter[]> {
-  return upsert(q, [event], { error: reason, attempt: true, deadAt: 0 })
+export async function markDead(q: Q, event: Parked, why: ParkReason): Promise<DeadLetter[]> {
+  return upsert(q, [event], { ...why, attempt: true, deadAt: 0 })
 }
 
 /**
  * After the broker's acknowledgement: the parked events among `batch` are out. The others need
  * nothing written: the partition's position passes them (src/relay/positions.ts).
  */
-export async function markPublished(q: Q, batch: readonly ClaimedMessage[]): Promise<void> {
+export async function markPublished(
+  q: Q,
+  batch: ReadonlyArray<{ id: number; parked: boolean }>,
+): Promise<void> {
   const ids = batch.filter((m) => m.parked).map((m) => m.id)
   if (ids.length === 0) return
   await q`update outbox_parked set published_at = now(), next_attempt_at = null
@@ -109,10 +146,6 @@ export async function earliestRetry(q: Q, owned: number[]): Promise<Date | undef
     select min(x.next_attempt_at) as at from outbox_parked x
      where x.published_at is null and x.dead_at is null and x.next_attempt_at is not null
        and x.partition = any(${owned}::int[])
-       and not exists (
-             select 1 from outbox_parked e
-              where e.aggregate_type = x.aggregate_type and e.aggregate_id = x.aggregate_id
-                and e.id < x.id and e.published_at is null
-                and (e.dead_at is not null or e.next_attempt_at > now()))`
+       and not ${heldBack(q, 'x')}`
   return row?.at ?? undefined
 }

@@ -4,7 +4,7 @@
  * it owns. Relays owning different partitions update the same row: each rewrites only its own
  * elements, from the row's latest version (an UPDATE that waited re-reads it).
  */
-import type { Q } from './queries'
+import type { Q } from './client'
 
 /** Where a partition's publishing stands: see outboxPosition in src/db/schema.ts. */
 export type Position = {

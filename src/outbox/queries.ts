@@ -4,12 +4,15 @@
  * owns them, position-queries.ts stores them) and claims the rows of a window, those whose
  * writing transaction is visible in the window's snapshot `to` and not in the partition's
  * position, in id order. Failed, dead and held-back events live in outbox_parked (parked.ts).
+ * The statement is built from the named parts below, in the order they run.
  */
-import type postgres from 'postgres'
-import { LOCK } from './locks'
-import type { OutboxMessage } from './message'
 
-export type Q = postgres.TransactionSql | postgres.Sql
+import { inWindow, rangeEnd, windowBounds, windowSnapshots } from './claim-window'
+import type { Q } from './client'
+import { heldOwnerLocks } from './locks'
+import type { OutboxMessage } from './message'
+import { heldBack } from './parked'
+import { routeOf } from './routing'
 
 export type ClaimedMessage = OutboxMessage & {
   attempts: number
@@ -33,6 +36,8 @@ export type ClaimRequest = {
   /** Parked events being published right now: left out. */
   inFlight: number[]
   limit: number
+  /** KAFKA_TOPIC_TEMPLATE: each message is routed here, once (routing.ts). */
+  topicTemplate: string
 }
 
 export type ClaimResult = {
@@ -53,8 +58,9 @@ export type ClaimResult = {
   exhausted: boolean
 }
 
-type Row = Omit<ClaimedMessage, 'id'> & {
+type Row = Omit<ClaimedMessage, 'id' | 'topic'> & {
   id: string
+  topic: string | null
   held: boolean
   ownerLocks: number[] | null
   src: number
@@ -63,118 +69,75 @@ type Row = Omit<ClaimedMessage, 'id'> & {
   hi: string | null
 }
 
-/**
- * The partitions whose owner lock this backend holds, from pg_locks, as a scalar subquery for a
- * select list: it runs once per statement, and only if a row is returned.
- */
-export function heldOwnerLocks(q: Q) {
-  return q`(select array_agg(objid::int order by objid) from pg_locks
-             where locktype = 'advisory' and classid = ${LOCK.owner} and objsubid = 2 and granted
-               and pid = pg_backend_pid()
-               and database = (select oid from pg_database where datname = current_database()))`
-}
-
-/** The lower bounds of a window's transaction ids (xid8 as text): below them all is visible. */
-export function windowXids(from: Map<number, string>): { xlo: string; xips: string[] } {
-  let xlo: bigint | undefined
-  const xips = new Set<string>()
-  for (const snapshot of from.values()) {
-    const [, xmax, xip] = snapshot.split(':')
-    const max = BigInt(xmax ?? '0')
-    if (xlo === undefined || max < xlo) xlo = max
-    for (const x of (xip ?? '').split(',')) if (x !== '') xips.add(x)
-  }
-  return { xlo: String(xlo ?? 0n), xips: [...xips] }
-}
-
 export async function claim(q: Q, r: ClaimRequest): Promise<ClaimResult> {
-  // The members' snapshots, each once (usually one for all), and which is whose.
-  const snaps = [...new Set(r.from.values())]
-  const slot = Array.from({ length: 64 }, (_, p) => {
-    const s = r.from.get(p)
-    return s === undefined ? null : snaps.indexOf(s) + 1
-  })
-  const { xlo, xips } = windowXids(r.from)
   const rows = await q<Row[]>`
-    with w as materialized (
-      select coalesce(${r.to ?? null}::pg_snapshot, pg_current_snapshot()) as s1,
-             ${snaps}::text[]::pg_snapshot[] as snaps, ${slot}::int[] as slot
-    ), bounds as materialized (
-      -- Once per window: the window's rows lie between these ids. Found by transaction id: those
-      -- running at the lower snapshot (its xip list, exact look-ups) and those after it.
-      select min(c.id) as lo, max(c.id) as hi
-        from (select o.id, o.partition, o.xid from outbox o
-               where o.xid = any(${xips}::text[]::xid8[])
-              union all
-              select o.id, o.partition, o.xid from outbox o
-               where o.xid >= ${xlo}::xid8
-                 and o.xid < (select pg_snapshot_xmax(s1) from w)) c
-       where (select slot from w)[c.partition + 1] is not null
-         and pg_visible_in_snapshot(c.xid, (select s1 from w))
-         and not pg_visible_in_snapshot(c.xid, (select snaps from w)[(select slot from w)[c.partition + 1]])
-    ), win as materialized (
-      select o.id, o.partition, o.aggregate_type, o.aggregate_id, o.event_id, o.event_type,
-             o.payload, o.occurred_at, o.sequence, o.schema_version, o.traceparent, o.topic,
-             o.headers, o.source,
-             (o.aggregate_type, o.aggregate_id) in (
-               select aggregate_type, aggregate_id from outbox_parked where published_at is null
-             ) as held
-        from outbox o
-       where o.id >= coalesce(${r.range?.lo ?? null}::int8, (select lo from bounds))
-         and o.id <= coalesce(${r.range?.hi ?? null}::int8, (select hi from bounds))
-         and o.id > ${r.after}::int8
-         and (select slot from w)[o.partition + 1] is not null
-         and pg_visible_in_snapshot(o.xid, (select s1 from w))
-         and not pg_visible_in_snapshot(o.xid, (select snaps from w)[(select slot from w)[o.partition + 1]])
-       order by o.id
-       limit ${r.limit}
-    ), park as (
-      -- Held back behind a parked event of their aggregate: parked too, behind it.
-      insert into outbox_parked (id, partition, aggregate_type, aggregate_id, event_id)
-      select id, partition, aggregate_type, aggregate_id, event_id from win where held
-      on conflict (id) do nothing
-    ), ready as (
-      select o.id, o.partition, o.aggregate_type, o.aggregate_id, o.event_id, o.event_type,
-             o.payload, o.occurred_at, o.sequence, o.schema_version, o.traceparent, o.topic,
-             o.headers, o.source, x.attempts
-        from outbox_parked x join outbox o on o.id = x.id
-       where x.published_at is null and x.dead_at is null
-         and x.partition = any(${r.owned}::int[])
-         and (x.next_attempt_at is null or x.next_attempt_at <= now())
-         and x.id <> all(${r.inFlight}::int8[])
-         and not exists (
-               select 1 from outbox_parked e
-                where e.aggregate_type = x.aggregate_type and e.aggregate_id = x.aggregate_id
-                  and e.id < x.id and e.published_at is null
-                  and (e.dead_at is not null or e.next_attempt_at > now()))
-       order by x.id
-       limit ${r.limit}
-    )
+    with w as materialized (${windowSnapshots(q, r.from, r.to)}),
+    bounds as materialized (${windowBounds(q, r.from)}),
+    win as materialized (${windowRows(q, r)}),
+    park as (${parkHeldBack(q)}),
+    ready as (${readyParked(q, r)})
     -- Parked events first, then the window's rows; the columns read once, no second look-up.
     select ${heldOwnerLocks(q)} as "ownerLocks", b.*, (select s1 from w)::text as "to",
-           coalesce(${r.range?.lo ?? null}::int8, (select lo from bounds)) as lo,
-           coalesce(${r.range?.hi ?? null}::int8, (select hi from bounds)) as hi
-      from (select 0 as src, false as held, ready.id, ready.partition, ready.event_id as "eventId", ready.event_type as "eventType",
-                   ready.aggregate_type as "aggregateType", ready.aggregate_id as "aggregateId",
-                   ready.payload, ready.occurred_at as "occurredAt", ready.sequence,
-                   ready.schema_version as "schemaVersion", ready.traceparent, ready.topic, ready.headers, ready.source, ready.attempts
-              from ready
+           ${rangeEnd(q, r.range, 'lo')} as lo, ${rangeEnd(q, r.range, 'hi')} as hi
+      from (select 0 as src, * from ready
             union all
-            select 1, win.held, win.id, win.partition, win.event_id as "eventId", win.event_type as "eventType",
-                   win.aggregate_type as "aggregateType", win.aggregate_id as "aggregateId",
-                   win.payload, win.occurred_at as "occurredAt", win.sequence,
-                   win.schema_version as "schemaVersion", win.traceparent, win.topic, win.headers, win.source, 0
-              from win
+            select 1, * from win
             order by 1, 3
             limit ${r.limit}) b
      order by b.src, b.id`
-  return toResult(rows, r.limit)
+  return toResult(rows, r)
 }
 
-function toResult(rows: Row[], limit: number): ClaimResult {
+/** The message's columns of the row `alias` (of outbox), named as OutboxMessage names them. */
+function messageColumns(q: Q, alias: string) {
+  const t = q(alias)
+  return q`${t}.id, ${t}.partition, ${t}.event_id as "eventId", ${t}.event_type as "eventType",
+    ${t}.aggregate_type as "aggregateType", ${t}.aggregate_id as "aggregateId", ${t}.payload,
+    ${t}.occurred_at as "occurredAt", ${t}.sequence, ${t}.schema_version as "schemaVersion",
+    ${t}.traceparent, ${t}.topic, ${t}.headers, ${t}.source`
+}
+
+/** `win`: the window's next rows after `after`, each saying whether its aggregate has a parked event. */
+function windowRows(q: Q, r: ClaimRequest) {
+  return q`
+    select (o.aggregate_type, o.aggregate_id) in (
+             select aggregate_type, aggregate_id from outbox_parked where published_at is null
+           ) as held,
+           ${messageColumns(q, 'o')}, 0 as attempts
+      from outbox o
+     where o.id >= ${rangeEnd(q, r.range, 'lo')} and o.id <= ${rangeEnd(q, r.range, 'hi')}
+       and o.id > ${r.after}::int8
+       and ${inWindow(q, 'o')}
+     order by o.id
+     limit ${r.limit}`
+}
+
+/** `park`: window rows held back behind a parked event of their aggregate are parked too. */
+function parkHeldBack(q: Q) {
+  return q`
+    insert into outbox_parked (id, partition, aggregate_type, aggregate_id, event_id)
+    select id, partition, "aggregateType", "aggregateId", "eventId" from win where held
+    on conflict (id) do nothing`
+}
+
+/** `ready`: parked events whose time has come, with nothing earlier of their aggregate in the way. */
+function readyParked(q: Q, r: ClaimRequest) {
+  return q`
+    select false as held, ${messageColumns(q, 'o')}, x.attempts
+      from outbox_parked x join outbox o on o.id = x.id
+     where x.published_at is null and x.dead_at is null
+       and x.partition = any(${r.owned}::int[])
+       and (x.next_attempt_at is null or x.next_attempt_at <= now())
+       and x.id <> all(${r.inFlight}::int8[])
+       and not ${heldBack(q, 'x')}
+     order by x.id
+     limit ${r.limit}`
+}
+
+function toResult(rows: Row[], r: ClaimRequest): ClaimResult {
   // One pass, and the row objects reused as messages: a batch is up to RELAY_BATCH_SIZE rows.
   const first = rows[0] && {
-    ownerLocks: rows[0].ownerLocks,
+    held: rows[0].ownerLocks,
     to: rows[0].to,
     lo: rows[0].lo,
     hi: rows[0].hi,
@@ -184,25 +147,15 @@ function toResult(rows: Row[], limit: number): ClaimResult {
   let windowRows = 0
   let lastWindowId: number | undefined
   for (const row of rows) {
-    const message = row as unknown as Record<string, unknown>
-    message.id = Number(row.id)
-    message.parked = row.src === 0
     if (row.src === 0) parked++
     else {
       windowRows++
       lastWindowId = Number(row.id)
     }
-    const held = row.held
-    delete message.held
-    delete message.ownerLocks
-    delete message.src
-    delete message.to
-    delete message.lo
-    delete message.hi
-    if (!held) messages.push(message as unknown as ClaimedMessage)
+    if (!row.held) messages.push(toMessage(row, r.topicTemplate))
   }
   return {
-    held: first === undefined ? undefined : first.ownerLocks,
+    held: first?.held,
     messages,
     to: first?.to,
     range:
@@ -211,8 +164,16 @@ function toResult(rows: Row[], limit: number): ClaimResult {
         : undefined,
     windowRows,
     lastWindowId,
-    exhausted: windowRows < limit - parked,
+    exhausted: windowRows < r.limit - parked,
   }
 }
 
-export { earliestRetry } from './parked'
+/** The row as a message, routed: the one place a claimed message gets its topic. */
+function toMessage(row: Row, topicTemplate: string): ClaimedMessage {
+  const message = row as unknown as Record<string, unknown>
+  message.id = Number(row.id)
+  message.parked = row.src === 0
+  message.topic = routeOf(row, topicTemplate)
+  for (const k of ['held', 'ownerLocks', 'src', 'to', 'lo', 'hi']) delete message[k]
+  return message as unknown as ClaimedMessage
+}

@@ -6,11 +6,10 @@
  * belongs to the relay, and a replay must not overtake it.
  */
 import type postgres from 'postgres'
+import type { Q } from './client'
 import { LOCK } from './locks'
 import type { OutboxMessage } from './message'
-import { AGGREGATE_TYPE_PLACEHOLDER } from './routing'
-
-type Q = postgres.Sql | postgres.TransactionSql
+import { routedTopicSql, routeOf } from './routing'
 
 /** What a run replays; every filter optional, all of them must hold. Times are ISO strings. */
 export type ReplayFilters = {
@@ -37,12 +36,8 @@ export type ReplayRun = {
   status: 'running' | 'done' | 'cancelled'
 }
 
-/** An event as a replay reads it: every column of the message, none left out. */
+/** An event as a replay reads it (routed): every column of the message, none left out. */
 export type ReplayEvent = Required<OutboxMessage>
-
-/** The topic an event went to, in SQL: its own `topic`, else the template's for its type. */
-const routed = (q: Q, template: string) =>
-  q`coalesce(o.topic, replace(${template}::text, ${AGGREGATE_TYPE_PLACEHOLDER}::text, o.aggregate_type))`
 
 /**
  * Published, for `outbox o`: passed by its partition's stored position (drizzle/0016), or, if it
@@ -64,7 +59,7 @@ const matches = (q: Q, f: postgres.Fragment, template: string) => q`
   and (${f}->>'aggregateType' is null or o.aggregate_type = ${f}->>'aggregateType')
   and (${f}->>'aggregateId' is null or o.aggregate_id = ${f}->>'aggregateId')
   and (${f}->>'eventType' is null or o.event_type = ${f}->>'eventType')
-  and (${f}->>'topic' is null or ${routed(q, template)} = ${f}->>'topic')`
+  and (${f}->>'topic' is null or ${routedTopicSql(q, template, 'o')} = ${f}->>'topic')`
 
 /** Events a run with these filters would replay, by the topic they went to and their type. */
 export async function countReplayable(
@@ -76,7 +71,7 @@ export async function countReplayable(
   const [top] = await q<{ id: string | null }[]>`select max(id) as id from outbox`
   const uptoId = Number(top?.id ?? 0)
   const counts = await q<{ topic: string; eventType: string; n: number }[]>`
-    select ${routed(q, template)} as topic, o.event_type as "eventType", count(*)::int as n
+    select ${routedTopicSql(q, template, 'o')} as topic, o.event_type as "eventType", count(*)::int as n
       from outbox o
      where o.id <= ${uptoId} and ${matches(q, f, template)}
      group by 1, 2 order by 1, 2`
@@ -124,7 +119,9 @@ export async function nextReplayBatch(
   limit: number,
   template: string,
 ): Promise<ReplayEvent[]> {
-  const rows = await q<(Omit<ReplayEvent, 'id'> & { id: string })[]>`
+  const rows = await q<
+    (Omit<ReplayEvent, 'id' | 'topic'> & { id: string; topic: string | null })[]
+  >`
     select o.id, o.event_id as "eventId", o.event_type as "eventType",
            o.aggregate_type as "aggregateType", o.aggregate_id as "aggregateId", o.payload,
            o.occurred_at as "occurredAt", o.sequence, o.schema_version as "schemaVersion",
@@ -134,7 +131,7 @@ export async function nextReplayBatch(
      where r.id = ${id} and ${matches(q, q`r.filters`, template)}
      order by o.id
      limit ${limit}`
-  return rows.map((r) => ({ ...r, id: Number(r.id) }))
+  return rows.map((r) => ({ ...r, id: Number(r.id), topic: routeOf(r, template) }))
 }
 
 /**

@@ -2,7 +2,13 @@
  * Which topic an outbox row goes to: its own `topic` column when set, else the topic template
  * (KAFKA_TOPIC_TEMPLATE, by default `{aggregate_type}.events`) filled with its aggregate type.
  * A template without the placeholder is one fixed topic for every aggregate.
+ *
+ * The one place a topic is computed from the template: a message is routed once, when it is
+ * read (routeOf), and carries its topic from then on; statements that group or filter rows by
+ * topic use routedTopicSql, the same rule in SQL.
  */
+import type { Q } from './client'
+
 export const AGGREGATE_TYPE_PLACEHOLDER = '{aggregate_type}'
 export const DEFAULT_TOPIC_TEMPLATE = `${AGGREGATE_TYPE_PLACEHOLDER}.events`
 
@@ -41,4 +47,10 @@ export function routeOf(
   template: string,
 ): string {
   return row.topic ?? topicFor(template, row.aggregateType)
+}
+
+/** routeOf in SQL, for the row `alias` of outbox (or a view with its columns). */
+export function routedTopicSql(q: Q, template: string, alias: string) {
+  const row = q(alias)
+  return q`coalesce(${row}.topic, replace(${template}::text, ${AGGREGATE_TYPE_PLACEHOLDER}::text, ${row}.aggregate_type))`
 }

@@ -1,5 +1,6 @@
 /** What the relay's metrics and /readyz read from the outbox, on their own connection. */
 import type postgres from 'postgres'
+import { heldBack } from './parked'
 import { readStranded } from './stranded'
 
 export type OutboxStats = {
@@ -53,10 +54,6 @@ export async function oldestPublishableAge(
      where o.dead_at is null
        and (o.next_attempt_at is null or o.next_attempt_at <= now())
        and o.partition = any(${owned as number[]}::int[])
-       and not exists (
-             select 1 from outbox_parked e
-              where e.aggregate_type = o.aggregate_type and e.aggregate_id = o.aggregate_id
-                and e.id < o.id and e.published_at is null
-                and (e.dead_at is not null or e.next_attempt_at > now()))`
+       and not ${heldBack(sql, 'o')}`
   return Math.max(0, row?.age ?? 0)
 }

@@ -5,7 +5,8 @@
 import type postgres from 'postgres'
 import { RELAY_PARTITIONS } from '../db/schema'
 import { LOCK } from './locks'
-import { AGGREGATE_TYPE_PLACEHOLDER, DEFAULT_TOPIC_TEMPLATE } from './routing'
+import { WAITING_FOR_TOPIC } from './parked'
+import { DEFAULT_TOPIC_TEMPLATE, routedTopicSql } from './routing'
 import { readStranded, type Stranded } from './stranded'
 
 /** A backend holding relay locks in this database: a live relay (and what it owns). */
@@ -106,13 +107,12 @@ export async function readStatus(
 /** The counts by topic, routed as the relay routes them (src/outbox/routing.ts). */
 async function readTopicStatus(sql: postgres.Sql, template: string): Promise<TopicStatus[]> {
   const rows = await sql<(Omit<TopicStatus, 'topic'> & { topic: string })[]>`
-    select coalesce(o.topic, replace(${template}::text, ${AGGREGATE_TYPE_PLACEHOLDER}::text,
-                                     o.aggregate_type)) as topic,
+    select ${routedTopicSql(sql, template, 'o')} as topic,
            (count(*) filter (where u.id is not null and u.dead_at is null))::int as pending,
            (count(*) filter (where u.dead_at is not null))::int as dead,
            (count(*) filter (where u.id is null))::int as published,
            (count(*) filter (where u.dead_at is null
-                               and u.last_error like 'MissingTopicError%'))::int as "waitingForTopic"
+                               and u.failure = ${WAITING_FOR_TOPIC}))::int as "waitingForTopic"
       from outbox o
       left join outbox_unpublished u on u.id = o.id
      group by 1

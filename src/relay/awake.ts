@@ -37,12 +37,12 @@ import type { RelaySession } from './session'
 export async function enterAwake(
   session: RelaySession,
 ): Promise<{ checked: number[]; blocked: number[] }> {
-  const missing = session.owned.filter((p) => !session.awake.includes(p))
+  const missing = session.partitions.asleep()
   if (missing.length === 0) return { checked: [], blocked: [] }
   const rows = await session.sql<{ p: number }[]>`
     select p from unnest(${missing}::int[]) p where pg_try_advisory_lock(${LOCK.awake}, p)`
   const taken = new Set(rows.map((r) => r.p))
-  session.awake = [...session.awake, ...taken]
+  session.partitions.woke(taken)
   return { checked: missing, blocked: missing.filter((p) => !taken.has(p)) }
 }
 
@@ -53,21 +53,19 @@ export async function enterAwake(
  * postgres.js sends a statement when it is first awaited, not when it is built.
  */
 export async function leaveAwake(session: RelaySession): Promise<number[]> {
-  const held = session.awake
-  session.awake = []
-  const check = [...new Set([...session.settling, ...held])]
-  if (held.length > 0) {
-    await session.sql`select pg_advisory_unlock(${LOCK.awake}, p) from unnest(${held}::int[]) p`
+  const { released, check } = session.partitions.fellAsleep()
+  if (released.length > 0) {
+    await session.sql`select pg_advisory_unlock(${LOCK.awake}, p) from unnest(${released}::int[]) p`
   }
-  session.settling = await busyTraces(session, check)
-  return session.settling
+  session.partitions.settled(await busyTraces(session, check))
+  return session.partitions.settling
 }
 
 /** Step 2 again for the partitions still settling; returns those that now may sleep. */
 export async function recheckSettling(session: RelaySession): Promise<number[]> {
-  const before = session.settling
-  session.settling = await busyTraces(session, before)
-  return before.filter((p) => !session.settling.includes(p))
+  const before = session.partitions.settling
+  session.partitions.settled(await busyTraces(session, before))
+  return before.filter((p) => !session.partitions.settling.includes(p))
 }
 
 /**

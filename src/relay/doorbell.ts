@@ -4,11 +4,12 @@
  * no wake-up is lost between "the drain found nothing" and "start waiting".
  */
 export type RingCause = 'notify' | 'listen'
-export type WakeCause = RingCause | 'timeout' | 'abort'
+/** How a wait ended. */
+export type WaitEnd = RingCause | 'timeout' | 'abort'
 
 export class Doorbell {
   #rung = new Set<RingCause>()
-  #waiter: { accept: ReadonlySet<RingCause>; wake: (cause: WakeCause) => void } | undefined
+  #waiter: { accept: ReadonlySet<RingCause>; wake: (cause: WaitEnd) => void } | undefined
 
   ring(cause: RingCause = 'notify'): void {
     this.#rung.add(cause)
@@ -28,7 +29,7 @@ export class Doorbell {
     ms: number,
     signal: AbortSignal,
     accept: ReadonlySet<RingCause> = new Set(['notify', 'listen']),
-  ): Promise<WakeCause> {
+  ): Promise<WaitEnd> {
     if (signal.aborted) return Promise.resolve('abort')
     for (const cause of this.#rung) {
       if (accept.has(cause)) {
@@ -37,7 +38,7 @@ export class Doorbell {
       }
     }
     return new Promise((resolve) => {
-      const wake = (cause: WakeCause) => {
+      const wake = (cause: WaitEnd) => {
         clearTimeout(timer)
         signal.removeEventListener('abort', onAbort)
         this.#waiter = undefined

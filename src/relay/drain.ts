@@ -23,20 +23,17 @@
  * at-least-once duplicate that consumers dedupe by `ce_id`.
  */
 
-import { type DeadLetter, markPublished } from '../outbox/parked'
-import type { Position } from '../outbox/position-queries'
-import { type ClaimedMessage, claim } from '../outbox/queries'
-import { alongside } from './alongside'
-import type { BackoffOptions } from './backoff'
+import type { ClaimedMessage } from '../outbox/queries'
+import { Advances, type Batch, claimBatch } from './batch'
 import { describeError } from './classify-error'
 import { type Positions, positionsOf } from './positions'
 import type { Publish } from './publish'
-import { onPublishFailure } from './publish-failure'
-import type { RelaySession } from './session'
+import { type FailurePolicy, onPublishFailure } from './publish-failure'
+import { OwnershipLostError, type RelaySession } from './session'
 
-export type DrainPolicy = {
-  maxAttempts: number
-  backoff: BackoffOptions
+export type DrainPolicy = FailurePolicy & {
+  /** KAFKA_TOPIC_TEMPLATE: the claim routes each message by it. */
+  topicTemplate: string
   /**
    * Claim again after a short batch (default true): what arrived while it was in flight goes out
    * at once. `poll` mode says false: a poll drains what it found and waits for the next poll.
@@ -48,8 +45,6 @@ export type DrainPolicy = {
    * left asleep would have its writers ring all the while.
    */
   withClaim?: () => Promise<unknown>
-  /** Events a failure just dead-lettered: the relay logs each and counts them (relay.ts). */
-  onDead?: (dead: readonly DeadLetter[]) => void
 }
 
 export type DrainResult = {
@@ -69,16 +64,6 @@ export class BrokerUnavailableError extends Error {
   }
 }
 
-/** One claim's outcome: what to publish, and where the positions stand once it is done. */
-type Batch = {
-  messages: ClaimedMessage[]
-  advance: Map<number, Position>
-  /** Rows of the window and parked ones it returned, held-back ones included. */
-  rows: number
-  /** It began a new window (rather than continuing one). */
-  fresh: boolean
-}
-
 /**
  * Claims, publishes and advances until a claim comes back empty (`reclaimAfterShort` false:
  * until a batch comes back short), or a batch fails. No new batch is claimed after `until`
@@ -94,38 +79,21 @@ export async function drain(
   until = Number.POSITIVE_INFINITY,
 ): Promise<DrainResult> {
   if (session.owned.length === 0) return { claimed: 0, published: 0 }
-  const sql = session.sql
   const positions = positionsOf(session)
   await positions.sync(session)
   const total: DrainResult = { claimed: 0, published: 0 }
   const goOn = () => !signal?.aborted && Date.now() < until
   const next = (inFlight: ClaimedMessage[]) =>
-    claimAlongside(session, positions, batchSize, policy, inFlight)
+    claimBatch(session, positions, { ...policy, batchSize, inFlight })
+  const advances = new Advances(session, positions, batchSize)
   let batch = await next([])
-  // The previous batch's advance, still being written while this batch is published.
-  let completing: Promise<void> = Promise.resolve()
-  // After a failure, publish-failure.ts has marked what it published: nothing more to mark.
-  const complete = async (done: Batch, published = done.messages) => {
-    await completing
-    await session.confirmLease() // frozen since its claim: prove ownership before storing
-    positions.done(done.advance, done.rows)
-    // Either may reach Postgres first: both follow the acknowledgement, each true on its own.
-    completing = Promise.all([
-      markPublished(sql, published),
-      positions.flush(session, batchSize),
-    ]).then(() => {})
-    completing.catch(() => {}) // awaited at the next step or on the way out
-  }
   try {
     while (batch.rows > 0 || !batch.fresh) {
       total.claimed += batch.messages.length
       if (batch.messages.length === 0) {
         // Only held-back rows, or the end of a window: nothing to publish, the positions move.
-        await complete(batch)
-        if (!goOn()) {
-          total.cutShort = batch.rows > 0 || !batch.fresh
-          break
-        }
+        await advances.complete(batch)
+        if (!goOn()) return { ...total, cutShort: true } // with rows in hand, or a window open
         batch = await next([])
         continue
       }
@@ -139,18 +107,10 @@ export async function drain(
         await publish(batch.messages)
       } catch (err) {
         await Promise.allSettled([following]) // thrown away: it must not overtake the failed batch
-        await completing
-        positions.reset()
-        const result = await onPublishFailure(sql, batch.messages, err, publish, policy)
-        total.published += result.published
-        total.retryAt = result.retryAt
-        if (result.unavailable) throw new BrokerUnavailableError(err)
-        await complete(batch, []) // every event of it is published or parked now
-        positions.reset()
-        return total
+        return await failed({ session, positions, advances, publish, policy }, batch, err, total)
       }
       total.published += batch.messages.length
-      await complete(batch)
+      await advances.complete(batch)
       // A short batch: look again for what arrived while it was in flight, right behind the
       // advance (one round trip for both). A poll stops at a short batch instead; a full batch
       // that `until` kept from claiming on is cut short there too, not done (below).
@@ -158,39 +118,38 @@ export async function drain(
         break
       }
       if (following === undefined && goOn()) following = next([])
-      if (following === undefined) {
-        total.cutShort = true
-        break
-      }
+      if (following === undefined) return { ...total, cutShort: true }
       batch = await following
     }
   } finally {
-    await completing
+    await advances.settled()
   }
   return total
 }
 
-async function claimAlongside(
-  session: RelaySession,
-  positions: Positions,
-  batchSize: number,
-  policy: DrainPolicy,
-  inFlight: ClaimedMessage[],
-): Promise<Batch> {
-  const plan = positions.plan()
-  if (!plan) return { messages: [], advance: new Map(), rows: 0, fresh: true }
-  const sentAt = performance.now()
-  const [result] = await alongside(
-    claim(session.sql, {
-      ...plan,
-      owned: session.owned,
-      inFlight: inFlight.filter((m) => m.parked).map((m) => m.id),
-      limit: batchSize,
-    }),
-    policy.withClaim?.() ?? Promise.resolve(),
-  )
-  if (result.held !== undefined) session.proveOwnership({ held: result.held }, sentAt)
-  const advance = positions.claimed(plan, result)
-  const rows = result.windowRows + result.messages.filter((m) => m.parked).length
-  return { messages: result.messages, advance, rows, fresh: plan.to === undefined }
+/** A batch failed: every event of it ends published or parked, and the positions pass it. */
+async function failed(
+  d: {
+    session: RelaySession
+    positions: Positions
+    advances: Advances
+    publish: Publish
+    policy: DrainPolicy
+  },
+  batch: Batch,
+  err: unknown,
+  total: DrainResult,
+): Promise<DrainResult> {
+  await d.advances.settled()
+  d.positions.reset()
+  // A lease found lost before the publish is no publish failure: not counted as one.
+  const policy =
+    err instanceof OwnershipLostError ? { ...d.policy, onFailure: undefined } : d.policy
+  const result = await onPublishFailure(d.session.sql, batch.messages, err, d.publish, policy)
+  total.published += result.published
+  total.retryAt = result.retryAt
+  if (result.unavailable) throw new BrokerUnavailableError(err)
+  await d.advances.complete(batch, []) // publish-failure.ts marked what it published
+  d.positions.reset()
+  return total
 }

@@ -19,10 +19,6 @@ export class Failures {
     private readonly backoff: BackoffOptions,
   ) {}
 
-  get failing(): boolean {
-    return this.#count > 0
-  }
-
   async failed(err: unknown, doorbell: Doorbell, signal: AbortSignal): Promise<void> {
     if (err instanceof OwnershipLostError) {
       this.logger.warn({ reason: err.detail }, 'partitions lost; rejoining')

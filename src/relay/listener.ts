@@ -7,19 +7,19 @@
  *
  * After an outage of a few seconds postgres.js can stop listening silently: its re-LISTEN
  * fails, the error is swallowed and `onlisten` never fires again. So the watchdog
- * sends itself a NOTIFY on a ping channel from another connection every `checkEveryMs`; if the
+ * sends itself a NOTIFY on a ping channel from another connection every CHECK_EVERY_MS; if the
  * listener hears none of the pings sent since the last check while the pings themselves
  * succeed, the listener is torn down and re-created.
  */
 import { randomUUID } from 'node:crypto'
-import postgres from 'postgres'
-import { reconnectBackoff } from '../db/client'
+import type postgres from 'postgres'
 import type { Logger } from '../logger'
 import { OUTBOX_CHANNEL } from '../outbox/locks'
 import type { Doorbell } from './doorbell'
-import { RELAY_SESSION_TIMEOUTS } from './session'
+import { relayConnection } from './relay-connection'
 
 const PING_CHANNEL = 'outbox_relay_ping'
+const CHECK_EVERY_MS = 2000
 
 export type Listener = {
   /** True once a ping made the round trip, until the watchdog finds the listener deaf. */
@@ -27,40 +27,18 @@ export type Listener = {
   close(): Promise<void>
 }
 
-export function startListener(
-  url: string,
-  doorbell: Doorbell,
-  log: Logger,
-  options: { checkEveryMs?: number; applicationName?: string } = {},
-): Listener {
-  const checkEveryMs = options.checkEveryMs ?? 2000
-  const connect = () =>
-    postgres(url, {
-      max: 1,
-      connect_timeout: 5,
-      backoff: reconnectBackoff,
-      onnotice: () => {},
-      connection: {
-        application_name: options.applicationName ?? 'outbox-relay-listen',
-        ...RELAY_SESSION_TIMEOUTS,
-      },
-    })
+export function startListener(url: string, doorbell: Doorbell, log: Logger): Listener {
+  const connect = () => relayConnection(url, 'outbox-relay-listen')
   const pinger = connect()
   const token = randomUUID()
   let listenSql = connect()
   let heard = true // nothing to miss before the first ping
   let healthy = false
 
-  const listen = async (sql: postgres.Sql) => {
-    await sql.listen(
-      OUTBOX_CHANNEL,
-      () => doorbell.ring('notify'),
-      () => doorbell.ring('listen'),
-    )
-    await sql.listen(PING_CHANNEL, (payload) => {
+  const listen = (sql: postgres.Sql) =>
+    listenOn(sql, doorbell, (payload) => {
       if (payload === token) heard = true
     })
-  }
 
   const recreate = async (why: string) => {
     log.warn({ why }, 'LISTEN connection is not receiving; re-creating it')
@@ -91,7 +69,7 @@ export function startListener(
       healthy = false
       heard = true // a ping that was never sent cannot be missed
     })
-  }, checkEveryMs)
+  }, CHECK_EVERY_MS)
 
   return {
     healthy: () => healthy,
@@ -101,4 +79,14 @@ export function startListener(
       await Promise.all([listenSql.end({ timeout: 1 }), pinger.end({ timeout: 1 })])
     },
   }
+}
+
+/** LISTENs on `sql` for the writers' rings and for the watchdog's pings. */
+async function listenOn(sql: postgres.Sql, doorbell: Doorbell, onPing: (payload: string) => void) {
+  await sql.listen(
+    OUTBOX_CHANNEL,
+    () => doorbell.ring('notify'),
+    () => doorbell.ring('listen'),
+  )
+  await sql.listen(PING_CHANNEL, onPing)
 }

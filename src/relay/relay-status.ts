@@ -1,11 +1,15 @@
 /**
  * What the relay loop tells the outside about itself: when it last made progress (for the stall
- * gauge and /readyz) and its waits on other sessions' locks (lock-waits.ts), reported here once
- * per wait, with the pids that hold the lock.
+ * gauge and /readyz), its waits on other sessions' locks (lock-waits.ts), reported here once
+ * per wait with the pids that hold the lock, and its dead letters and failures: the drain policy
+ * built here reports them as they happen.
  */
+import type { WakeupMode } from '../db/doorbell-trigger'
 import type { Logger } from '../logger'
 import type { RelayMetrics } from '../observability/metrics'
+import type { DeadLetter } from '../outbox/parked'
 import { blockingPids, enterAwake } from './awake'
+import type { DrainPolicy } from './drain'
 import { LockWaits, type WaitLock } from './lock-waits'
 import type { RelaySession } from './session'
 
@@ -54,7 +58,34 @@ export async function tryAwake(
   to: { session: RelaySession; logger: Logger },
   metrics: RelayMetrics,
 ): Promise<void> {
-  if (to.session.awake.length === to.session.owned.length) return
+  if (to.session.partitions.allAwake) return
   const blocked = await enterAwake(to.session)
   await reportWaits(status, to, metrics, { lock: 'awake', ...blocked })
+}
+
+/** One warning per dead-lettered event, and the counter. */
+export function reportDead(dead: readonly DeadLetter[], logger: Logger, metrics: RelayMetrics) {
+  for (const d of dead) {
+    logger.warn(d, "event dead-lettered; its aggregate's later events wait for an operator")
+  }
+  if (dead.length > 0) metrics.deadLettered(dead.length)
+}
+
+/**
+ * The loop's drain policy: a poll drains what it finds and stops at the first short batch; with
+ * every claim, in its round trip (drain.ts), the awake locks a ringing writer held are tried
+ * again, since under a steady stream a drain never ends and those writers would ring on.
+ */
+export function drainPolicy(
+  o: DrainPolicy & { mode: WakeupMode; session: RelaySession; logger: Logger },
+  status: RelayStatus,
+  metrics: RelayMetrics,
+): DrainPolicy {
+  return {
+    ...o,
+    reclaimAfterShort: o.mode !== 'poll',
+    withClaim: o.mode === 'notify' ? undefined : () => tryAwake(status, o, metrics),
+    onDead: (dead) => reportDead(dead, o.logger, metrics),
+    onFailure: (failure) => metrics.publishFailed(failure),
+  }
 }

@@ -21,8 +21,7 @@
 import type { WakeupMode } from '../db/doorbell-trigger'
 import type { Logger } from '../logger'
 import { noRelayMetrics, type RelayMetrics } from '../observability/metrics'
-import type { DeadLetter } from '../outbox/parked'
-import { earliestRetry } from '../outbox/queries'
+import { earliestRetry } from '../outbox/parked'
 import { leaveAwake, recheckSettling } from './awake'
 import type { BackoffOptions } from './backoff'
 import { describeError } from './classify-error'
@@ -32,7 +31,7 @@ import { Failures } from './failures'
 import { lingerStep } from './linger'
 import { positionsOf } from './positions'
 import type { Publish } from './publish'
-import { RelayStatus, reportWaits, tryAwake } from './relay-status'
+import { drainPolicy, RelayStatus, reportWaits } from './relay-status'
 import type { RelaySession } from './session'
 import { WakeTimers } from './wake-timers'
 
@@ -46,6 +45,8 @@ export type RelayOptions = {
   pollIntervalMs: number
   maxAttempts: number
   backoff: BackoffOptions
+  /** KAFKA_TOPIC_TEMPLATE: each claimed message is routed by it, once. */
+  topicTemplate: string
   signal: AbortSignal
   rebalanceEveryMs?: number
   /** Adaptive: stay awake this long after the last event (linger.ts); default 20. */
@@ -66,7 +67,6 @@ class RelayLoop {
   readonly #status: RelayStatus
   readonly #timers: WakeTimers
   readonly #failures: Failures
-  /** A poll drains what it finds and stops at the first short batch: no claim after it. */
   readonly #policy: DrainPolicy
   readonly #asleepPolicy: DrainPolicy // SETTLE and re-checks: no awake locks taken back
   #state: State = 'drain'
@@ -77,17 +77,7 @@ class RelayLoop {
     this.#status = o.status ?? new RelayStatus()
     this.#timers = new WakeTimers(o.pollIntervalMs, o.rebalanceEveryMs ?? 1000)
     this.#failures = new Failures(o.logger, o.backoff)
-    // With every claim, in its round trip (drain.ts): a lock a ringing writer held is tried again
-    // at the next claim, since under a steady stream a drain never ends and they would ring on.
-    const withClaim =
-      o.mode === 'notify' ? undefined : () => tryAwake(this.#status, o, this.#metrics)
-    const onDead = (dead: readonly DeadLetter[]) => {
-      for (const d of dead) {
-        o.logger.warn(d, "event dead-lettered; its aggregate's later events wait for an operator")
-      }
-      if (dead.length > 0) this.#metrics.deadLettered(dead.length)
-    }
-    this.#policy = { ...o, reclaimAfterShort: o.mode !== 'poll', withClaim, onDead }
+    this.#policy = drainPolicy(o, this.#status, this.#metrics)
     this.#asleepPolicy = { ...this.#policy, withClaim: undefined }
   }
 
@@ -133,7 +123,7 @@ class RelayLoop {
   }
 
   async #settle(): Promise<State> {
-    const released = [...this.o.session.awake, ...this.o.session.settling]
+    const released = [...this.o.session.partitions.awake, ...this.o.session.partitions.settling]
     const settling = await leaveAwake(this.o.session)
     await this.#report({ lock: 'trace', checked: released, blocked: settling })
     const result = await this.#drainOnce(this.#asleepPolicy)
@@ -148,7 +138,7 @@ class RelayLoop {
     // Recovered once nothing waits for a retry (or, in #drainOnce, once something got
     // through): a pass that merely found every event deferred proves nothing.
     if (!timers.checkRetries) this.#failures.recovered()
-    const settling = o.session.settling.length > 0
+    const settling = o.session.partitions.settling.length > 0
     const cause = await o.doorbell.wait(timers.wakeAt(settling) - Date.now(), o.signal)
     if (cause === 'notify' || cause === 'listen') {
       this.#metrics.wokeUp(cause === 'notify' ? 'notify' : 'reconnect')
@@ -162,9 +152,10 @@ class RelayLoop {
 
   /** A settling partition's writers may have ended: drain for those that did. */
   async #recheck(): Promise<State> {
-    const before = this.o.session.settling
+    const partitions = this.o.session.partitions
+    const before = partitions.settling
     const cleared = await recheckSettling(this.o.session)
-    await this.#report({ lock: 'trace', checked: before, blocked: this.o.session.settling })
+    await this.#report({ lock: 'trace', checked: before, blocked: partitions.settling })
     this.#timers.rechecked(Date.now())
     if (cleared.length === 0) return 'sleep'
     const result = await this.#drainOnce(this.#asleepPolicy)
@@ -200,7 +191,7 @@ class RelayLoop {
     this.#timers.rebalanced(Date.now())
     this.#status.waits.keepOnly(o.session.owned)
     // A polling relay relies on no ring, so there is nothing to settle before it sleeps.
-    if (o.mode === 'poll') o.session.settling = []
+    if (o.mode === 'poll') o.session.partitions.settled([])
     if (gained.length === 0) return
     o.logger.info({ gained, owned: o.session.owned.length }, 'partitions acquired')
     this.#timers.checkRetries = true

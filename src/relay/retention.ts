@@ -43,36 +43,8 @@ export function startRetention(o: RetentionOptions): Retention {
   let current: Promise<number> | undefined
   let timer: NodeJS.Timeout | undefined
 
-  const pass = async (): Promise<number> => {
-    const started = performance.now()
-    let deleted = 0
-    let batches = 0
-    const horizon = await findHorizon(o.sql, o.maxAgeMs)
-    let afterId = 0
-    while (!stopped) {
-      const batch = await deleteBatch(o.sql, o.maxAgeMs, o.batchSize, { afterId, horizon })
-      const n = batch.count
-      afterId = batch.lastId
-      if (n > 0) {
-        deleted += n
-        batches += 1
-        o.onDeleted?.(n)
-      }
-      if (n < o.batchSize) break
-      await new Promise((r) => setTimeout(r, pauseMs))
-    }
-    if (deleted > 0) {
-      const ms = Math.round(performance.now() - started)
-      o.logger.info(
-        { deleted, batches, ms, maxAgeMs: o.maxAgeMs },
-        'retention deleted published events',
-      )
-    }
-    return deleted
-  }
-
   const runOnce = () => {
-    current ??= pass().finally(() => {
+    current ??= retentionPass(o, pauseMs, () => stopped).finally(() => {
       current = undefined
     })
     return current
@@ -97,4 +69,37 @@ export function startRetention(o: RetentionOptions): Retention {
       await current?.catch(() => {})
     },
   }
+}
+
+/** One pass: batch after batch until one comes back short (or retention is stopped). */
+async function retentionPass(
+  o: RetentionOptions,
+  pauseMs: number,
+  stopped: () => boolean,
+): Promise<number> {
+  const started = performance.now()
+  let deleted = 0
+  let batches = 0
+  const horizon = await findHorizon(o.sql, o.maxAgeMs)
+  let afterId = 0
+  while (!stopped()) {
+    const batch = await deleteBatch(o.sql, o.maxAgeMs, o.batchSize, { afterId, horizon })
+    const n = batch.count
+    afterId = batch.lastId
+    if (n > 0) {
+      deleted += n
+      batches += 1
+      o.onDeleted?.(n)
+    }
+    if (n < o.batchSize) break
+    await new Promise((r) => setTimeout(r, pauseMs))
+  }
+  if (deleted > 0) {
+    const ms = Math.round(performance.now() - started)
+    o.logger.info(
+      { deleted, batches, ms, maxAgeMs: o.maxAgeMs },
+      'retention deleted published events',
+    )
+  }
+  return deleted
 }

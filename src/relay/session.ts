@@ -20,38 +20,13 @@
  * pg_locks, and each aims for ceil(partitions / relays). A relay that dies drops its locks with
  * its connection; the others pick its partitions up at their next rebalance (about a second).
  */
-import postgres from 'postgres'
-import { reconnectBackoff, type Sql } from '../db/client'
+import type { Sql } from '../db/client'
 import { RELAY_PARTITIONS } from '../db/schema'
-import { LOCK } from '../outbox/locks'
-import { heldOwnerLocks } from '../outbox/queries'
+import { heldOwnerLocks, LOCK } from '../outbox/locks'
+import { Partitions, rebalancePlan, shareOf } from './partitions'
+import { RELAY_LIVENESS, sessionConnection } from './relay-connection'
 
 const MEMBER_SLOTS = 1024
-
-/**
- * On every connection of the relay (this session, the listener's). The relay never waits on
- * another session: its advisory locks are only ever tried. A row or table lock held elsewhere
- * (an operator's update, a migration) fails the statement after this long, and the relay backs
- * off and retries instead of hanging.
- */
-export const RELAY_SESSION_TIMEOUTS = { lock_timeout: 2000, statement_timeout: 30_000 }
-
-/**
- * On the lock-holding session only: the server ends it, and so frees its partitions, once the
- * relay stops talking. Idle (a frozen process): idle_session_timeout. A host gone without a
- * FIN: keepalives while idle, tcp_user_timeout while the server's replies go unacknowledged.
- * Without these a vanished host keeps its partitions until the kernel's keepalive (hours).
- * Its statements are cut at 10 s, before TRANSACTION_TIMEOUT_MS ends the session.
- */
-export const RELAY_LIVENESS = {
-  statement_timeout: 10_000,
-  idle_session_timeout: 10_000,
-  idle_in_transaction_session_timeout: 10_000,
-  tcp_keepalives_idle: 5,
-  tcp_keepalives_interval: 2,
-  tcp_keepalives_count: 3,
-  tcp_user_timeout: 10_000,
-}
 
 /**
  * Frozen in the middle of a statement's exchange (postgres.js describes a new statement, then
@@ -85,11 +60,8 @@ export class RelaySession {
   pid: number | undefined
   /** How many times it joined: what it knew of its partitions before a rejoin is stale. */
   joins = 0
-  owned: number[] = []
-  /** Partitions whose awake lock this session holds (adaptive and poll modes). */
-  awake: number[] = []
-  /** Partitions released from awake, or newly owned, whose trace check has not yet passed. */
-  settling: number[] = []
+  /** What it holds of the partitions; changed only through its transitions (partitions.ts). */
+  readonly partitions = new Partitions()
   /** performance.now() when the last statement that proved ownership was sent. */
   #provenAt = Number.NEGATIVE_INFINITY
   readonly #heartbeat: NodeJS.Timeout
@@ -99,28 +71,7 @@ export class RelaySession {
     applicationName: string,
     options: { debug?: (query: string) => void } = {},
   ) {
-    const debug = options.debug
-    this.sql = postgres(url, {
-      max: 1,
-      idle_timeout: 0,
-      max_lifetime: null, // recycling the connection would drop its locks
-      connect_timeout: 5,
-      backoff: reconnectBackoff,
-      onnotice: () => {},
-      ...(debug ? { debug: (_: number, query: string) => debug(query) } : {}),
-      connection: {
-        application_name: applicationName,
-        // Every mark leaves a dead entry in the partial index of unpublished rows until vacuum
-        // reaches it. A bitmap scan visits the heap for each of them on every claim; a plain
-        // index scan marks them dead in the index as it passes, so later scans skip them.
-        enable_bitmapscan: 'off',
-        // Every statement of the relay has an index made for it, and postgres.js prepares them:
-        // a generic plan made on an empty outbox (a new deployment) would keep a sequential scan.
-        enable_seqscan: 'off',
-        ...RELAY_SESSION_TIMEOUTS,
-        ...RELAY_LIVENESS, // after: its statement_timeout is this session's
-      },
-    })
+    this.sql = sessionConnection(url, applicationName, options.debug)
     this.#heartbeat = setInterval(() => {
       // Errors are the loop's to see at its next statement; a reconnect here is caught there.
       this.sql`select 1`.catch(() => {})
@@ -142,9 +93,12 @@ export class RelaySession {
     if (!row || row.slot === null) throw new Error(`more than ${MEMBER_SLOTS} relays?`)
     this.pid = row.pid
     this.joins += 1
-    this.owned = []
-    this.awake = []
-    this.settling = []
+    this.partitions.reset()
+  }
+
+  /** The partitions it owns, ascending. */
+  get owned(): number[] {
+    return this.partitions.owned
   }
 
   /**
@@ -162,9 +116,7 @@ export class RelaySession {
       const detail =
         held.length === 0 ? 'its session holds no partition locks' : 'its partition locks changed'
       this.pid = undefined
-      this.owned = []
-      this.awake = []
-      this.settling = []
+      this.partitions.reset()
       throw new OwnershipLostError(detail)
     }
     this.#provenAt = Math.max(this.#provenAt, sentAt)
@@ -196,21 +148,18 @@ export class RelaySession {
          and database = (select oid from pg_database where datname = current_database())`
     if (!row) throw new Error('pg_locks returned no row')
     this.proveOwnership(row, sentAt)
-    const share = Math.ceil(RELAY_PARTITIONS / Math.max(row.relays, 1))
-    if (this.owned.length > share) {
-      const extra = this.owned.slice(share)
+    const plan = rebalancePlan(this.owned, shareOf(RELAY_PARTITIONS, row.relays))
+    if ('release' in plan) {
+      const extra = plan.release
       // What was published there is stored first, or the next owner publishes it again.
       await beforeRelease?.()
       await this.sql`
-        select pg_advisory_unlock(${LOCK.awake}, p) from unnest(${this.awake.filter((p) => extra.includes(p))}::int[]) p`
+        select pg_advisory_unlock(${LOCK.awake}, p) from unnest(${this.partitions.awake.filter((p) => extra.includes(p))}::int[]) p`
       await this.sql`select pg_advisory_unlock(${LOCK.owner}, p) from unnest(${extra}::int[]) p`
-      this.owned = this.owned.slice(0, share)
-      this.awake = this.awake.filter((p) => this.owned.includes(p))
-      // The new owner checks their trace locks itself (awake.ts).
-      this.settling = this.settling.filter((p) => this.owned.includes(p))
+      this.partitions.released(extra)
       return []
     }
-    if (this.owned.length === share) return []
+    if (plan.acquire === 0) return []
     // OFFSET 0 keeps the subquery from being flattened, so the lock is only ever tried on
     // partitions we do not hold yet (a second grant of a lock we hold would need two unlocks).
     const gained = await this.sql<{ p: number }[]>`
@@ -219,11 +168,9 @@ export class RelaySession {
          where p <> all(${this.owned}::int[]) offset 0
       ) free
       where pg_try_advisory_lock(${LOCK.owner}, p)
-      limit ${share - this.owned.length}`
+      limit ${plan.acquire}`
     const added = gained.map((r) => r.p)
-    this.owned = [...this.owned, ...added].sort((a, b) => a - b)
-    // Writers that skipped their NOTIFY under the previous owner may still be running.
-    this.settling = [...this.settling, ...added]
+    this.partitions.acquired(added)
     return added
   }
 

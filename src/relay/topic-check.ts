@@ -8,42 +8,28 @@
  * later fails the send like any broker error; `forget` then makes every topic checked again.
  * Each topic is logged once when found missing and once when it appears.
  */
-import type { Admin, Kafka } from 'kafkajs'
+import type { Kafka } from 'kafkajs'
 import type { Logger } from '../logger'
+import { lazyClient } from './lazy-client'
 
 export type TopicCheck = {
   /** The topics of `topics` the cluster does not have (empty: all exist). */
   missing(topics: readonly string[]): Promise<string[]>
   forget(): void
+  /** Drops the admin connection (also when stuck): the next check opens a new one. */
   disconnect(): Promise<void>
 }
 
 export function createTopicCheck(kafka: Kafka, log: Logger): TopicCheck {
   const known = new Set<string>()
   const reported = new Set<string>()
-  let admin: Admin | undefined
-  let connecting: Promise<Admin> | undefined
-
-  const connected = (): Promise<Admin> => {
-    if (admin) return Promise.resolve(admin)
-    connecting ??= (async () => {
-      const a = kafka.admin()
-      try {
-        await a.connect()
-      } finally {
-        connecting = undefined
-      }
-      admin = a
-      return a
-    })()
-    return connecting
-  }
+  const admin = lazyClient(() => kafka.admin())
 
   return {
     async missing(topics) {
       const unseen = topics.filter((t) => !known.has(t))
       if (unseen.length === 0) return []
-      const existing = new Set(await (await connected()).listTopics())
+      const existing = new Set(await (await admin.get()).listTopics())
       const missing: string[] = []
       for (const topic of unseen) {
         if (existing.has(topic)) {
@@ -63,12 +49,6 @@ export function createTopicCheck(kafka: Kafka, log: Logger): TopicCheck {
       return missing
     },
     forget: () => known.clear(),
-    /** Drops the admin connection (also when stuck): the next check opens a new one. */
-    async disconnect() {
-      const a = admin
-      admin = undefined
-      connecting = undefined
-      await a?.disconnect()
-    },
+    disconnect: () => admin.close(),
   }
 }

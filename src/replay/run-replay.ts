@@ -18,7 +18,6 @@ import {
   type ReplayRun,
   readRun,
 } from '../outbox/replay-queries'
-import { routeOf } from '../outbox/routing'
 
 export const REPLAY_HEADER = 'outbox_replay'
 
@@ -51,10 +50,7 @@ export async function runReplay(o: ReplayOptions): Promise<ReplayRun['status']> 
     if (!last) return (await endRun(o.sql, o.runId, 'done')) ?? 'done'
     const messages = batch.map((e) => replayMessage(e, run))
     await o.publish(messages)
-    for (const m of messages) {
-      const topic = routeOf(m, o.topicTemplate)
-      byTopic[topic] = (byTopic[topic] ?? 0) + 1
-    }
+    for (const m of messages) byTopic[m.topic] = (byTopic[m.topic] ?? 0) + 1
     done += batch.length
     sent += batch.length
     status =

@@ -1,6 +1,8 @@
 /** Order events as the API would write them, for feeding the consumer directly. */
+
 import { randomUUID } from 'node:crypto'
 import type { InboxEvent } from '../../src/consumer/decode'
+import { eventSchemas } from '../../src/events/contract'
 import { type KafkaMessage, toKafkaMessage } from '../../src/relay/kafka-message'
 
 const statusAfter: Record<string, string> = {
@@ -62,6 +64,6 @@ export function asKafkaMessage(event: InboxEvent): KafkaMessage {
       sequence: event.version,
       schemaVersion: 1,
     },
-    { source: '/orders-api', schemaBaseUrl: 'http://localhost:3000/schemas' },
+    { source: '/orders-api', schemas: eventSchemas('http://localhost:3000/schemas') },
   )
 }

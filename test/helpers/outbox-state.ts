@@ -4,10 +4,13 @@
  * from outbox_parked; dead, deferred or waiting = parked with that state.
  */
 import type postgres from 'postgres'
+import type { FailureClass } from '../../src/outbox/parked'
 
 export type ParkedState = {
   attempts?: number
   lastError?: string | null
+  /** The failure class column (drizzle/0019); 'missing-topic': waiting for its topic. */
+  failure?: FailureClass | null
   /** Intervals before now, e.g. '30 days'; a negative one lies ahead ('-1 hour'). */
   nextAttemptAgo?: string
   deadAgo?: string
@@ -23,13 +26,13 @@ export async function park(
   const at = (ago: string | undefined) => (ago === undefined ? null : ago)
   await sql`
     insert into outbox_parked (id, partition, aggregate_type, aggregate_id, event_id, attempts,
-                               last_error, next_attempt_at, dead_at, published_at)
+                               last_error, failure, next_attempt_at, dead_at, published_at)
     select id, partition, aggregate_type, aggregate_id, event_id, ${state.attempts ?? 0},
-           ${state.lastError ?? null}, now() - ${at(state.nextAttemptAgo)}::interval,
+           ${state.lastError ?? null}, ${state.failure ?? null}, now() - ${at(state.nextAttemptAgo)}::interval,
            now() - ${at(state.deadAgo)}::interval, now() - ${at(state.publishedAgo)}::interval
       from outbox where ${where}
     on conflict (id) do update
-       set attempts = excluded.attempts, last_error = excluded.last_error,
+       set attempts = excluded.attempts, last_error = excluded.last_error, failure = excluded.failure,
            next_attempt_at = excluded.next_attempt_at, dead_at = excluded.dead_at,
            published_at = excluded.published_at`
 }

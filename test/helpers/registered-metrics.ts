@@ -43,7 +43,7 @@ export function metricsByJob(): Record<string, MetricShape[]> {
     longestWaitSeconds: () => 0,
     ready: async () => true,
   })
-  createTopicMetrics(relay, { template: '{aggregate_type}.events', backlog: async () => [] })
+  createTopicMetrics(relay, { backlog: async () => [] })
   createReplayMetrics(relay, async () => [])
   // The consumer's database is read only at a scrape, which shapes() never does.
   const consumer = createRegistry()

@@ -1,5 +1,6 @@
 import { pino } from 'pino'
 import { type Config, loadConfig } from '../../src/config'
+import { eventSchemas } from '../../src/events/contract'
 import { type RelayService, startRelay } from '../../src/relay/start-relay'
 
 /** Fixed values (src/config/fixed.ts) a test may shorten; a deployment cannot. */
@@ -41,5 +42,9 @@ export function startTestRelay(
     },
     shutdownTimeoutMs: tuning.shutdownTimeoutMs ?? 3000,
   }
-  return startRelay(tuned, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }))
+  return startRelay(
+    tuned,
+    pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    eventSchemas(tuned.relay.eventSchemaBaseUrl),
+  )
 }

@@ -20,17 +20,14 @@ describe('topic metrics', () => {
     await park(db.sql, db.sql`aggregate_id = 'b'`, { publishedAgo: '0' })
     await park(db.sql, db.sql`aggregate_id = 'p'`, {
       lastError: 'MissingTopicError: MISSING_TOPIC: payment.events does not exist',
+      failure: 'missing-topic',
       nextAttemptAgo: '-1 second',
     })
     const registry = new Registry()
     const metrics = createTopicMetrics(registry, {
-      template: '{aggregate_type}.events',
       backlog: () => readTopicBacklog(db.sql, '{aggregate_type}.events'),
     })
-    metrics.published([
-      { aggregateType: 'orders' },
-      { aggregateType: 'orders', topic: 'audit.log' },
-    ])
+    metrics.published([{ topic: 'orders.events' }, { topic: 'audit.log' }])
     const text = await registry.metrics()
     expect(text).toContain('outbox_pending_by_topic{topic="orders.events"} 1')
     expect(text).toContain('outbox_pending_by_topic{topic="payment.events"} 1')

@@ -1,7 +1,9 @@
 /** `npm run tail` follows one topic or several: by default the orders' and the inventory's. */
+
 import { Kafka, logLevel } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { MockKafka } from '../../src/dev/mock-kafka'
+import { eventSchemas } from '../../src/events/contract'
 import { formatTailed, parseTailArgs, startTail } from '../../src/ops/tail'
 import { toKafkaMessage } from '../../src/relay/kafka-message'
 import { startTestKafka } from '../helpers/kafka'
@@ -39,7 +41,7 @@ describe('formatTailed', () => {
         sequence: null,
         schemaVersion: 1,
       },
-      { source: '/x', schemaBaseUrl: 'http://localhost/schemas' },
+      { source: '/x', schemas: eventSchemas('http://localhost/schemas') },
     )
     const kafkaHeaders = Object.fromEntries(
       Object.entries(message.headers).map(([k, v]) => [k, Buffer.from(v)]),

@@ -94,6 +94,7 @@ async function startRelay(
     pollIntervalMs: 60_000,
     maxAttempts: 5,
     backoff: { baseMs: 50, capMs: 500 },
+    topicTemplate: '{aggregate_type}.events',
     signal: controller.signal,
     rebalanceEveryMs: o.rebalanceEveryMs,
     lingerMs: o.lingerMs,

@@ -22,7 +22,7 @@ describe('leaveAwake', () => {
       await session.rebalance()
       for (let round = 0; round < 3; round++) {
         await enterAwake(session)
-        expect(session.awake).toHaveLength(64)
+        expect(session.partitions.awake).toHaveLength(64)
         sent.length = 0
         expect(await leaveAwake(session)).toEqual([])
         const unlock = sent.findIndex((q) => q.includes('pg_advisory_unlock('))

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { eventSchemas } from '../../src/events/contract'
 import { toKafkaMessage } from '../../src/relay/kafka-message'
 
 describe('toKafkaMessage', () => {
@@ -15,7 +16,7 @@ describe('toKafkaMessage', () => {
         sequence: 3,
         schemaVersion: 1,
       },
-      { source: '/orders-api', schemaBaseUrl: 'https://example.com/schemas/' },
+      { source: '/orders-api', schemas: eventSchemas('https://example.com/schemas/') },
     )
     expect(message).toEqual({
       key: '0b9b1f5e-3f8e-4c59-8d2b-0d1f2a3b4c5d',
@@ -47,7 +48,7 @@ describe('toKafkaMessage', () => {
         schemaVersion: 1,
         headers: { tenant: 'acme', ce_type: 'Forged' },
       },
-      { source: '/orders-api', schemaBaseUrl: 'https://example.com/schemas/' },
+      { source: '/orders-api', schemas: eventSchemas('https://example.com/schemas/') },
     )
     expect(message.key).toBe('SHP-42')
     expect(message.headers).toEqual({
@@ -75,7 +76,7 @@ describe('toKafkaMessage', () => {
       schemaVersion: 1,
       headers: { ce_source: '/forged' },
     }
-    const attrs = { source: '/orders-api', schemaBaseUrl: 'https://example.com/schemas' }
+    const attrs = { source: '/orders-api', schemas: eventSchemas('https://example.com/schemas') }
     expect(toKafkaMessage({ ...row, source: '/shipping' }, attrs).headers.ce_source).toBe(
       '/shipping',
     )

@@ -91,7 +91,11 @@ const retriable = () =>
     type: 'NOT_LEADER_FOR_PARTITION',
     retriable: true,
   })
-const policy = { maxAttempts: 1000, backoff: { baseMs: 1, capMs: 5 } }
+const policy = {
+  maxAttempts: 1000,
+  backoff: { baseMs: 1, capMs: 5 },
+  topicTemplate: '{aggregate_type}.events',
+}
 
 async function startRelays(): Promise<RelaySession[]> {
   const relays = Array.from({ length: RELAYS }, (_, i) => new RelaySession(db.url, `prop-${i}`))

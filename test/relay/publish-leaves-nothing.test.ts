@@ -20,7 +20,11 @@ let db: TestDatabase
 let session: RelaySession
 let reader: postgres.Sql
 let writer: postgres.Sql
-const policy = { maxAttempts: 10, backoff: { baseMs: 100, capMs: 1000 } }
+const policy = {
+  maxAttempts: 10,
+  backoff: { baseMs: 100, capMs: 1000 },
+  topicTemplate: '{aggregate_type}.events',
+}
 let published = 0
 /** Buffers of one idle claim on the fresh outbox. */
 let fresh = 0

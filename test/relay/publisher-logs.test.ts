@@ -3,8 +3,10 @@
  * says `component: "relay"`, and each line must carry that key once (pino writes a child's key
  * again instead of replacing it, and jq then reads the last one).
  */
+
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import type { MockKafka } from '../../src/dev/mock-kafka'
+import { eventSchemas } from '../../src/events/contract'
 import { MissingTopicError } from '../../src/relay/classify-error'
 import { createKafkaPublisher } from '../../src/relay/kafka-publisher'
 import { startTestKafka } from '../helpers/kafka'
@@ -20,12 +22,11 @@ it('the missing-topic warning carries one component, the relay', async () => {
   const { logger, lines, raw } = memoryLogger()
   const publisher = createKafkaPublisher({
     brokers: kafka.bootstrap.split(','),
-    topicTemplate: '{aggregate_type}.events',
     clientId: 'test',
     idempotent: false,
     maxMessageBytes: 1_000_000,
     sendTimeoutMs: 10_000,
-    cloudEvents: { source: '/test', schemaBaseUrl: 'http://localhost:3000/schemas' },
+    cloudEvents: { source: '/test', schemas: eventSchemas('http://localhost:3000/schemas') },
     logger: logger.child({ component: 'relay' }),
   })
   try {
@@ -34,6 +35,7 @@ it('the missing-topic warning carries one component, the relay', async () => {
       eventId: '6f1c3f0e-6a51-4bd0-9d43-0d6f0c8a1c11',
       eventType: 'ParcelLost',
       aggregateType: 'parcel',
+      topic: 'parcel.events',
       aggregateId: 'P-1',
       payload: {},
       occurredAt: new Date(),

@@ -9,7 +9,7 @@
  * is the relay's own drain (claims, and positions stored) with a broker that acknowledges.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { earliestRetry } from '../../src/outbox/queries'
+import { earliestRetry } from '../../src/outbox/parked'
 import { drain } from '../../src/relay/drain'
 import { FLUSH_MS } from '../../src/relay/positions'
 import { RelaySession } from '../../src/relay/session'
@@ -32,7 +32,12 @@ const insert = (n: number) => db.sql`
   select gen_random_uuid(), 'OrderCreated', gen_random_uuid(), '{}', now()
     from generate_series(1, ${n})`
 
-const policy = { maxAttempts: 10, backoff: { baseMs: 100, capMs: 1000 }, reclaimAfterShort: false }
+const policy = {
+  maxAttempts: 10,
+  backoff: { baseMs: 100, capMs: 1000 },
+  reclaimAfterShort: false,
+  topicTemplate: '{aggregate_type}.events',
+}
 
 /** One round of the relay: claims batches of `limit` and publishes them; how many it claimed. */
 async function claimAndMark(limit: number): Promise<number> {

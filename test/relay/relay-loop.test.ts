@@ -51,6 +51,7 @@ function run(
     session,
     mode: overrides.mode ?? 'adaptive',
     maxAttempts: 5,
+    topicTemplate: '{aggregate_type}.events',
     publish,
     doorbell: new Doorbell(),
     logger: overrides.logger ?? pino({ level: 'silent' }),

@@ -65,7 +65,14 @@ describe('RelaySession timeouts', () => {
       await isLocked
       const started = Date.now()
       const from = new Map([[0, '1:1:']])
-      const request = { owned: [0, 1, 2], from, after: 0, inFlight: [], limit: 10 }
+      const request = {
+        owned: [0, 1, 2],
+        from,
+        after: 0,
+        inFlight: [],
+        limit: 10,
+        topicTemplate: '{aggregate_type}.events',
+      }
       await expect(claim(session.sql, request)).rejects.toMatchObject({
         code: '55P03', // lock_not_available
       })

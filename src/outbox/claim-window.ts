@@ -1,0 +1,67 @@
+/**
+ * The window part of the claim (queries.ts): which rows of the outbox are the window's, as
+ * fragments of the claim's statement. `w` holds the window's snapshots, `bounds` its id range.
+ */
+import type { Q } from './client'
+
+type Range = { lo: number; hi: number }
+
+/** The lower bounds of a window's transaction ids (xid8 as text): below them all is visible. */
+export function windowXids(from: Map<number, string>): { xlo: string; xips: string[] } {
+  let xlo: bigint | undefined
+  const xips = new Set<string>()
+  for (const snapshot of from.values()) {
+    const [, xmax, xip] = snapshot.split(':')
+    const max = BigInt(xmax ?? '0')
+    if (xlo === undefined || max < xlo) xlo = max
+    for (const x of (xip ?? '').split(',')) if (x !== '') xips.add(x)
+  }
+  return { xlo: String(xlo ?? 0n), xips: [...xips] }
+}
+
+/**
+ * `w`: the window's upper snapshot (`s1`), its members' snapshots, each once (usually one for
+ * all), and which is whose (`slot`, by partition).
+ */
+export function windowSnapshots(q: Q, from: Map<number, string>, to: string | undefined) {
+  const snaps = [...new Set(from.values())]
+  const slot = Array.from({ length: 64 }, (_, p) => {
+    const s = from.get(p)
+    return s === undefined ? null : snaps.indexOf(s) + 1
+  })
+  return q`
+    select coalesce(${to ?? null}::pg_snapshot, pg_current_snapshot()) as s1,
+           ${snaps}::text[]::pg_snapshot[] as snaps, ${slot}::int[] as slot`
+}
+
+/** SQL: the row `alias` is a window member's, visible in `s1` and not in its position. */
+export function inWindow(q: Q, alias: string) {
+  const t = q(alias)
+  return q`(select slot from w)[${t}.partition + 1] is not null
+    and pg_visible_in_snapshot(${t}.xid, (select s1 from w))
+    and not pg_visible_in_snapshot(${t}.xid, (select snaps from w)[(select slot from w)[${t}.partition + 1]])`
+}
+
+/**
+ * `bounds`, once per window: the window's rows lie between these ids. Found by transaction id:
+ * those running at the lower snapshot (its xip list, exact look-ups) and those after it.
+ */
+export function windowBounds(q: Q, from: Map<number, string>) {
+  const { xlo, xips } = windowXids(from)
+  return q`
+    select min(c.id) as lo, max(c.id) as hi
+      from (select o.id, o.partition, o.xid from outbox o
+             where o.xid = any(${xips}::text[]::xid8[])
+            union all
+            select o.id, o.partition, o.xid from outbox o
+             where o.xid >= ${xlo}::xid8
+               and o.xid < (select pg_snapshot_xmax(s1) from w)) c
+     where ${inWindow(q, 'c')}`
+}
+
+/** The window's id range: as the request knows it, else as `bounds` found it. */
+export function rangeEnd(q: Q, range: Range | undefined, end: 'lo' | 'hi') {
+  return end === 'lo'
+    ? q`coalesce(${range?.lo ?? null}::int8, (select lo from bounds))`
+    : q`coalesce(${range?.hi ?? null}::int8, (select hi from bounds))`
+}
