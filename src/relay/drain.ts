@@ -142,10 +142,10 @@ async function failed(
 ): Promise<DrainResult> {
   await d.advances.settled()
   d.positions.reset()
-  // A lease found lost before the publish is no publish failure: not counted as one.
-  const policy =
-    err instanceof OwnershipLostError ? { ...d.policy, onFailure: undefined } : d.policy
-  const result = await onPublishFailure(d.session.sql, batch.messages, err, d.publish, policy)
+  // A lease found lost before the publish: nothing went out, and nothing may be parked in
+  // partitions another relay owns now. The loop rejoins at once (failures.ts).
+  if (err instanceof OwnershipLostError) throw err
+  const result = await onPublishFailure(d.session.sql, batch.messages, err, d.publish, d.policy)
   total.published += result.published
   total.retryAt = result.retryAt
   if (result.unavailable) throw new BrokerUnavailableError(err)
