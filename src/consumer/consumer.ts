@@ -34,7 +34,7 @@ export type InventoryConsumerOptions = {
   logger: Logger
   /** Called if kafkajs stops for good (a crash it does not restart from). */
   onFatal?: (error: Error) => void
-  /** Attempts before a failing message is parked (CONSUMER_MAX_ATTEMPTS); default 5. */
+  /** Attempts before a failing message is parked (src/config/fixed.ts: 5). */
   maxAttempts?: number
   /** First wait between them, doubling; default 200 ms. */
   retryBackoffMs?: number

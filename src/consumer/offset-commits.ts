@@ -2,7 +2,7 @@
  * Commits consumed offsets every `intervalMs`, and once more on stop.
  *
  * Why not kafkajs's own autoCommit: in kafkajs 2.2.4 it commits after every fetched batch
- * (runner.js, handleBatch), whatever `autoCommitInterval` says, so CONSUMER_COMMIT_INTERVAL_MS
+ * (runner.js, handleBatch), whatever `autoCommitInterval` says, so the commit interval (src/config/fixed.ts)
  * would mean nothing. Here an offset is recorded only after its message's transaction has
  * committed, and committed later: a crash in between redelivers, which the inbox absorbs.
  *

@@ -81,7 +81,7 @@ export const inbox = inventory.table(
 
 /**
  * Messages the consumer set aside (src/consumer/poison.ts): handling failed for a reason other
- * than an outage, `CONSUMER_MAX_ATTEMPTS` times, or was refused by a domain rule. The message
+ * than an outage, its attempts (src/config/fixed.ts), or was refused by a domain rule. The message
  * is kept as it came (key, headers and value base64: it may hold what a text column cannot),
  * so `npm run consume -- retry` can handle it again; `released_at` is set when an operator
  * retried or skipped it. Its order's later versions wait in the inbox (as gaps) meanwhile.

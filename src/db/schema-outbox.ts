@@ -64,7 +64,7 @@ export const outbox = pgTable(
     sequence: integer('sequence'),
     /**
      * CloudEvents `source` (header `ce_source`): the writing service, e.g. `/shipping`. Null:
-     * the relay's EVENT_SOURCE, which names the orders API (docs/outbox.md).
+     * the relay's default source, which names the orders API (docs/outbox.md).
      */
     source: text('source'),
     /** Version of the event type's data schema (src/events/contract.ts): `ce_dataschema`. */

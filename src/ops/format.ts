@@ -118,7 +118,7 @@ export function formatEvent(e: EventDetail, route: string): string {
     ['type', `${e.eventType} (schema v${e.schemaVersion})`],
     ['aggregate', `${e.aggregateType}/${e.aggregateId}`],
     ['topic', `${route} (${e.topic ? 'its own' : 'KAFKA_TOPIC_TEMPLATE for its aggregate type'})`],
-    ['source', e.source ?? "(the relay's EVENT_SOURCE)"],
+    ['source', e.source ?? "(the relay's default, /orders-api)"],
     ['sequence', e.sequence ?? '-'],
     ['occurred at', at(e.occurredAt)],
     ['published at', at(e.publishedAt)],

@@ -51,7 +51,7 @@ const idempotencyKeyParameter = {
   in: 'header' as const,
   required: false,
   description:
-    'Makes a retry safe: the same key with the same request returns the original response and writes nothing; with a different request it is 422. Keys expire after IDEMPOTENCY_KEY_TTL_HOURS.',
+    'Makes a retry safe: the same key with the same request returns the original response and writes nothing; with a different request it is 422. Keys expire after 24 hours.',
   schema: { type: 'string' as const, pattern: idempotencyKeyPattern.source },
 }
 

@@ -26,7 +26,7 @@ export type EventDetail = {
   /** The row's own topic (null: the topic template's for its aggregate type). */
   topic: string | null
   sequence: number | null
-  /** The writer's ce_source; null: the relay's EVENT_SOURCE. */
+  /** The writer's ce_source; null: the relay's default source (src/config/fixed.ts). */
   source: string | null
   schemaVersion: number
   headers: Record<string, string> | null

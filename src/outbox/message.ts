@@ -20,7 +20,7 @@ export type OutboxMessage = {
   topic: string
   /** Extra Kafka headers the writer set (string values; the database checks). */
   headers?: Record<string, string> | null
-  /** The writer's CloudEvents `source`; null: the relay's EVENT_SOURCE. */
+  /** The writer's CloudEvents `source`; null: the relay's default source (src/config/fixed.ts). */
   source?: string | null
   /** W3C trace context of the request that wrote the event, if it came from one. */
   traceparent?: string | null
