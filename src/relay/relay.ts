@@ -4,8 +4,7 @@
  *   DRAIN   claim, publish, mark until a claim finds nothing (poll: until a short batch); with
  *           each claim, try the awake locks not yet held (adaptive, poll; awake.ts).
  *           -> LINGER if it published, SETTLE if not (adaptive); SLEEP (notify, poll)
- *   LINGER  claim again every millisecond until the linger (20 ms, src/config/fixed.ts) passes
- *           with nothing new. -> SETTLE
+ *   LINGER  claim again every millisecond until 20 ms (the linger) pass with nothing new. -> SETTLE
  *   SETTLE  release the awake locks, check the trace locks, drain once more (awake.ts argues
  *           why this strands nothing).  -> DRAIN if that drain found events, else SLEEP
  *   SLEEP   wait for the first of: a ring (NOTIFY, re-LISTEN), the poll timer, a retry time, a
@@ -18,7 +17,6 @@
  * the poll timer alone delivers everything. Shutdown is checked between batches; a batch in
  * hand is finished or abandoned (left unmarked, published again later).
  */
-
 import type { WakeupMode } from '../db/doorbell-trigger'
 import type { Logger } from '../logger'
 import { noRelayMetrics, type RelayMetrics } from '../observability/metrics'
