@@ -21,7 +21,7 @@ export function windowXids(from: Map<number, string>): { xlo: string; xips: stri
 
 /**
  * `w`: the window's upper snapshot (`s1`), its members' snapshots, each once (usually one for
- * all), and which is whose (`slot`, by partition).
+ * all), which is whose (`slot`, by partition), and whether anything is parked at all.
  */
 export function windowSnapshots(q: Q, from: Map<number, string>, to: string | undefined) {
   const snaps = [...new Set(from.values())]
@@ -31,7 +31,8 @@ export function windowSnapshots(q: Q, from: Map<number, string>, to: string | un
   })
   return q`
     select coalesce(${to ?? null}::pg_snapshot, pg_current_snapshot()) as s1,
-           ${snaps}::text[]::pg_snapshot[] as snaps, ${slot}::int[] as slot`
+           ${snaps}::text[]::pg_snapshot[] as snaps, ${slot}::int[] as slot,
+           exists (select 1 from outbox_parked where published_at is null) as parked`
 }
 
 /** SQL: the row `alias` is a window member's, visible in `s1` and not in its position. */

@@ -77,7 +77,12 @@ export async function claim(q: Q, r: ClaimRequest): Promise<ClaimResult> {
     park as (${parkHeldBack(q)}),
     ready as (${readyParked(q, r)})
     -- Parked events first, then the window's rows; the columns read once, no second look-up.
-    select ${heldOwnerLocks(q)} as "ownerLocks", b.*, (select s1 from w)::text as "to",
+    -- What is the claim's, not a row's, comes with the first row only: sent and parsed once.
+    select case when row_number() over (order by b.src, b.id) = 1 then ${heldOwnerLocks(q)} end
+             as "ownerLocks",
+           b.*,
+           case when row_number() over (order by b.src, b.id) = 1 then (select s1 from w)::text end
+             as "to",
            ${rangeEnd(q, r.range, 'lo')} as lo, ${rangeEnd(q, r.range, 'hi')} as hi
       from (select 0 as src, * from ready
             union all
@@ -100,11 +105,16 @@ function messageColumns(q: Q, alias: string) {
 /** `win`: the window's next rows after `after`, each saying whether its aggregate has a parked event. */
 function windowRows(q: Q, r: ClaimRequest) {
   return q`
-    select (o.aggregate_type, o.aggregate_id) in (
-             select aggregate_type, aggregate_id from outbox_parked where published_at is null
-           ) as held,
-           ${messageColumns(q, 'o')}, 0 as attempts
+    select h.held is not null as held, ${messageColumns(q, 'o')}, 0 as attempts
       from outbox o
+      -- A probe of outbox_parked_open_idx per row, and none while nothing is parked: an IN list
+      -- here is read whole by every claim (a hashed subplan), a poison storm's every dead letter.
+      left join lateral (
+        select true as held from outbox_parked x
+         where (select parked from w)
+           and x.aggregate_type = o.aggregate_type and x.aggregate_id = o.aggregate_id
+           and x.published_at is null
+         limit 1) h on true
      where o.id >= ${rangeEnd(q, r.range, 'lo')} and o.id <= ${rangeEnd(q, r.range, 'hi')}
        and o.id > ${r.after}::int8
        and ${inWindow(q, 'o')}

@@ -62,7 +62,9 @@ export function relayConnection(
  * The lock-holding session's connection, never closed when idle nor recycled (that would drop
  * its locks). Index scans only: a plain index scan skips index entries it found dead before,
  * where a bitmap scan visits the heap for each every time, and a plan prepared on an empty
- * outbox must not keep a sequential scan (docs/benchmarks.md, "Plain index scans").
+ * outbox must not keep a sequential scan (docs/benchmarks.md, "Plain index scans"). Generic
+ * plans: the planner misjudges the claim's generic plan and would plan every claim anew, which
+ * costs more than running it; the plans are the same.
  */
 export function sessionConnection(
   url: string,
@@ -71,6 +73,11 @@ export function sessionConnection(
 ): postgres.Sql {
   return relayConnection(url, applicationName, {
     keep: debug ? { debug: (_: number, query: string) => debug(query) } : {},
-    settings: { enable_bitmapscan: 'off', enable_seqscan: 'off', ...RELAY_LIVENESS },
+    settings: {
+      enable_bitmapscan: 'off',
+      enable_seqscan: 'off',
+      plan_cache_mode: 'force_generic_plan',
+      ...RELAY_LIVENESS,
+    },
   })
 }
