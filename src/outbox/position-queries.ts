@@ -5,6 +5,7 @@
  * elements, from the row's latest version (an UPDATE that waited re-reads it).
  */
 import type { Q } from './client'
+import { heldOwnerLocks } from './locks'
 
 /** Where a partition's publishing stands: see outboxPosition in src/db/schema.ts. */
 export type Position = {
@@ -33,11 +34,12 @@ export async function loadPositions(q: Q, partitions: number[]): Promise<Map<num
 }
 
 /**
- * Writes positions, only while this is still the session `pid` that owns them: one that was
- * replaced under the relay (postgres.js reconnects silently) has lost its partitions, and the
- * drain proves ownership again before a store once its lease has run out (session.ts). Every
- * position written is true when written and stays true, so a late write can only make a new
- * owner publish some events again, never skip one.
+ * Writes positions, only while this is still the session `pid` that owns them (one replaced
+ * under the relay, as postgres.js reconnects silently, has lost its partitions), and only of the
+ * partitions whose owner lock that session holds as the statement runs: locks released on the
+ * same backend (DISCARD ALL) must not let a store overwrite the new owner's newer positions.
+ * Every position written is true when written, so a late write can only make a new owner
+ * publish some events again, never skip one.
  */
 export async function storePositions(
   q: Q,
@@ -61,7 +63,7 @@ export async function storePositions(
                                 ${all.map((x) => x.window?.to ?? null)}::text[],
                                 ${all.map((x) => x.window?.after ?? 0)}::int8[])
                       as v(p, snapshot, upto, after_id)
-                   on v.p + 1 = i),
+                   on v.p + 1 = i and v.p = any(coalesce(${heldOwnerLocks(q)}, '{}'))),
            updated_at = now()
      where pg_backend_pid() = ${pid}`
 }
