@@ -4,8 +4,9 @@
  * before the first order to after the last, as a long report or pg_dump does: vacuum can remove
  * nothing written meanwhile. Reported per window (BENCH_HORIZON_WINDOW_SECONDS, default 60),
  * by when the order was sent: the event latency (commit to consumer) and the dead row versions
- * of the outbox and of the relay's position row. Flat from the first window to the last is the
- * target: what the relay leaves behind must not lie in its own path.
+ * of the outbox and of the relay's position row, and the relay's claims (their mean time and
+ * buffers, from pg_stat_statements when the server loads it). Flat from the first window to the
+ * last is the target: what the relay leaves behind must not lie in its own path.
  */
 import postgres from 'postgres'
 import { openLoop, postOrder } from './load'
@@ -19,6 +20,36 @@ type Window = {
   failed: number
   deadOutbox: number
   deadPosition: number
+  /** The window's claims: how many, mean ms and buffers each; undefined without pg_stat_statements. */
+  claims?: ClaimStats
+}
+
+type ClaimStats = { calls: number; ms: number; buffers: number }
+
+/** The claim's statement, as pg_stat_statements normalises it (src/outbox/queries.ts). */
+async function claimTotals(sql: postgres.Sql): Promise<ClaimStats | undefined> {
+  try {
+    const [row] = await sql<ClaimStats[]>`
+      select coalesce(sum(calls), 0)::float8 as calls,
+             coalesce(sum(total_exec_time), 0)::float8 as ms,
+             coalesce(sum(shared_blks_hit + shared_blks_read), 0)::float8 as buffers
+        from pg_stat_statements
+       where dbid = (select oid from pg_database where datname = current_database())
+         and query like '%with w as materialized%'`
+    return row
+  } catch {
+    return undefined // not loaded on this server
+  }
+}
+
+function perClaim(before?: ClaimStats, after?: ClaimStats): ClaimStats | undefined {
+  if (!before || !after) return undefined
+  const calls = after.calls - before.calls
+  return {
+    calls,
+    ms: calls > 0 ? (after.ms - before.ms) / calls : 0,
+    buffers: calls > 0 ? (after.buffers - before.buffers) / calls : 0,
+  }
 }
 
 export async function benchHorizon(o: {
@@ -44,6 +75,8 @@ export async function benchHorizon(o: {
     for (let i = 0; i < 200; i++) await postOrder(phase.apiUrl) // warm-up
     await snapshot`begin isolation level repeatable read`
     await snapshot`select count(*) from outbox`
+    await phase.sql`create extension if not exists pg_stat_statements`.catch(() => {})
+    let totals = await claimTotals(phase.sql)
     o.log(
       `\nhorizon: ${o.rate} orders/s for ${o.seconds} s with a snapshot held open the whole time`,
     )
@@ -54,7 +87,11 @@ export async function benchHorizon(o: {
                coalesce(sum(n_dead_tup) filter (where relname = 'outbox_position'), 0)::int
                  as position
           from pg_stat_user_tables`
+      const now = await claimTotals(phase.sql)
+      const claims = perClaim(totals, now)
+      totals = now
       windows.push({
+        claims,
         from,
         event: await latencies(phase.arrivals, sent.placed),
         failed: sent.failed,
@@ -63,7 +100,7 @@ export async function benchHorizon(o: {
       })
       const w = windows.at(-1) as Window
       o.log(
-        `horizon ${String(from).padStart(4)}-${from + o.windowSeconds} s  event p50 ${fmt(w.event.p50)} p99 ${fmt(w.event.p99)} max ${fmt(w.event.max)} ms (${w.event.n} events, ${w.failed} failed) | dead versions: outbox ${w.deadOutbox}, position row ${w.deadPosition}`,
+        `horizon ${String(from).padStart(4)}-${from + o.windowSeconds} s  event p50 ${fmt(w.event.p50)} p99 ${fmt(w.event.p99)} max ${fmt(w.event.max)} ms (${w.event.n} events, ${w.failed} failed) | dead versions: outbox ${w.deadOutbox}, position row ${w.deadPosition}${w.claims ? ` | claims ${w.claims.calls}, ${fmt(w.claims.ms)} ms and ${w.claims.buffers.toFixed(0)} buffers each` : ''}`,
       )
     }
   } finally {

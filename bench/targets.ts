@@ -46,7 +46,12 @@ export async function benchServer(given: string | undefined): Promise<BenchServe
   const pg = await createEmbeddedPostgres({
     dataDir: join(dataDir, 'pg'),
     port: await freePort(),
-    settings: { max_connections: '300', shared_buffers: '512MB' },
+    // pg_stat_statements: the horizon scenario reports the relay's claims per window.
+    settings: {
+      max_connections: '300',
+      shared_buffers: '512MB',
+      shared_preload_libraries: 'pg_stat_statements',
+    },
   })
   await pg.start()
   return {
