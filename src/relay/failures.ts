@@ -13,6 +13,8 @@ const onlyListen = new Set(['listen'] as const)
  */
 export class Failures {
   #count = 0
+  /** The backoff's exponent: the count, but back to 0 when a re-LISTEN says the database is back. */
+  #step = 0
 
   constructor(
     private readonly logger: Logger,
@@ -28,12 +30,17 @@ export class Failures {
     if (this.#count === 1) {
       this.logger.warn({ reason: describeError(err) }, 'relay failing; backing off')
     }
-    await doorbell.wait(backoffDelay(this.#count, this.backoff), signal, onlyListen)
+    this.#step += 1
+    const end = await doorbell.wait(backoffDelay(this.#step, this.backoff), signal, onlyListen)
+    // The database is back: if the attempt that follows still fails (the session reconnecting
+    // behind the listener), back off from the start, not from where the outage left the wait.
+    if (end === 'listen') this.#step = 0
   }
 
   recovered(): void {
     if (this.#count === 0) return
     this.logger.info({ failures: this.#count }, 'relay recovered; publishing again')
     this.#count = 0
+    this.#step = 0
   }
 }
