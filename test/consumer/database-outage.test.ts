@@ -3,13 +3,12 @@
  * arrive: the handler fails, kafkajs delivers the same messages again and again, and once the
  * database is back they are applied, none skipped.
  */
-import { Kafka, logLevel } from 'kafkajs'
 import postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import type { InventoryConsumer } from '../../src/consumer/consumer'
 import { createDb } from '../../src/db/client'
 import type { MockKafka } from '../../src/dev/mock-kafka'
-import { asKafkaMessage, orderHistory } from '../helpers/consumer-events'
+import { orderHistory, produceEvents } from '../helpers/consumer-events'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 import { startTestKafka } from '../helpers/kafka'
 import type { LogLine } from '../helpers/memory-logger'
@@ -51,15 +50,8 @@ async function takeDatabaseDown() {
 const bringDatabaseUp = () =>
   admin.unsafe(`alter database "${databaseName()}" allow_connections true`)
 
-async function publish(events: ReturnType<typeof orderHistory>[number][]) {
-  const producer = new Kafka({
-    brokers: kafka.bootstrap.split(','),
-    logLevel: logLevel.NOTHING,
-  }).producer()
-  await producer.connect()
-  await producer.send({ topic, acks: -1, messages: events.map(asKafkaMessage) })
-  await producer.disconnect()
-}
+const publish = (events: ReturnType<typeof orderHistory>[number][]) =>
+  produceEvents(kafka.bootstrap, topic, events)
 
 const stock = () =>
   db.sql`select item, reserved::float8 as reserved, shipped::float8 as shipped from inventory.stock order by item`

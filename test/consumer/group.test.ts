@@ -3,10 +3,9 @@
  * and when one is SIGKILLed mid-stream the other takes its partitions over; the inbox absorbs
  * what is delivered twice, and nothing is lost. Each serves its metrics on its own port.
  */
-import { Kafka, logLevel } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { MockKafka } from '../../src/dev/mock-kafka'
-import { asKafkaMessage, orderHistory } from '../helpers/consumer-events'
+import { orderHistory, produceEvents } from '../helpers/consumer-events'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 import { startTestKafka } from '../helpers/kafka'
 import { type Spawned, spawnEntrypoint } from '../helpers/process'
@@ -52,13 +51,7 @@ async function send(orders: number) {
   const events = Array.from({ length: orders }, () =>
     orderHistory(['OrderCreated', 'OrderConfirmed'], 'pen', 1),
   ).flat()
-  const producer = new Kafka({
-    brokers: kafka.bootstrap.split(','),
-    logLevel: logLevel.NOTHING,
-  }).producer()
-  await producer.connect()
-  await producer.send({ topic, acks: -1, messages: events.map(asKafkaMessage) })
-  await producer.disconnect()
+  await produceEvents(kafka.bootstrap, topic, events)
   return events.length
 }
 const applied = async () =>

@@ -12,7 +12,7 @@ import type { InboxEvent } from '../../src/consumer/decode'
 import { createConsumerMetrics } from '../../src/consumer/metrics'
 import { STOCK_MAX } from '../../src/db/schema'
 import type { MockKafka } from '../../src/dev/mock-kafka'
-import { asKafkaMessage, orderHistory } from '../helpers/consumer-events'
+import { asKafkaMessage, orderHistory, produceEvents } from '../helpers/consumer-events'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 import { startTestKafka } from '../helpers/kafka'
 import { type LogLine, memoryLogger } from '../helpers/memory-logger'
@@ -50,15 +50,7 @@ afterAll(async () => {
   kafka.close()
 })
 
-async function send(events: InboxEvent[]) {
-  const producer = new Kafka({
-    brokers: kafka.bootstrap.split(','),
-    logLevel: logLevel.NOTHING,
-  }).producer()
-  await producer.connect()
-  await producer.send({ topic, acks: -1, messages: events.map(asKafkaMessage) })
-  await producer.disconnect()
-}
+const send = (events: InboxEvent[]) => produceEvents(kafka.bootstrap, topic, events)
 
 const parked = () =>
   db.sql<

@@ -1,6 +1,7 @@
 /** Order events as the API would write them, for feeding the consumer directly. */
 
 import { randomUUID } from 'node:crypto'
+import { Kafka, logLevel } from 'kafkajs'
 import type { InboxEvent } from '../../src/consumer/decode'
 import { eventSchemas } from '../../src/events/contract'
 import { type KafkaMessage, toKafkaMessage } from '../../src/relay/kafka-message'
@@ -66,4 +67,22 @@ export function asKafkaMessage(event: InboxEvent): KafkaMessage {
     },
     { source: '/orders-api', schemas: eventSchemas('http://localhost:3000/schemas') },
   )
+}
+
+/** Produces events straight to a topic, encoded as the relay encodes them (acks=all). */
+export async function produceEvents(
+  bootstrap: string,
+  topic: string,
+  events: readonly InboxEvent[],
+): Promise<void> {
+  const producer = new Kafka({
+    brokers: bootstrap.split(','),
+    logLevel: logLevel.NOTHING,
+  }).producer()
+  await producer.connect()
+  try {
+    await producer.send({ topic, acks: -1, messages: events.map(asKafkaMessage) })
+  } finally {
+    await producer.disconnect()
+  }
 }
