@@ -9,6 +9,7 @@ import type { WakeupMode } from '../../src/db/doorbell-trigger'
 import type { Logger } from '../../src/logger'
 import { PermanentPublishError } from '../../src/relay/classify-error'
 import { Doorbell } from '../../src/relay/doorbell'
+import { startListener } from '../../src/relay/listener'
 import type { OutboxMessage, Publish } from '../../src/relay/publish'
 import { runRelay } from '../../src/relay/relay'
 import { RelaySession } from '../../src/relay/session'
@@ -43,18 +44,23 @@ function run(
     /** Sees every statement the relay's session sends. */
     debug?: (query: string) => void
     logger?: Logger
+    /** LISTEN for the writers' rings, as a relay in production does (else only the poll wakes it). */
+    listen?: boolean
   } = {},
 ) {
   const controller = new AbortController()
   const session = new RelaySession(db.url, 'test-relay', { debug: overrides.debug })
+  const logger = overrides.logger ?? pino({ level: 'silent' })
+  const doorbell = new Doorbell()
+  const listener = overrides.listen ? startListener(db.url, doorbell, logger) : undefined
   const done = runRelay({
     session,
     mode: overrides.mode ?? 'adaptive',
     maxAttempts: 5,
     topicTemplate: '{aggregate_type}.events',
     publish,
-    doorbell: new Doorbell(),
-    logger: overrides.logger ?? pino({ level: 'silent' }),
+    doorbell,
+    logger,
     batchSize: overrides.batchSize ?? 10,
     pollIntervalMs: overrides.pollIntervalMs ?? 50,
     backoff: { baseMs: 20, capMs: 200 },
@@ -67,6 +73,7 @@ function run(
     stop: async () => {
       controller.abort()
       await done
+      await listener?.close()
       await session.close()
     },
   }
@@ -314,7 +321,8 @@ describe('runRelay, held to account', () => {
       await delay(2)
       for (const m of batch) set.add(m.eventId)
     }
-    const options = { batchSize: 10, pollIntervalMs: 60_000 }
+    // With no poll to fall back on, a ring is what wakes a relay between the writer's inserts.
+    const options = { batchSize: 10, pollIntervalMs: 60_000, listen: true }
     const a = run(recorder(byA), options)
     await waitFor('a owns every partition', () => a.session.owned.length === 64)
     let written = 0
