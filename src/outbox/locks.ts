@@ -7,6 +7,8 @@
  *  - awake (p): held exclusively while p's relay drains; writers probe it (src/relay/awake.ts).
  *  - trace (p): held shared by each writer that may skip its NOTIFY, to its end (awake.ts).
  *  - replay (run): held by the process replaying that run, so two never drive one run.
+ *  - sentinel (backend pid): held by each relay session from its join (session-level), and
+ *    lost only with all its locks: claims prove ownership by it (sessionIntact).
  */
 import type { Q } from './client'
 
@@ -16,6 +18,7 @@ export const LOCK = {
   awake: 780003,
   trace: 780004,
   replay: 780005,
+  sentinel: 780006,
 } as const
 
 /** The channel writers NOTIFY (with an empty payload) and the relay LISTENs on. */
@@ -30,4 +33,17 @@ export function heldOwnerLocks(q: Q) {
              where locktype = 'advisory' and classid = ${LOCK.owner} and objsubid = 2 and granted
                and pid = pg_backend_pid()
                and database = (select oid from pg_database where datname = current_database()))`
+}
+
+/**
+ * Whether this backend still holds the sentinel its relay took at join, as a boolean SQL
+ * expression: released and taken back at once (its key is this backend's own, nobody else's).
+ * A relay loses locks it believes it holds only all together: pg_advisory_unlock_all or a
+ * pooler's DISCARD ALL on its backend, or a new backend after a reconnect; the sentinel goes
+ * with them. Two lock-table operations, where reading pg_locks copies every lock the server
+ * holds, on every claim that returns rows.
+ */
+export function sessionIntact(q: Q) {
+  return q`(case when pg_advisory_unlock(${LOCK.sentinel}, pg_backend_pid())
+                 then pg_try_advisory_lock(${LOCK.sentinel}, pg_backend_pid()) else false end)`
 }

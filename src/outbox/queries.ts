@@ -9,7 +9,7 @@
 
 import { inWindow, rangeEnd, windowBounds, windowSnapshots } from './claim-window'
 import type { Q } from './client'
-import { heldOwnerLocks } from './locks'
+import { sessionIntact } from './locks'
 import type { OutboxMessage } from './message'
 import { heldBack } from './parked'
 import { routeOf } from './routing'
@@ -42,10 +42,11 @@ export type ClaimRequest = {
 
 export type ClaimResult = {
   /**
-   * The partitions whose owner lock the claiming backend holds, read in the claim itself, so
-   * the relay proves it still owns what it claimed (session.ts); undefined when no row came.
+   * Whether the claiming backend still holds its relay's locks (locks.ts, sessionIntact), read
+   * in the claim itself, so the relay proves it still owns what it claimed (session.ts);
+   * undefined when no row came.
    */
-  held?: number[] | null
+  intact?: boolean
   /** To publish, in order: parked events first, then the window's rows not held back. */
   messages: ClaimedMessage[]
   /** The window's snapshot (undefined when a new window found nothing at all). */
@@ -62,7 +63,7 @@ type Row = Omit<ClaimedMessage, 'id' | 'topic'> & {
   id: string
   topic: string | null
   held: boolean
-  ownerLocks: number[] | null
+  intact: boolean | null
   src: number
   to: string
   lo: string | null
@@ -78,8 +79,8 @@ export async function claim(q: Q, r: ClaimRequest): Promise<ClaimResult> {
     ready as (${readyParked(q, r)})
     -- Parked events first, then the window's rows; the columns read once, no second look-up.
     -- What is the claim's, not a row's, comes with the first row only: sent and parsed once.
-    select case when row_number() over (order by b.src, b.id) = 1 then ${heldOwnerLocks(q)} end
-             as "ownerLocks",
+    select case when row_number() over (order by b.src, b.id) = 1 then ${sessionIntact(q)} end
+             as intact,
            b.*,
            case when row_number() over (order by b.src, b.id) = 1 then (select s1 from w)::text end
              as "to",
@@ -147,7 +148,7 @@ function readyParked(q: Q, r: ClaimRequest) {
 function toResult(rows: Row[], r: ClaimRequest): ClaimResult {
   // One pass, and the row objects reused as messages: a batch is up to RELAY_BATCH_SIZE rows.
   const first = rows[0] && {
-    held: rows[0].ownerLocks,
+    intact: rows[0].intact === true,
     to: rows[0].to,
     lo: rows[0].lo,
     hi: rows[0].hi,
@@ -165,7 +166,7 @@ function toResult(rows: Row[], r: ClaimRequest): ClaimResult {
     if (!row.held) messages.push(toMessage(row, r.topicTemplate))
   }
   return {
-    held: first?.held,
+    intact: first?.intact,
     messages,
     to: first?.to,
     range:
@@ -184,6 +185,6 @@ function toMessage(row: Row, topicTemplate: string): ClaimedMessage {
   message.id = Number(row.id)
   message.parked = row.src === 0
   message.topic = routeOf(row, topicTemplate)
-  for (const k of ['held', 'ownerLocks', 'src', 'to', 'lo', 'hi']) delete message[k]
+  for (const k of ['held', 'intact', 'src', 'to', 'lo', 'hi']) delete message[k]
   return message as unknown as ClaimedMessage
 }

@@ -43,7 +43,7 @@ export async function claimBatch(
     }),
     o.withClaim?.() ?? Promise.resolve(),
   )
-  if (result.held !== undefined) session.proveOwnership({ held: result.held }, sentAt)
+  if (result.intact !== undefined) session.proveIntact(result.intact, sentAt)
   const advance = positions.claimed(plan, result)
   const rows = result.windowRows + result.messages.filter((m) => m.parked).length
   return { messages: result.messages, advance, rows, fresh: plan.to === undefined }

@@ -1,11 +1,12 @@
 /**
  * A relay's database session: one dedicated connection that holds the relay's advisory locks
  * AND runs its claims and marks. Ownership is proven from the locks themselves, never assumed:
- *  - every claim that returns rows also reads, in the same statement, which owner locks this
- *    backend holds in pg_locks (queries.ts), and every rebalance does the same. A mismatch with
- *    `owned` (postgres.js reconnected to a new backend that holds nothing; a pooler's DISCARD
- *    ALL or an operator released the locks on this very backend) is OwnershipLostError: the
- *    batch is dropped unpublished, every lock still held is released, and the relay rejoins.
+ *  - every rebalance reads which owner locks this backend holds in pg_locks, and every claim
+ *    that returns rows proves, in the same statement, that the backend still holds the sentinel
+ *    lock taken at join (locks.ts: it goes only with all the others). A mismatch with `owned`
+ *    (postgres.js reconnected to a new backend that holds nothing; a pooler's DISCARD ALL or an
+ *    operator released the locks on this very backend) is OwnershipLostError: the batch is
+ *    dropped unpublished, every lock still held is released, and the relay rejoins.
  *  - a frozen relay (SIGSTOP, a paused VM, a long pause) or a vanished host stops talking. The
  *    server ends such a session itself (RELAY_LIVENESS), and with it the locks, so the others
  *    take its partitions at their next rebalance. A live relay never looks idle: it sends a
@@ -86,11 +87,13 @@ export class RelaySession {
       select pg_advisory_unlock_all(),
              case when current_setting('server_version_num')::int >= 170000
                   then set_config('transaction_timeout', ${String(TRANSACTION_TIMEOUT_MS)}, false) end`
-    const [row] = await this.sql<{ pid: number; slot: number | null }[]>`
+    const [row] = await this.sql<{ pid: number; slot: number | null; sentinel: boolean }[]>`
       select pg_backend_pid() as pid,
              (select s from generate_series(0, ${MEMBER_SLOTS - 1}) s
-               where pg_try_advisory_lock(${LOCK.member}, s) limit 1) as slot`
+               where pg_try_advisory_lock(${LOCK.member}, s) limit 1) as slot,
+             pg_try_advisory_lock(${LOCK.sentinel}, pg_backend_pid()) as sentinel`
     if (!row || row.slot === null) throw new Error(`more than ${MEMBER_SLOTS} relays?`)
+    if (!row.sentinel) throw new Error("another session holds this backend's sentinel lock")
     this.pid = row.pid
     this.joins += 1
     this.partitions.reset()
@@ -113,13 +116,23 @@ export class RelaySession {
       held.length === this.owned.length &&
       held.every((p) => this.owned.includes(p))
     if (!same) {
-      const detail =
-        held.length === 0 ? 'its session holds no partition locks' : 'its partition locks changed'
-      this.pid = undefined
-      this.partitions.reset()
-      throw new OwnershipLostError(detail)
+      this.#lost(
+        held.length === 0 ? 'its session holds no partition locks' : 'its partition locks changed',
+      )
     }
     this.#provenAt = Math.max(this.#provenAt, sentAt)
+  }
+
+  /** As proveOwnership, from a claim's sessionIntact (locks.ts). */
+  proveIntact(intact: boolean, sentAt: number): void {
+    if (!intact) this.#lost('its session holds no partition locks')
+    this.#provenAt = Math.max(this.#provenAt, sentAt)
+  }
+
+  #lost(detail: string): never {
+    this.pid = undefined
+    this.partitions.reset()
+    throw new OwnershipLostError(detail)
   }
 
   /** Before a batch is published or marked: proves ownership again once the lease has run out. */

@@ -42,6 +42,44 @@ describe('RelaySession.rebalance', () => {
   })
 })
 
+describe('a claim proves its session still holds the locks', () => {
+  it('intact while they are held; not once they were released on its own backend', async () => {
+    const c = await createTestDatabase()
+    const session = new RelaySession(c.url, 'test-relay-intact')
+    sessions.push(session)
+    await session.rebalance()
+    expect(session.owned).toHaveLength(64)
+    const [{ snapshot } = { snapshot: '' }] = await c.sql<{ snapshot: string }[]>`
+      select pg_current_snapshot()::text as snapshot`
+    await c.sql`
+      insert into outbox (event_id, event_type, aggregate_id, payload, occurred_at)
+      select gen_random_uuid(), 'OrderNoted', gen_random_uuid()::text, '{}', now()
+        from generate_series(1, 200)`
+    const request = {
+      owned: session.owned,
+      from: new Map(session.owned.map((p) => [p, snapshot])),
+      after: 0,
+      inFlight: [],
+      limit: 10,
+      topicTemplate: '{aggregate_type}.events',
+    }
+    const first = await claim(session.sql, request)
+    expect(first.messages).toHaveLength(10)
+    expect(first.intact).toBe(true)
+    // Proving it takes the sentinel back: the second claim finds it held again.
+    expect((await claim(session.sql, request)).intact).toBe(true)
+    // What a pooler's DISCARD ALL does to a session's locks.
+    await session.sql`select pg_advisory_unlock_all()`
+    const after = await claim(session.sql, request)
+    expect(after.messages).toHaveLength(10)
+    expect(after.intact).toBe(false)
+    expect(() => session.proveIntact(false, 0)).toThrow(/holds no partition locks/)
+    expect(session.owned).toEqual([])
+    await session.close()
+    await c.close()
+  })
+})
+
 describe('RelaySession timeouts', () => {
   it('a claim that meets a table lock held elsewhere fails after lock_timeout instead of hanging', async () => {
     const session = new RelaySession(a.url, 'test-relay-lock-timeout')
