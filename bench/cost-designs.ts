@@ -7,10 +7,11 @@ import { migrate } from 'drizzle-orm/postgres-js/migrator'
 import type postgres from 'postgres'
 import { createDb } from '../src/db/client'
 import { migrateDatabase } from '../src/db/migrate'
+import { deleteBatch } from '../src/outbox/retention-queries'
 import { drain } from '../src/relay/drain'
 import { RelaySession } from '../src/relay/session'
 import { migrationsUpTo } from '../test/helpers/previous-schema'
-import { previousDrain } from './cost-previous'
+import { previousDrain, previousRetentionBatch } from './cost-previous'
 import { createBenchDatabase, dropBenchDatabase } from './targets'
 
 export type CostRelay = {
@@ -19,6 +20,8 @@ export type CostRelay = {
   drainAll(): Promise<number>
   /** One claim statement as the relay sends it on an idle outbox. */
   claimOnce(): Promise<unknown>
+  /** Deletes every published event in batches of 1,000, as its retention does; how many. */
+  retainNothing(): Promise<number>
   /** Its backend's counters into the shared statistics. */
   flushStats(): Promise<void>
   close(): Promise<void>
@@ -59,6 +62,15 @@ const current: CostDesign = {
       },
       // On an idle outbox a drain is one claim that finds nothing.
       claimOnce: () => drain(session, BATCH, async () => {}, policy),
+      async retainNothing() {
+        let range = { afterId: 0, horizon: Number.MAX_SAFE_INTEGER }
+        for (let n = 0; ; ) {
+          const batch = await deleteBatch(session.sql, 0, BATCH, range)
+          if (batch.count === 0) return n
+          n += batch.count
+          range = { ...range, afterId: batch.lastId }
+        }
+      },
       async flushStats() {
         await session.sql`select pg_stat_force_next_flush()`
         await session.sql`select 1`
@@ -92,6 +104,14 @@ const previous: CostDesign = {
       sql: session.sql,
       drainAll: () => previousDrain(session.sql, session.owned, BATCH),
       claimOnce: () => previousDrain(session.sql, session.owned, BATCH),
+      async retainNothing() {
+        for (let n = 0, afterId = 0; ; ) {
+          const ids = await previousRetentionBatch(session.sql, afterId, BATCH)
+          if (ids.length === 0) return n
+          n += ids.length
+          afterId = Math.max(...ids)
+        }
+      },
       async flushStats() {
         await session.sql`select pg_stat_force_next_flush()`
         await session.sql`select 1`

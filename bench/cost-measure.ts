@@ -67,7 +67,7 @@ export function tablesBetween(a: TableCounts, b: TableCounts): TableCounts {
 }
 
 /** Heap and index blocks (hit + read) of every user table and index of this database. */
-async function readBlocks(sql: postgres.Sql): Promise<number> {
+export async function readBlocks(sql: postgres.Sql): Promise<number> {
   const [row] = await sql.begin(async (tx) => {
     await tx`select pg_stat_clear_snapshot()`
     return tx<{ n: string }[]>`

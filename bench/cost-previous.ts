@@ -46,3 +46,18 @@ export async function previousDrain(q: postgres.Sql, owned: number[], limit: num
     n += batch.length
   }
 }
+
+/** Retention's batch before drizzle/0016: the published rows' next `limit`, deleted. */
+export async function previousRetentionBatch(q: postgres.Sql, afterId: number, limit: number) {
+  const rows = await q<{ id: string }[]>`
+    delete from outbox
+     where id in (
+       select id from outbox
+        where id > ${afterId} and id < ${Number.MAX_SAFE_INTEGER}
+          and published_at < now() - ${0} * interval '1 millisecond'
+        order by id
+        limit ${limit}
+          for update skip locked)
+    returning id`
+  return rows.map((r) => Number(r.id))
+}

@@ -24,6 +24,7 @@ import {
   tablesBetween,
   walBetween,
 } from './cost-measure'
+import { type RetentionCost, retentionCost } from './cost-retention'
 
 const WRITERS = 32
 // BenchEvent: not in the event contract, so the relay's schema check leaves the stand-in payload be.
@@ -48,6 +49,7 @@ export type CostResult = {
   claimBuffersAfter: number
   vacuumWalBytes: number
   paced: Record<string, { events: number; relayWalBytesPerEvent: number; relayRows: TableCounts }>
+  retention: RetentionCost
 }
 
 export async function benchCost(o: {
@@ -114,6 +116,7 @@ async function measureDesign(
     const paced: CostResult['paced'] = {}
     for (const rate of [100, 1000])
       paced[`${rate}/s`] = await pacedRun(url, design, rate, o.seconds)
+    const retention = await retainAll(url, design, reader)
     return {
       events: o.events,
       writer: {
@@ -131,12 +134,23 @@ async function measureDesign(
       claimBuffersAfter,
       vacuumWalBytes: (await walBetween(reader, v0, v1)).bytes,
       paced,
+      retention,
     }
   } finally {
     await relay.close().catch(() => {})
     await held.end()
     await reader.end()
     await design.dropDatabase(url)
+  }
+}
+
+/** Everything published so far, deleted by the design's retention and vacuumed (cost-retention.ts). */
+async function retainAll(url: string, design: CostDesign, reader: postgres.Sql) {
+  const relay = await design.relay(url)
+  try {
+    return await retentionCost(reader, relay)
+  } finally {
+    await relay.close()
   }
 }
 
@@ -232,4 +246,8 @@ function report(name: string, r: CostResult, log: (line: string) => void): void 
       `        at ${rate.padStart(6)}  relay WAL ${p.relayWalBytesPerEvent.toFixed(0)} B/event over ${p.events} events | relay's rows per event: ${rowsLine(p.relayRows, p.events) || 'none'}`,
     )
   }
+  const t = r.retention
+  log(
+    `        retention      ${t.deleted} published events deleted: WAL ${t.deleteWalBytesPerEvent.toFixed(0)} B/event | rows per event: ${rowsLine(t.deleteRows, t.deleted)} | vacuum then: WAL ${t.vacuumWalBytesPerEvent.toFixed(0)} B/event, ${t.vacuumBuffersPerEvent.toFixed(2)} buffers/event, ${t.vacuumMs.toFixed(0)} ms`,
+  )
 }
