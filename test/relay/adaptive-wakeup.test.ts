@@ -132,6 +132,27 @@ async function startRelay(
   }
 }
 
+/**
+ * A writer's transaction that rang: it inserted while the relay slept, so it holds its
+ * partition's awake lock (shared) until it ends. One that found the relay awake for a moment
+ * (a re-LISTEN on a busy machine wakes it) skipped instead: it is committed, and another opened.
+ */
+async function openRingingWriter(relay: Awaited<ReturnType<typeof startRelay>>) {
+  for (let attempt = 1; ; attempt++) {
+    const writer = openTransaction((tx) => insertEvent(tx))
+    const { partition } = await writer.ready
+    const [row] = await db.sql<{ n: number }[]>`
+      select count(*)::int as n from pg_locks
+       where locktype = 'advisory' and classid = ${LOCK.awake} and objid = ${partition}
+         and objsubid = 2 and mode = 'ShareLock' and granted`
+    if (row?.n === 1) return writer
+    writer.end()
+    await writer.done
+    if (attempt === 5) throw new Error('no writer found the relay asleep in 5 tries')
+    await waitFor('asleep', async () => (await relay.awakeLocks()) === 0)
+  }
+}
+
 /** A transaction of another session, held open until `end` is called; `ready` gives its result. */
 function openTransaction<T>(work: (tx: Tx) => Promise<T>) {
   let end: () => void = () => {}
@@ -226,7 +247,7 @@ describe('adaptive wake-up beside other sessions', () => {
     // ends; no rebalance comes to cut it short either. A long linger keeps the relay awake
     // should the writer stall on a busy machine (a relay gone to sleep would rightly be rung).
     const relay = await startRelay({ publishMs: 5, rebalanceEveryMs: 60_000, lingerMs: 10_000 })
-    const foreign = openTransaction((tx) => insertEvent(tx)) // rings: holds p's awake lock
+    const foreign = await openRingingWriter(relay) // holds p's awake lock
     let streaming = true
     const sent: Sent[] = []
     const stream = (async () => {
