@@ -8,6 +8,6 @@ export type { OutboxMessage }
 
 /**
  * Publishes the batch in order and resolves only once the broker acknowledged every message
- * (acks = all). Rejects if any message was not acknowledged; the caller then marks nothing.
+ * (acks = all). Rejects if any message was not acknowledged; the caller then advances nothing.
  */
 export type Publish = (batch: readonly OutboxMessage[]) => Promise<void>

@@ -1,7 +1,7 @@
 /**
  * The relay loop, a state machine: one method per state, each returning the next.
  *
- *   DRAIN   claim, publish, mark until a claim finds nothing (poll: until a short batch); with
+ *   DRAIN   claim, publish, advance until a claim finds nothing (poll: until a short batch); with
  *           each claim, try the awake locks not yet held (adaptive, poll; awake.ts).
  *           -> LINGER if it published, SETTLE if not (adaptive); SLEEP (notify, poll)
  *   LINGER  claim again every millisecond until 20 ms (the linger) pass with nothing new. -> SETTLE
@@ -15,7 +15,7 @@
  * Modes differ only in who rings: `adaptive` writers NOTIFY only while the relay sleeps,
  * `notify` writers always do, `poll` writers never do. A notification is only a latency hint:
  * the poll timer alone delivers everything. Shutdown is checked between batches; a batch in
- * hand is finished or abandoned (left unmarked, published again later).
+ * hand is finished or abandoned (not advanced past: published again later).
  */
 import type { WakeupMode } from '../db/doorbell-trigger'
 import type { Logger } from '../logger'

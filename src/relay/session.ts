@@ -1,6 +1,6 @@
 /**
  * A relay's database session: one dedicated connection that holds the relay's advisory locks
- * AND runs its claims and marks. Ownership is proven from the locks themselves, never assumed:
+ * AND runs its claims and position stores. Ownership is proven from the locks, never assumed:
  *  - every rebalance reads which owner locks this backend holds in pg_locks, and every claim
  *    that returns rows proves, in the same statement, that the backend still holds the sentinel
  *    lock taken at join (locks.ts: it goes only with all the others). A mismatch with `owned`
@@ -12,7 +12,7 @@
  *    take its partitions at their next rebalance. A live relay never looks idle: it sends a
  *    heartbeat every HEARTBEAT_MS. A relay that resumes may still hold a batch it claimed before
  *    the freeze: past the lease (less than the server's idle timeout since the statement that
- *    last proved ownership was sent) it proves ownership again before it publishes or marks.
+ *    last proved ownership was sent) it proves ownership again before it publishes or stores.
  * So a batch is published by two relays only if ownership was lost while it was in hand: the
  * at-least-once duplicate consumers dedupe.
  *
@@ -135,7 +135,7 @@ export class RelaySession {
     throw new OwnershipLostError(detail)
   }
 
-  /** Before a batch is published or marked: proves ownership again once the lease has run out. */
+  /** Before a batch is published or stored: proves ownership again once the lease has run out. */
   async confirmLease(): Promise<void> {
     if (performance.now() - this.#provenAt < LEASE_MS) return
     const sentAt = performance.now()

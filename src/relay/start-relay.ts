@@ -125,7 +125,7 @@ async function stopRelay(
   log: Logger,
 ) {
   // The loop stops between batches; a batch stuck on the broker is abandoned by closing
-  // the session below (it stays unmarked and is published again later).
+  // the session below (the positions stay before it: it is published again later).
   if (await outlasts(p.loop, shutdownTimeoutMs)) {
     log.warn('batch in hand abandoned at shutdown; it will be published again')
   }
