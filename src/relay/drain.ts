@@ -141,7 +141,6 @@ async function failed(
   total: DrainResult,
 ): Promise<DrainResult> {
   await d.advances.settled()
-  d.positions.reset()
   // A lease found lost before the publish: nothing went out, and nothing may be parked in
   // partitions another relay owns now. The loop rejoins at once (failures.ts).
   if (err instanceof OwnershipLostError) throw err
@@ -150,6 +149,6 @@ async function failed(
   total.retryAt = result.retryAt
   if (result.unavailable) throw new BrokerUnavailableError(err)
   await d.advances.complete(batch, []) // publish-failure.ts marked what it published
-  d.positions.reset()
+  d.positions.reset() // the batch claimed behind this one is dropped; the next claims after it
   return total
 }
