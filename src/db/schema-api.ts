@@ -13,6 +13,9 @@ import {
   uuid,
 } from 'drizzle-orm/pg-core'
 
+/** The most one order may ask for: the table checks it, and so does the API (orders/order.ts). */
+export const QUANTITY_MAX = 10_000
+
 export const orders = pgTable(
   'orders',
   {
@@ -29,7 +32,10 @@ export const orders = pgTable(
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull(),
   },
   (t) => [
-    check('orders_quantity_range', sql`${t.quantity} between 1 and 10000`),
+    check(
+      'orders_quantity_range',
+      sql`${t.quantity} between 1 and ${sql.raw(String(QUANTITY_MAX))}`,
+    ),
     // GET /orders pages newest first on (created_at, id), optionally filtered by status.
     index('orders_created_at_idx').on(t.createdAt.desc(), t.id.desc()),
     index('orders_status_created_at_idx').on(t.status, t.createdAt.desc(), t.id.desc()),

@@ -3,8 +3,6 @@
  * it. The stack of an expected failure (a port in use, librdkafka missing) helps nobody.
  */
 import type { Config } from '../config'
-import { WakeupMismatch } from '../db/doorbell-trigger'
-import { PortInUse } from '../http/listen'
 import { redactUrl } from '../logger'
 import { EmbeddedPostgresFailed } from './embedded-postgres'
 import { LibrdkafkaNotFound } from './load-librdkafka'
@@ -16,7 +14,6 @@ export function describeStartFailure(err: unknown, config: Config): string {
   if (err instanceof EmbeddedPostgresFailed) {
     return `the embedded Postgres failed to start (${err.reason}); set DATABASE_URL to use another Postgres`
   }
-  if (err instanceof PortInUse || err instanceof WakeupMismatch) return err.message
   const e = err as Errno
   if (config.databaseUrl && /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT)$/.test(e?.code ?? '')) {
     return `cannot connect to DATABASE_URL ${redactUrl(config.databaseUrl)} (${e.code}); check DATABASE_URL, or unset it for an embedded Postgres`

@@ -1,5 +1,5 @@
 /** `npm start`: API and relay in one process, with embedded services for whatever is not configured. */
-import { ConfigError, loadConfig } from '../config'
+import { loadConfig } from '../config'
 import { wakeupToFit } from '../db/doorbell-trigger'
 import { migrateDatabase } from '../db/migrate'
 import { printDevBanner } from '../dev/banner'
@@ -11,7 +11,7 @@ import { eventSchemas } from '../events/contract'
 import { createLogger } from '../logger'
 import { startRelay } from '../relay/start-relay'
 import { startApi } from '../start-api'
-import { runMain, StartFailure, type Stoppable } from './run-main'
+import { isUserFixable, runMain, StartFailure, type Stoppable } from './run-main'
 
 runMain(async () => {
   const config = loadConfig()
@@ -49,7 +49,7 @@ runMain(async () => {
   } catch (err) {
     // A failed start leaves nothing running (the embedded Postgres is a process of its own).
     for (const s of started.reverse()) await s.stop().catch(() => {})
-    throw err instanceof ConfigError ? err : new StartFailure(describeStartFailure(err, config))
+    throw isUserFixable(err) ? err : new StartFailure(describeStartFailure(err, config))
   }
   return {
     async stop() {

@@ -50,9 +50,13 @@ export function runMain(start: () => Promise<Stoppable>, hardTimeoutMs = 30_000)
   )
 }
 
+/** A failure the user fixes with a setting: its message is the whole story, no stack. */
+export function isUserFixable(err: unknown): err is Error {
+  return [ConfigError, StartFailure, WakeupMismatch, PortInUse].some((kind) => err instanceof kind)
+}
+
 /** What a failed start prints: one line for what the user fixes, the stack for the rest. */
 function startFailureLine(err: unknown): string {
-  const userFixes = [ConfigError, StartFailure, WakeupMismatch, PortInUse]
-  if (userFixes.some((kind) => err instanceof kind)) return (err as Error).message
+  if (isUserFixable(err)) return err.message
   return `failed to start: ${(err as Error)?.stack ?? String(err)}`
 }

@@ -1,4 +1,5 @@
 /** Human-readable output of the operator CLI: plain aligned tables, no colour (pipes, logs). */
+import { fixed } from '../config/fixed'
 import type { DeadEvent, OutboxStatus } from '../outbox/admin'
 import type { EventDetail } from '../outbox/admin-event'
 
@@ -118,7 +119,7 @@ export function formatEvent(e: EventDetail, route: string): string {
     ['type', `${e.eventType} (schema v${e.schemaVersion})`],
     ['aggregate', `${e.aggregateType}/${e.aggregateId}`],
     ['topic', `${route} (${e.topic ? 'its own' : 'KAFKA_TOPIC_TEMPLATE for its aggregate type'})`],
-    ['source', e.source ?? "(the relay's default, /orders-api)"],
+    ['source', e.source ?? `(the relay's default, ${fixed.relay.eventSource})`],
     ['sequence', e.sequence ?? '-'],
     ['occurred at', at(e.occurredAt)],
     ['published at', at(e.publishedAt)],

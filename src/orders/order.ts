@@ -5,7 +5,7 @@
  * (routes-openapi.ts) and the event contract (src/events/contract.ts) are derived from it.
  */
 import { z } from 'zod'
-import type { orders } from '../db/schema'
+import { type orders, QUANTITY_MAX } from '../db/schema'
 import type { EventType } from '../events/contract'
 
 export type Clock = () => Date
@@ -39,7 +39,6 @@ const textOnly = (field: string) =>
 
 /** An order's bounds: the request's and the order's as JSON (the table checks them too). */
 const ITEM_MAX = 200
-const QUANTITY_MAX = 10_000
 
 export const PlaceOrderInput = z.strictObject({
   item: z

@@ -5,6 +5,7 @@
 import { createRoute } from '@hono/zod-openapi'
 import type { Context } from 'hono'
 import { z } from 'zod'
+import { fixed } from '../config/fixed'
 import { AppError } from '../http/errors'
 import { jsonBody } from '../http/json-body'
 import { problemResponses, serverProblems } from '../http/openapi-schemas'
@@ -50,8 +51,7 @@ const idempotencyKeyParameter = {
   name: 'Idempotency-Key',
   in: 'header' as const,
   required: false,
-  description:
-    'Makes a retry safe: the same key with the same request returns the original response and writes nothing; with a different request it is 422. Keys expire after 24 hours.',
+  description: `Makes a retry safe: the same key with the same request returns the original response and writes nothing; with a different request it is 422. Keys expire after ${fixed.idempotencyTtlMs / 3_600_000} hours.`,
   schema: { type: 'string' as const, pattern: idempotencyKeyPattern.source },
 }
 

@@ -5,7 +5,7 @@
 import { httpProblems, type ProblemKind, problemOf, problemResponse } from '../http/problem'
 import type { OrderError, OrderErrorCode } from './errors'
 
-export const orderProblems: Record<OrderErrorCode, ProblemKind> = {
+const orderProblems: Record<OrderErrorCode, ProblemKind> = {
   ORDER_NOT_FOUND: { status: 404, title: 'Order not found' },
   ORDER_STATE_CONFLICT: { status: 409, title: 'Order is not in a state that allows this' },
   STOCK_LIMIT_EXCEEDED: {
