@@ -7,7 +7,14 @@
  * The statement is built from the named parts below, in the order they run.
  */
 
-import { inWindow, rangeEnd, windowBounds, windowSnapshots } from './claim-window'
+import {
+  inWindow,
+  messageColumns,
+  rangeEnd,
+  windowBounds,
+  windowOnlyClaim,
+  windowSnapshots,
+} from './claim-window'
 import type { Q } from './client'
 import { sessionIntact } from './locks'
 import type { OutboxMessage } from './message'
@@ -38,6 +45,8 @@ export type ClaimRequest = {
   limit: number
   /** KAFKA_TOPIC_TEMPLATE: each message is routed here, once (routing.ts). */
   topicTemplate: string
+  /** Claim the window only, if nothing is parked (claim-window.ts: windowOnlyClaim). */
+  windowOnly?: boolean
 }
 
 export type ClaimResult = {
@@ -57,6 +66,8 @@ export type ClaimResult = {
   lastWindowId?: number
   /** Fewer window rows than there was room for: the window is done. */
   exhausted: boolean
+  /** A window-only claim found something parked, and so claimed nothing: claim in full. */
+  parkedFound?: boolean
 }
 
 type Row = Omit<ClaimedMessage, 'id' | 'topic'> & {
@@ -64,6 +75,7 @@ type Row = Omit<ClaimedMessage, 'id' | 'topic'> & {
   topic: string | null
   held: boolean
   intact: boolean | null
+  anyParked?: boolean
   src: number
   to: string
   lo: string | null
@@ -71,6 +83,11 @@ type Row = Omit<ClaimedMessage, 'id' | 'topic'> & {
 }
 
 export async function claim(q: Q, r: ClaimRequest): Promise<ClaimResult> {
+  if (r.windowOnly) {
+    const rows = await q<Row[]>`${windowOnlyClaim(q, r)}`
+    if (rows[0]?.anyParked) return { ...toResult([], r), parkedFound: true }
+    return toResult(rows[0]?.id == null ? [] : rows, r)
+  }
   const rows = await q<Row[]>`
     with w as materialized (${windowSnapshots(q, r.from, r.to)}),
     bounds as materialized (${windowBounds(q, r.from)}),
@@ -92,15 +109,6 @@ export async function claim(q: Q, r: ClaimRequest): Promise<ClaimResult> {
             limit ${r.limit}) b
      order by b.src, b.id`
   return toResult(rows, r)
-}
-
-/** The message's columns of the row `alias` (of outbox), named as OutboxMessage names them. */
-function messageColumns(q: Q, alias: string) {
-  const t = q(alias)
-  return q`${t}.id, ${t}.partition, ${t}.event_id as "eventId", ${t}.event_type as "eventType",
-    ${t}.aggregate_type as "aggregateType", ${t}.aggregate_id as "aggregateId", ${t}.payload,
-    ${t}.occurred_at as "occurredAt", ${t}.sequence, ${t}.schema_version as "schemaVersion",
-    ${t}.traceparent, ${t}.topic, ${t}.headers, ${t}.source`
 }
 
 /** `win`: the window's next rows after `after`, each saying whether its aggregate has a parked event. */
@@ -185,6 +193,6 @@ function toMessage(row: Row, topicTemplate: string): ClaimedMessage {
   message.id = Number(row.id)
   message.parked = row.src === 0
   message.topic = routeOf(row, topicTemplate)
-  for (const k of ['held', 'intact', 'src', 'to', 'lo', 'hi']) delete message[k]
+  for (const k of ['held', 'intact', 'src', 'to', 'lo', 'hi', 'anyParked', 'n']) delete message[k]
   return message as unknown as ClaimedMessage
 }

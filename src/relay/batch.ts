@@ -19,6 +19,21 @@ export type Batch = {
   fresh: boolean
 }
 
+/**
+ * After a claim found something parked, the relay claims in full (parked events too) for this
+ * long before it tries a window-only claim again. Dead letters stay parked until an operator
+ * acts; meanwhile a window-only claim that finds them costs one extra round trip this often.
+ */
+export const PARKED_RECHECK_MS = 1000
+
+/** Whether the next claim may be window-only: nothing was found parked for PARKED_RECHECK_MS. */
+export function windowOnly(now: number, parkedSeenAt: number): boolean {
+  return now - parkedSeenAt >= PARKED_RECHECK_MS
+}
+
+/** performance.now() when a claim of this session last found something parked. */
+const parkedSeenAt = new WeakMap<RelaySession, number>()
+
 export async function claimBatch(
   session: RelaySession,
   positions: Positions,
@@ -32,17 +47,26 @@ export async function claimBatch(
 ): Promise<Batch> {
   const plan = positions.plan()
   if (!plan) return { messages: [], advance: new Map(), rows: 0, fresh: true }
-  const sentAt = performance.now()
-  const [result] = await alongside(
-    claim(session.sql, {
-      ...plan,
-      owned: session.owned,
-      inFlight: o.inFlight.filter((m) => m.parked).map((m) => m.id),
-      limit: o.batchSize,
-      topicTemplate: o.topicTemplate,
-    }),
+  const request = {
+    ...plan,
+    owned: session.owned,
+    inFlight: o.inFlight.filter((m) => m.parked).map((m) => m.id),
+    limit: o.batchSize,
+    topicTemplate: o.topicTemplate,
+  }
+  let sentAt = performance.now()
+  const lean = windowOnly(sentAt, parkedSeenAt.get(session) ?? Number.NEGATIVE_INFINITY)
+  let [result] = await alongside(
+    claim(session.sql, { ...request, windowOnly: lean }),
     o.withClaim?.() ?? Promise.resolve(),
   )
+  if (result.parkedFound || result.messages.some((m) => m.parked)) {
+    parkedSeenAt.set(session, performance.now())
+  }
+  if (result.parkedFound) {
+    sentAt = performance.now()
+    result = await claim(session.sql, request)
+  }
   if (result.intact !== undefined) session.proveIntact(result.intact, sentAt)
   const advance = positions.claimed(plan, result)
   const rows = result.windowRows + result.messages.filter((m) => m.parked).length
