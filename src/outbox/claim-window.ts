@@ -89,22 +89,23 @@ export function messageColumns(q: Q, alias: string) {
 
 /**
  * The claim while nothing is parked (the common case): the window's next rows and nothing else,
- * in the rows and columns of the whole claim (queries.ts). Its plan is a third of the whole
+ * in the columns of the whole claim (queries.ts), without those of parked events. Its plan is a third of the whole
  * claim's, which Postgres sets up anew for every run. It returns one row even when the window
  * has none (`id` null), to say `anyParked`: then it returned nothing, and the relay claims in full.
  */
 export function windowOnlyClaim(q: Q, r: WindowRequest) {
+  // Only the message's columns come with every row (each column is parsed per row).
   return q`
     with w as materialized (${windowSnapshots(q, r.from, r.to)}),
     bounds as materialized (${windowBounds(q, r.from)})
-    select (select parked from w) as "anyParked",
+    select case when b.n is null or b.n = 1 then (select parked from w) end as "anyParked",
            case when b.n = 1 then ${sessionIntact(q)} end as intact,
-           b.*,
+           ${messageColumns(q, 'b')},
            case when b.n = 1 then (select s1 from w)::text end as "to",
-           ${rangeEnd(q, r.range, 'lo')} as lo, ${rangeEnd(q, r.range, 'hi')} as hi
+           case when b.n = 1 then ${rangeEnd(q, r.range, 'lo')} end as lo,
+           case when b.n = 1 then ${rangeEnd(q, r.range, 'hi')} end as hi
       from (select 1) one left join lateral (
-        select row_number() over (order by o.id) as n, 1 as src, false as held,
-               ${messageColumns(q, 'o')}, 0 as attempts
+        select row_number() over (order by o.id) as n, o.*
           from outbox o
          where not (select parked from w)
            and o.id >= ${rangeEnd(q, r.range, 'lo')} and o.id <= ${rangeEnd(q, r.range, 'hi')}
