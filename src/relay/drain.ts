@@ -104,6 +104,9 @@ export async function drain(
       try {
         // A relay frozen since the claim may have lost the partition meanwhile (session.ts).
         await session.confirmLease()
+        // postgres.js writes a small message at the next setImmediate: yield one, so the next
+        // claim reaches Postgres before the publish spends milliseconds encoding the batch.
+        if (following) await new Promise((resolve) => setImmediate(resolve))
         await publish(batch.messages)
       } catch (err) {
         await Promise.allSettled([following]) // thrown away: it must not overtake the failed batch
