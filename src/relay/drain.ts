@@ -127,6 +127,10 @@ export async function drain(
   } finally {
     await advances.settled()
   }
+  // The end of a backlog is stored now, not up to FLUSH_MS later, so a restart and `outbox
+  // status` see where the relay is. One write per backlog: a sparse stream, whose drains are
+  // shorter than a batch, still stores at most once per FLUSH_MS.
+  if (total.published >= batchSize) await positions.store(session)
   return total
 }
 

@@ -19,7 +19,8 @@
  * the previous batch is still in flight), `acked` when a batch is done (acknowledged, or parked
  * after a failure). A failure resets `claimed` to `acked`. Only `acked` is stored, by the owning
  * session only (position-queries.ts): once a batch's worth of events is done (under a backlog,
- * after every batch, as a mark was), else at most once every FLUSH_MS. A crash or a partition
+ * after every batch, as a mark was) and when a backlog's drain ends, else at most once every
+ * FLUSH_MS. A crash or a partition
  * handed over publishes again the batches in hand and what was done since the last store: less
  * than a batch, or at most FLUSH_MS of events (at least once; docs/outbox.md).
  */
