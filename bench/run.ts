@@ -19,7 +19,7 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { cpus, totalmem } from 'node:os'
 import postgres from 'postgres'
 import { migrateDatabase } from '../src/db/migrate'
-import { unpublishedCount } from '../test/helpers/ledger'
+import { positionsPassed as passed, unpublishedCount } from '../test/helpers/ledger'
 import { latencyChart } from './chart'
 import { benchCost } from './cost'
 import {
@@ -516,20 +516,6 @@ async function settled(sql: postgres.Sql, ms: number): Promise<boolean> {
   return false
 }
 
-/**
- * Whether every partition's stored position has passed transaction `xid`, and when positions
- * were last stored. Two looks at one row: a count of what is unpublished would read the
- * backlog and steal the relay's CPU.
- */
-async function passed(sql: postgres.Sql, xid: string): Promise<{ done: boolean; at: number }> {
-  const [row] = await sql<{ done: boolean; at: number }[]>`
-    select (select bool_and(pg_visible_in_snapshot(${xid}::xid8, s)) from unnest(snapshots) s)
-             as done,
-           extract(epoch from updated_at) * 1000 as at
-      from outbox_position`
-  return row ?? { done: false, at: Number.NaN }
-}
-
 function summarizeRatios(latency: Record<string, unknown>, throughput: Record<string, unknown>) {
   const p50 = (k: string) =>
     (latency[k] as { event: { p50: number } } | undefined)?.event.p50 ?? Number.NaN
@@ -610,8 +596,8 @@ async function drain(serverUrl: string, kafka: BenchBroker) {
     let peak = 0
     let seconds = 0
     // Progress is read from the stored positions (passed): the first store after the start is
-    // the first batch done, the one that passes the backlog's transaction the last (stored up
-    // to a second after the last batch: positions.ts).
+    // the first batch done, the one that passes the backlog's transaction the last (stored as
+    // the drain ends: drain.ts).
     const before = (await passed(sql, xid)).at
     let first = Number.NaN
     let last = Number.NaN

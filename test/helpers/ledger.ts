@@ -88,3 +88,20 @@ export async function unpublishedCount(sql: postgres.Sql): Promise<number> {
   const [row] = await sql<{ n: number }[]>`select count(*)::int as n from outbox_unpublished`
   return row?.n ?? -1
 }
+
+/**
+ * Whether every partition's stored position has passed transaction `xid`, and when positions
+ * were last stored. Two looks at one row: a count of what is unpublished would read the
+ * backlog and steal the relay's CPU.
+ */
+export async function positionsPassed(
+  sql: postgres.Sql,
+  xid: string,
+): Promise<{ done: boolean; at: number }> {
+  const [row] = await sql<{ done: boolean; at: number }[]>`
+    select (select bool_and(pg_visible_in_snapshot(${xid}::xid8, s)) from unnest(snapshots) s)
+             as done,
+           extract(epoch from updated_at) * 1000 as at
+      from outbox_position`
+  return row ?? { done: false, at: Number.NaN }
+}
