@@ -7,6 +7,7 @@
  * The statement is built from the named parts below, in the order they run.
  */
 
+import { type ClaimResult, type Row, toResult } from './claim-result'
 import {
   inWindow,
   messageColumns,
@@ -17,16 +18,9 @@ import {
 } from './claim-window'
 import type { Q } from './client'
 import { sessionIntact } from './locks'
-import type { OutboxMessage } from './message'
 import { heldBack } from './parked'
-import { routeOf } from './routing'
 
-export type ClaimedMessage = OutboxMessage & {
-  attempts: number
-  /** Came from outbox_parked (a retry, or held back before): its state there is updated. */
-  parked: boolean
-  partition: number
-}
+export type { ClaimedMessage, ClaimResult } from './claim-result'
 
 /** Which rows a claim asks for: a window of the owned partitions, and parked events. */
 export type ClaimRequest = {
@@ -47,40 +41,6 @@ export type ClaimRequest = {
   topicTemplate: string
   /** Claim the window only, if nothing is parked (claim-window.ts: windowOnlyClaim). */
   windowOnly?: boolean
-}
-
-export type ClaimResult = {
-  /**
-   * Whether the claiming backend still holds its relay's locks (locks.ts, sessionIntact), read
-   * in the claim itself, so the relay proves it still owns what it claimed (session.ts);
-   * undefined when no row came.
-   */
-  intact?: boolean
-  /** To publish, in order: parked events first, then the window's rows not held back. */
-  messages: ClaimedMessage[]
-  /** The window's snapshot (undefined when a new window found nothing at all). */
-  to?: string
-  range?: { lo: number; hi: number }
-  /** Rows of the window claimed (held back ones included), and the last one's id. */
-  windowRows: number
-  lastWindowId?: number
-  /** Fewer window rows than there was room for: the window is done. */
-  exhausted: boolean
-  /** A window-only claim found something parked, and so claimed nothing: claim in full. */
-  parkedFound?: boolean
-}
-
-type Row = Omit<ClaimedMessage, 'id' | 'topic'> & {
-  id: string
-  topic: string | null
-  held: boolean
-  intact: boolean | null
-  anyParked?: boolean
-  /** 0: a parked event; 1 (or none, from a window-only claim): a row of the window. */
-  src?: number
-  to: string
-  lo: string | null
-  hi: string | null
 }
 
 export async function claim(q: Q, r: ClaimRequest): Promise<ClaimResult> {
@@ -155,62 +115,4 @@ function readyParked(q: Q, r: ClaimRequest) {
        and not ${heldBack(q, 'x')}
      order by x.id
      limit ${r.limit}`
-}
-
-function toResult(rows: Row[], r: ClaimRequest): ClaimResult {
-  // One pass: a batch is up to RELAY_BATCH_SIZE rows.
-  const first = rows[0] && {
-    intact: rows[0].intact === true,
-    to: rows[0].to,
-    lo: rows[0].lo,
-    hi: rows[0].hi,
-  }
-  const messages: ClaimedMessage[] = []
-  let parked = 0
-  let windowRows = 0
-  let lastWindowId: number | undefined
-  for (const row of rows) {
-    if (row.src === 0) parked++
-    else {
-      windowRows++
-      lastWindowId = Number(row.id)
-    }
-    if (!row.held) messages.push(toMessage(row, r.topicTemplate))
-  }
-  return {
-    intact: first?.intact,
-    messages,
-    to: first?.to,
-    range:
-      first?.lo != null && first.hi != null
-        ? { lo: Number(first.lo), hi: Number(first.hi) }
-        : undefined,
-    windowRows,
-    lastWindowId,
-    exhausted: windowRows < r.limit - parked,
-  }
-}
-
-/** The row as a message, routed: the one place a claimed message gets its topic. */
-function toMessage(row: Row, topicTemplate: string): ClaimedMessage {
-  // A new object of exactly these fields: one made by deleting a row's extra columns would be
-  // slower to read for the rest of its way (V8 gives it a dictionary instead of a shape).
-  return {
-    id: Number(row.id),
-    partition: row.partition,
-    eventId: row.eventId,
-    eventType: row.eventType,
-    aggregateType: row.aggregateType,
-    aggregateId: row.aggregateId,
-    payload: row.payload,
-    occurredAt: row.occurredAt,
-    sequence: row.sequence,
-    schemaVersion: row.schemaVersion,
-    traceparent: row.traceparent,
-    topic: routeOf(row, topicTemplate),
-    headers: row.headers,
-    source: row.source,
-    attempts: row.attempts ?? 0, // none from a window-only claim
-    parked: row.src === 0,
-  }
 }

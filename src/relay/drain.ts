@@ -104,9 +104,7 @@ export async function drain(
       try {
         // A relay frozen since the claim may have lost the partition meanwhile (session.ts).
         await session.confirmLease()
-        // postgres.js writes a small message at the next setImmediate: yield one, so the next
-        // claim reaches Postgres before the publish spends milliseconds encoding the batch.
-        if (following) await new Promise((resolve) => setImmediate(resolve))
+        if (following) await sendQueued()
         await publish(batch.messages)
       } catch (err) {
         await Promise.allSettled([following]) // thrown away: it must not overtake the failed batch
@@ -127,11 +125,18 @@ export async function drain(
   } finally {
     await advances.settled()
   }
-  // The end of a backlog is stored now, not up to FLUSH_MS later, so a restart and `outbox
-  // status` see where the relay is. One write per backlog: a sparse stream, whose drains are
-  // shorter than a batch, still stores at most once per FLUSH_MS.
+  // A backlog's end is stored now, not FLUSH_MS later (what a restart and `outbox status` see);
+  // a sparse stream's drains are shorter than a batch and still store once per FLUSH_MS.
   if (total.published >= batchSize) await positions.store(session)
   return total
+}
+
+/**
+ * postgres.js writes a message under 1 KB at the next setImmediate: yielding one lets the next
+ * claim reach Postgres before the publish spends milliseconds encoding the batch.
+ */
+function sendQueued(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve))
 }
 
 /** A batch failed: every event of it ends published or parked, and the positions pass it. */
