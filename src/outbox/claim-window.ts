@@ -89,9 +89,10 @@ export function messageColumns(q: Q, alias: string) {
 
 /**
  * The claim while nothing is parked (the common case): the window's next rows and nothing else,
- * in the columns of the whole claim (queries.ts), without those of parked events. Its plan is a third of the whole
- * claim's, which Postgres sets up anew for every run. It returns one row even when the window
- * has none (`id` null), to say `anyParked`: then it returned nothing, and the relay claims in full.
+ * in the whole claim's columns (queries.ts) less those of parked events. Postgres sets a
+ * statement's plan up anew for every run, and this plan leaves out the parked part. It returns
+ * one row even when the window has none (`id` null), to say `anyParked`: then it returned
+ * nothing, and the relay claims in full.
  */
 export function windowOnlyClaim(q: Q, r: WindowRequest) {
   // Only the message's columns come with every row (each column is parsed per row).

@@ -57,20 +57,17 @@ export async function claim(q: Q, r: ClaimRequest): Promise<ClaimResult> {
     ready as (${readyParked(q, r)})
     -- Parked events first, then the window's rows; the columns read once, no second look-up.
     -- What is the claim's, not a row's, comes with the first row only: sent and parsed once.
-    select case when row_number() over (order by b.src, b.id) = 1 then ${sessionIntact(q)} end
-             as intact,
+    select case when row_number() over byId = 1 then ${sessionIntact(q)} end as intact,
            b.*,
-           case when row_number() over (order by b.src, b.id) = 1 then (select s1 from w)::text end
-             as "to",
-           case when row_number() over (order by b.src, b.id) = 1 then ${rangeEnd(q, r.range, 'lo')} end
-             as lo,
-           case when row_number() over (order by b.src, b.id) = 1 then ${rangeEnd(q, r.range, 'hi')} end
-             as hi
+           case when row_number() over byId = 1 then (select s1 from w)::text end as "to",
+           case when row_number() over byId = 1 then ${rangeEnd(q, r.range, 'lo')} end as lo,
+           case when row_number() over byId = 1 then ${rangeEnd(q, r.range, 'hi')} end as hi
       from (select 0 as src, * from ready
             union all
             select 1, * from win
             order by 1, 3
             limit ${r.limit}) b
+    window byId as (order by b.src, b.id)
      order by b.src, b.id`
   return toResult(rows, r)
 }

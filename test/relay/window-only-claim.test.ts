@@ -72,7 +72,9 @@ describe('the window-only claim', () => {
     }
     const full = await claim(session.sql, request)
     expect(full.messages).toHaveLength(100)
-    expect(await claim(session.sql, { ...request, windowOnly: true })).toEqual(full)
+    // Its upper snapshot given: a new one would differ whenever another database's transaction
+    // started in between (transaction ids are the server's).
+    expect(await claim(session.sql, { ...request, to: full.to, windowOnly: true })).toEqual(full)
     // The same window, continued: its snapshot and id range as the first claim found them.
     const next = { ...request, to: full.to, range: full.range, after: full.lastWindowId ?? 0 }
     const last = { ...next, after: next.after + 100 }
@@ -144,8 +146,10 @@ describe('the relay', () => {
     published.length = 0
     const seenFrom = performance.now()
     await drain(session, 100, publish, policy)
-    // Tried window-only once, which found the dead letter; in full from then on.
-    expect(claimsIn(sent).windowOnly).toBe(1)
+    // Tried window-only once, which found the dead letter; in full from then on (for a second).
+    const drained = performance.now() - seenFrom
+    if (drained < PARKED_RECHECK_MS) expect(claimsIn(sent).windowOnly).toBe(1)
+    else expect(claimsIn(sent).windowOnly).toBeGreaterThanOrEqual(1)
     expect(claimsIn(sent).full).toBeGreaterThanOrEqual(1)
     // The dead letter's aggregate is held back; the other event goes out.
     expect(published.filter((a) => a === 'poisoned')).toEqual(['poisoned'])
