@@ -33,10 +33,12 @@ export type ClaimResult = {
 }
 
 /** A row as either claim statement returns it. */
-export type Row = Omit<ClaimedMessage, 'id' | 'topic'> & {
+export type Row = Omit<ClaimedMessage, 'id' | 'topic' | 'attempts' | 'parked'> & {
   id: string
   topic: string | null
-  held: boolean
+  /** None from a window-only claim: it holds nothing back, and its rows have no attempts. */
+  held?: boolean
+  attempts?: number
   intact: boolean | null
   anyParked?: boolean
   /** 0: a parked event; 1 (or none, from a window-only claim): a row of the window. */

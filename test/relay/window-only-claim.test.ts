@@ -57,19 +57,24 @@ async function joined(name: string, sent?: string[]): Promise<RelaySession> {
   return session
 }
 
+/** A claim of a new window of all the session's partitions, from snapshot `from`. */
+function newWindow(session: RelaySession, from: string): ClaimRequest {
+  return {
+    owned: session.owned,
+    from: new Map(session.owned.map((p) => [p, from])),
+    after: 0,
+    inFlight: [],
+    limit: 100,
+    topicTemplate: '{aggregate_type}.events',
+  }
+}
+
 describe('the window-only claim', () => {
   it('returns what the whole claim returns, batch after batch, while nothing is parked', async () => {
     const session = await joined('test-window-only')
     const from = await snapshot()
     await insert(250)
-    const request: ClaimRequest = {
-      owned: session.owned,
-      from: new Map(session.owned.map((p) => [p, from])),
-      after: 0,
-      inFlight: [],
-      limit: 100,
-      topicTemplate: '{aggregate_type}.events',
-    }
+    const request = newWindow(session, from)
     const full = await claim(session.sql, request)
     expect(full.messages).toHaveLength(100)
     // Its upper snapshot given: a new one would differ whenever another database's transaction
@@ -91,14 +96,7 @@ describe('the window-only claim', () => {
     const from = await snapshot()
     await insert(3, 'held-aggregate')
     await deadLetter('held-aggregate')
-    const request: ClaimRequest = {
-      owned: session.owned,
-      from: new Map(session.owned.map((p) => [p, from])),
-      after: 0,
-      inFlight: [],
-      limit: 100,
-      topicTemplate: '{aggregate_type}.events',
-    }
+    const request = newWindow(session, from)
     const lean = await claim(session.sql, { ...request, windowOnly: true })
     expect(lean).toMatchObject({ parkedFound: true, messages: [], windowRows: 0 })
     // The whole claim holds the aggregate's events back behind its dead letter (parks them).
