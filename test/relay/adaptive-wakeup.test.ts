@@ -36,6 +36,13 @@ async function insertEvent(sql: Sql | Tx) {
   return { eventId: row.event_id, partition: row.partition }
 }
 
+/**
+ * Advisory locks are per database, and other test files run relays on this server at the same
+ * time: a lock of theirs on the same partition is not this writer's.
+ */
+const inThisDatabase = () =>
+  db.sql`database = (select oid from pg_database where datname = current_database())`
+
 /** A doorbell that says whether the LISTEN is in place and whether the relay waits on it. */
 class WatchedDoorbell extends Doorbell {
   listening = false
@@ -144,7 +151,7 @@ async function openRingingWriter(relay: Awaited<ReturnType<typeof startRelay>>) 
     const [row] = await db.sql<{ n: number }[]>`
       select count(*)::int as n from pg_locks
        where locktype = 'advisory' and classid = ${LOCK.awake} and objid = ${partition}
-         and objsubid = 2 and mode = 'ShareLock' and granted`
+         and objsubid = 2 and mode = 'ShareLock' and granted and ${inThisDatabase()}`
     if (row?.n === 1) return writer
     writer.end()
     await writer.done
@@ -225,7 +232,8 @@ describe('adaptive wake-up beside other sessions', () => {
       expect(relay.lockWaits).toEqual(['awake'])
       const [writer] = await db.sql<{ pid: number }[]>`
         select pid from pg_locks where locktype = 'advisory' and classid = ${LOCK.awake}
-           and objid = ${p} and objsubid = 2 and mode = 'ShareLock' and granted`
+           and objid = ${p} and objsubid = 2 and mode = 'ShareLock' and granted
+           and ${inThisDatabase()}`
       const warning = relay.warnings.find((w) => w.partition === p)
       expect(warning).toMatchObject({ lock: 'awake', blockingPids: [writer?.pid] })
       const endedAt = Date.now()
@@ -255,7 +263,14 @@ describe('adaptive wake-up beside other sessions', () => {
     })()
     try {
       const { eventId: foreignId, partition: p } = await foreign.ready
-      await waitFor('the relay awake', async () => (await relay.awakeLocks()) === 63)
+      let held = 0
+      const awake = async () => {
+        held = await relay.awakeLocks()
+        return held === 63
+      }
+      await waitFor('the relay awake', awake).catch((err: Error) => {
+        throw new Error(`${err.message}: ${held} awake locks, ${relay.published.size} published`)
+      })
       // It kept trying p's lock for over a second (the wait is reported), and never got it.
       await waitFor('the wait on p reported', () => relay.lockWaits.length > 0, 5000)
       expect(await relay.awakeLocks(p)).toBe(0)
