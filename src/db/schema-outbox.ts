@@ -5,6 +5,7 @@
 import { sql } from 'drizzle-orm'
 import {
   bigint,
+  boolean,
   check,
   customType,
   index,
@@ -140,6 +141,8 @@ export const outboxParked = pgTable(
     /** Published from here, or discarded by an operator (then `dead_at` stays set). */
     publishedAt: timestamp('published_at', { withTimezone: true, mode: 'date' }),
     parkedAt: timestamp('parked_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    /** Held back behind an earlier parked event of its aggregate, until that one is out. */
+    held: boolean('held').notNull().default(false),
   },
   (t) => [
     // The hold-back: does this aggregate have an event parked and not yet out?
@@ -148,7 +151,16 @@ export const outboxParked = pgTable(
       .where(sql`${t.publishedAt} is null`),
     index('outbox_parked_ready_idx')
       .on(t.id)
-      .where(sql`${t.publishedAt} is null and ${t.deadAt} is null`),
+      .where(sql`${t.publishedAt} is null and ${t.deadAt} is null and not ${t.held}`),
+    // What holds an aggregate back: its failed events not yet out.
+    index('outbox_parked_blocking_idx')
+      .on(t.aggregateType, t.aggregateId, t.id)
+      .where(
+        sql`${t.publishedAt} is null and (${t.deadAt} is not null or ${t.nextAttemptAt} is not null)`,
+      ),
+    index('outbox_parked_held_idx')
+      .on(t.aggregateType, t.aggregateId, t.id)
+      .where(sql`${t.held} and ${t.publishedAt} is null`),
     index('outbox_parked_event_id_idx').on(t.eventId),
   ],
 )

@@ -10,7 +10,7 @@
 import type postgres from 'postgres'
 import { OutboxAdminError } from './admin'
 import { OUTBOX_CHANNEL } from './locks'
-import { WAITING_FOR_TOPIC } from './parked'
+import { releaseHeld, WAITING_FOR_TOPIC } from './parked'
 import { isValidTopicName } from './routing'
 
 export type EventState = 'pending' | 'waiting-for-topic' | 'dead' | 'published' | 'discarded'
@@ -87,15 +87,17 @@ export async function discardWaiting(
   eventId: string,
 ): Promise<{ discardedAt: Date }> {
   const [row] = await sql.begin(async (tx) => {
-    const rows = await tx<{ discardedAt: Date }[]>`
+    const rows = await tx<{ discardedAt: Date; id: string }[]>`
       update outbox_parked
          set published_at = now(), dead_at = now(), next_attempt_at = null,
              last_error = 'discarded by operator at ' || now()::text || '; was: ' || last_error
        where event_id = ${eventId}::uuid and published_at is null and dead_at is null
          and failure = ${WAITING_FOR_TOPIC}
-      returning published_at as "discardedAt"`
-    if (rows.length > 0) await tx`select pg_notify(${OUTBOX_CHANNEL}, '')`
-    return rows
+      returning published_at as "discardedAt", id`
+    if (rows.length === 0) return []
+    await releaseHeld(tx, [Number(rows[0]?.id)])
+    await tx`select pg_notify(${OUTBOX_CHANNEL}, '')`
+    return rows.map(({ discardedAt }) => ({ discardedAt }))
   })
   if (!row) return refuse(sql, eventId, 'discarded')
   return row

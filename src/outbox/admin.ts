@@ -13,6 +13,7 @@
 import type postgres from 'postgres'
 import { DISCARD_MARKER_TYPE, type DiscardMarkerData } from './discard-marker'
 import { OUTBOX_CHANNEL } from './locks'
+import { releaseHeld } from './parked'
 
 export type AdminErrorCode = 'EVENT_NOT_FOUND' | 'EVENT_NOT_DEAD' | 'EVENT_ALREADY_PUBLISHED'
 
@@ -105,10 +106,11 @@ export async function discardDead(
         from outbox o
        where o.id = x.id and x.event_id = ${eventId}::uuid and x.published_at is null
          and x.dead_at is not null
-      returning x.published_at as "discardedAt", x.event_id, x.aggregate_type, x.aggregate_id,
-                o.event_type, o.sequence, o.topic`
+      returning x.published_at as "discardedAt", x.id, x.event_id, x.aggregate_type,
+                x.aggregate_id, o.event_type, o.sequence, o.topic`
     const [discarded] = rows
     if (discarded) {
+      await releaseHeld(tx, [Number(discarded.id)])
       await insertDiscardMarker(tx, discarded)
       await tx`select pg_notify(${OUTBOX_CHANNEL}, '')`
     }
@@ -119,7 +121,7 @@ export async function discardDead(
 }
 
 type DiscardedRow = Record<
-  'event_id' | 'aggregate_type' | 'aggregate_id' | 'event_type',
+  'id' | 'event_id' | 'aggregate_type' | 'aggregate_id' | 'event_type',
   string
 > & {
   sequence: number | null

@@ -79,12 +79,15 @@ function windowRows(q: Q, r: ClaimRequest) {
       from outbox o
       -- A probe of outbox_parked_open_idx per row, and none while nothing is parked: an IN list
       -- here is read whole by every claim (a hashed subplan), a poison storm's every dead letter.
+      -- The event found is locked (shared) to the claim's end: an operator's discard of it waits,
+      -- and then releases the rows this claim held behind it (parked.ts: releaseHeld).
       left join lateral (
         select true as held from outbox_parked x
          where (select parked from w)
            and x.aggregate_type = o.aggregate_type and x.aggregate_id = o.aggregate_id
            and x.published_at is null
-         limit 1) h on true
+         limit 1
+           for share) h on true
      where o.id >= ${rangeEnd(q, r.range, 'lo')} and o.id <= ${rangeEnd(q, r.range, 'hi')}
        and o.id > ${r.after}::int8
        and ${inWindow(q, 'o')}
@@ -92,11 +95,20 @@ function windowRows(q: Q, r: ClaimRequest) {
      limit ${r.limit}`
 }
 
-/** `park`: window rows held back behind a parked event of their aggregate are parked too. */
+/**
+ * `park`: window rows of an aggregate with a parked event are parked too; `held` (out of the
+ * claim's way until released) if that event precedes them. One that follows them (it committed
+ * earlier) holds nothing back: the next claim takes the row from outbox_parked.
+ */
 function parkHeldBack(q: Q) {
   return q`
-    insert into outbox_parked (id, partition, aggregate_type, aggregate_id, event_id)
-    select id, partition, "aggregateType", "aggregateId", "eventId" from win where held
+    insert into outbox_parked (id, partition, aggregate_type, aggregate_id, event_id, held)
+    select id, partition, "aggregateType", "aggregateId", "eventId",
+           exists (select 1 from outbox_parked e
+                    where e.aggregate_type = win."aggregateType"
+                      and e.aggregate_id = win."aggregateId"
+                      and e.id < win.id and e.published_at is null)
+      from win where held
     on conflict (id) do nothing`
 }
 
@@ -105,7 +117,7 @@ function readyParked(q: Q, r: ClaimRequest) {
   return q`
     select false as held, ${messageColumns(q, 'o')}, x.attempts
       from outbox_parked x join outbox o on o.id = x.id
-     where x.published_at is null and x.dead_at is null
+     where x.published_at is null and x.dead_at is null and not x.held
        and x.partition = any(${r.owned}::int[])
        and (x.next_attempt_at is null or x.next_attempt_at <= now())
        and x.id <> all(${r.inFlight}::int8[])

@@ -7,8 +7,9 @@
  * backlog (the first pass after enabling retention, or after an outage) is spread out instead
  * of holding the database: writers and the relay's claims interleave with it. Rows are picked
  * with FOR UPDATE SKIP LOCKED, so two relays running retention at once never wait on each
- * other. Unpublished rows, dead ones included, are never touched: only `published_at` counts
- * (an operator's discard sets it, so discarded events age out like published ones).
+ * other. Unpublished rows, dead ones included, are never touched: a row counts as published once
+ * its partition's stored position has passed it, or, if it was parked, once its parked record
+ * says so (an operator's discard does too, so discarded events age out like published ones).
  *
  * A failed pass is logged and the next interval tries again; retention never stops the relay.
  * The first pass runs one `intervalMs` after start.

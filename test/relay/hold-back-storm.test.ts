@@ -1,0 +1,120 @@
+/**
+ * Behind a dead letter that stays for hours, its aggregate's later events pile up parked, held
+ * back. A claim must not walk them: each one ran a hold-back probe per held row, 1.5-2.5 s a
+ * claim behind 100,000 (docs/benchmarks.md). Held ones wait outside the claim's index until the
+ * dead letter is out (src/outbox/parked.ts: releaseHeld), then go out in order.
+ */
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { discardDead, requeueDead } from '../../src/outbox/admin'
+import { drain } from '../../src/relay/drain'
+import { RelaySession } from '../../src/relay/session'
+import { createTestDatabase, type TestDatabase } from '../helpers/database'
+
+let db: TestDatabase
+let session: RelaySession
+beforeAll(async () => {
+  db = await createTestDatabase()
+  session = new RelaySession(db.url, 'test-hold-back-storm')
+  await session.rebalance()
+})
+afterAll(async () => {
+  await session.close()
+  await db.close()
+})
+
+const insert = (n: number, aggregate?: string) => db.sql`
+  insert into outbox (event_id, event_type, aggregate_id, payload, occurred_at)
+  select gen_random_uuid(), 'OrderCreated', coalesce(${aggregate ?? null}, gen_random_uuid()::text),
+         jsonb_build_object('n', g), now()
+    from generate_series(1, ${n}) g`
+
+/** Dead-letters the last event of `aggregate`; returns its event id. */
+async function deadLetter(aggregate: string): Promise<string> {
+  const [row] = await db.sql<{ event_id: string }[]>`
+    insert into outbox_parked (id, partition, aggregate_type, aggregate_id, event_id, attempts,
+                               failure, last_error, dead_at)
+    select id, partition, aggregate_type, aggregate_id, event_id, 1, 'permanent', 'test', now()
+      from outbox where aggregate_id = ${aggregate} order by id desc limit 1
+    returning event_id`
+  if (!row) throw new Error('no event to dead-letter')
+  return row.event_id
+}
+
+const policy = {
+  maxAttempts: 10,
+  backoff: { baseMs: 100, capMs: 1000 },
+  reclaimAfterShort: false,
+  topicTemplate: '{aggregate_type}.events',
+}
+
+const published: { aggregateId: string; id: number }[] = []
+const drainAll = () =>
+  drain(
+    session,
+    1000,
+    async (batch) => {
+      published.push(...batch.map((m) => ({ aggregateId: m.aggregateId, id: m.id })))
+    },
+    policy,
+  )
+
+/** Index entries read on outbox_parked so far, all its indexes. */
+async function parkedIndexReads(): Promise<number> {
+  await session.sql`select pg_stat_force_next_flush()`
+  await session.sql`select 1` // the flush happens when the backend goes idle after a statement
+  await db.sql`select pg_stat_clear_snapshot()`
+  const [row] = await db.sql<{ n: number }[]>`
+    select sum(idx_tup_read)::float8 as n from pg_stat_user_indexes where relname = 'outbox_parked'`
+  return row?.n ?? 0
+}
+
+const HELD = 20_000
+
+it('claims past 20,000 events held behind a dead letter without reading them; a discard releases them in order', async () => {
+  await insert(1, 'poisoned')
+  const dead = await deadLetter('poisoned')
+  await insert(HELD, 'poisoned')
+  await drainAll()
+  expect(published).toEqual([])
+  const [parked] = await db.sql<{ held: number }[]>`
+    select count(*) filter (where held)::int as held from outbox_parked`
+  expect(parked?.held).toBe(HELD)
+
+  // Other aggregates flow, and a claim reads a handful of parked entries, not the held ones.
+  await db.sql`vacuum analyze outbox_parked`
+  await drainAll()
+  const before = await parkedIndexReads()
+  await insert(10)
+  await drainAll()
+  expect(published).toHaveLength(10)
+  expect(await parkedIndexReads()).toBeLessThan(before + 1000)
+
+  // Requeued, the dead letter goes out first; then the held ones, in their order.
+  published.length = 0
+  await requeueDead(db.sql, { eventId: dead })
+  await drainAll()
+  await drainAll()
+  expect(published).toHaveLength(HELD + 1)
+  expect(published.every((m) => m.aggregateId === 'poisoned')).toBe(true)
+  const ids = published.map((m) => m.id)
+  expect(ids).toEqual([...ids].sort((a, b) => a - b))
+  const [left] = await db.sql<{ n: number }[]>`
+    select count(*)::int as n from outbox_parked where published_at is null`
+  expect(left?.n).toBe(0)
+})
+
+it('a discarded dead letter releases what it held back', async () => {
+  published.length = 0
+  await insert(1, 'discarded')
+  const dead = await deadLetter('discarded')
+  await insert(50, 'discarded')
+  await drainAll()
+  expect(published).toEqual([])
+  await discardDead(db.sql, dead)
+  await drainAll()
+  await drainAll()
+  // The 50, then the discard marker (discard-marker.ts), also of this aggregate.
+  expect(published.map((m) => m.aggregateId)).toEqual(Array(51).fill('discarded'))
+  const ids = published.map((m) => m.id)
+  expect(ids.slice(0, 50)).toEqual([...ids.slice(0, 50)].sort((a, b) => a - b))
+})
