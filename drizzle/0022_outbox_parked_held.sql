@@ -1,8 +1,11 @@
 -- Held back, explicitly: an event parked only because an earlier event of its aggregate is
 -- parked waits with `held` set, outside the index of parked events the relay may claim. Behind a
 -- dead letter that stays for hours, its aggregate's later events pile up there, and every claim
--- walked them all in id order to find each still held back (src/outbox/parked.ts releases them
--- when what held them is out). Not null with a constant default: metadata only on a populated table.
+-- walked them all in id order to find each still held back (src/outbox/held.ts releases them
+-- when what held them is out). Not null with a constant default: no rewrite of the table. The
+-- indexes below are built under the migration's lock on outbox_parked, which holds only failures
+-- and is small unless dead letters piled up: meanwhile the relay's claims wait, and back off after
+-- their lock_timeout.
 ALTER TABLE "outbox_parked" ADD COLUMN "held" boolean DEFAULT false NOT NULL;
 --> statement-breakpoint
 -- Failed events not yet out, by aggregate: what holds an aggregate back (dead, or a retry time).

@@ -9,8 +9,9 @@
  */
 import type postgres from 'postgres'
 import { OutboxAdminError } from './admin'
+import { lockAggregates, releaseHeld } from './held'
 import { OUTBOX_CHANNEL } from './locks'
-import { releaseHeld, WAITING_FOR_TOPIC } from './parked'
+import { WAITING_FOR_TOPIC } from './parked'
 import { isValidTopicName } from './routing'
 
 export type EventState = 'pending' | 'waiting-for-topic' | 'dead' | 'published' | 'discarded'
@@ -87,6 +88,7 @@ export async function discardWaiting(
   eventId: string,
 ): Promise<{ discardedAt: Date }> {
   const [row] = await sql.begin(async (tx) => {
+    await lockAggregates(tx, tx`event_id = ${eventId}::uuid and published_at is null`)
     const rows = await tx<{ discardedAt: Date; id: string }[]>`
       update outbox_parked
          set published_at = now(), dead_at = now(), next_attempt_at = null,

@@ -6,14 +6,15 @@
  * Dead-lettered = parked (outbox_parked) with `dead_at` set and `published_at` null: the relay
  * never claims it again, and it holds back every later event of its aggregate (ordering first,
  * src/outbox/queries.ts). What is not yet published is the view outbox_unpublished.
- * A requeue and a discard both release that hold, so both send a NOTIFY on the relays' channel
- * in their transaction: an UPDATE does not fire the outbox's insert trigger, and an asleep
- * relay would otherwise only notice at its next poll.
+ * A discard ends that hold at once (the held events behind it are released, parked.ts); a
+ * requeue makes the event claimable, and its hold ends when the relay has published it. Both
+ * send a NOTIFY on the relays' channel in their transaction: an UPDATE does not fire the
+ * outbox's insert trigger, and an asleep relay would otherwise only notice at its next poll.
  */
 import type postgres from 'postgres'
 import { DISCARD_MARKER_TYPE, type DiscardMarkerData } from './discard-marker'
+import { lockAggregates, releaseHeld } from './held'
 import { OUTBOX_CHANNEL } from './locks'
-import { releaseHeld } from './parked'
 
 export type AdminErrorCode = 'EVENT_NOT_FOUND' | 'EVENT_NOT_DEAD' | 'EVENT_ALREADY_PUBLISHED'
 
@@ -98,6 +99,7 @@ export async function discardDead(
   eventId: string,
 ): Promise<{ discardedAt: Date }> {
   const [row] = await sql.begin(async (tx) => {
+    await lockAggregates(tx, tx`event_id = ${eventId}::uuid and published_at is null`)
     const rows = await tx<(DiscardedRow & { discardedAt: Date })[]>`
       update outbox_parked x
          set published_at = now(), next_attempt_at = null,

@@ -7,6 +7,9 @@
  *  - awake (p): held exclusively while p's relay drains; writers probe it (src/relay/awake.ts).
  *  - trace (p): held shared by each writer that may skip its NOTIFY, to its end (awake.ts).
  *  - replay (run): held by the process replaying that run, so two never drive one run.
+ *  - aggregate (hash of its type and id): taken by whatever ends a parked event's hold on its
+ *    aggregate, to its transaction's end, so two never release that aggregate's held events at
+ *    once, each blind to the other (held.ts).
  *  - sentinel (backend pid): held by each relay session from its join (session-level), and
  *    lost only with all its locks: claims prove ownership by it (sessionIntact).
  */
@@ -19,6 +22,7 @@ export const LOCK = {
   trace: 780004,
   replay: 780005,
   sentinel: 780006,
+  aggregate: 780007,
 } as const
 
 /** The channel writers NOTIFY (with an empty payload) and the relay LISTENs on. */

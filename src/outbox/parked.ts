@@ -2,13 +2,15 @@
  * outbox_parked: the events taken out of the stream of positions, with their state. An event is
  * parked when its publication failed (deferred: a retry time and an attempt counted; dead; or
  * waiting for its topic) or when an earlier event of its aggregate is parked (`held`, claim in
- * queries.ts). The claim takes parked events again once their time has come and nothing
- * earlier of their aggregate is dead or waiting; publishing one sets its `published_at`, which
- * ends its hold on the aggregate, and releases the held ones behind it (`releaseHeld`): until
- * then they are outside the index the claim reads, however many pile up behind a dead letter.
+ * queries.ts). The claim takes parked events again once their time has come, they are not held,
+ * and nothing earlier of their aggregate is dead or waiting; publishing or discarding one sets
+ * its `published_at`, which ends its hold on the aggregate, and releases the held ones behind it
+ * (held.ts): until then they are outside the index the claim reads, however many pile up
+ * behind a dead letter. A requeued one releases them when it is published.
  * Only failures write here: the path every event takes does not.
  */
 import type { Q } from './client'
+import { lockAggregates, releaseHeld } from './held'
 
 /**
  * Why an event's last attempt failed, as the relay classified it (src/relay/classify-error.ts)
@@ -123,8 +125,10 @@ export async function markDead(q: Q, event: Parked, why: ParkReason): Promise<De
 }
 
 /**
- * After the broker's acknowledgement: the parked events among `batch` are out. The others need
- * nothing written: the partition's position passes them (src/relay/positions.ts).
+ * After the broker's acknowledgement: the parked events among `batch` are out, and the held ones
+ * behind them released, in one transaction: a release lost to a crash in between would leave
+ * them held with nothing left to release them. The others need nothing written: the
+ * partition's position passes them (src/relay/positions.ts).
  */
 export async function markPublished(
   q: Q,
@@ -132,29 +136,13 @@ export async function markPublished(
 ): Promise<void> {
   const ids = batch.filter((m) => m.parked).map((m) => m.id)
   if (ids.length === 0) return
-  await q`update outbox_parked set published_at = now(), next_attempt_at = null
-            where id = any(${ids}::int8[]) and published_at is null`
-  await releaseHeld(q, ids)
-}
-
-/**
- * After the parked events `ids` were published, discarded, retried or rerouted: the held events
- * of their aggregates that no failed event of the aggregate precedes any more become claimable.
- * Its own statement, after the change: its snapshot must see the held rows a claim parked while
- * the change waited for that claim's lock on the event it found open (queries.ts: `win`).
- */
-export async function releaseHeld(q: Q, ids: number[]): Promise<void> {
-  await q`
-    update outbox_parked h set held = false
-      from (select distinct aggregate_type, aggregate_id from outbox_parked
-             where id = any(${ids}::int8[])) a
-     where h.held and h.published_at is null
-       and h.aggregate_type = a.aggregate_type and h.aggregate_id = a.aggregate_id
-       and not exists (
-         select 1 from outbox_parked e
-          where e.aggregate_type = h.aggregate_type and e.aggregate_id = h.aggregate_id
-            and e.id < h.id and e.published_at is null
-            and (e.dead_at is not null or e.next_attempt_at is not null))`
+  const work = async (tx: Q) => {
+    await lockAggregates(tx, tx`id = any(${ids}::int8[])`)
+    await tx`update outbox_parked set published_at = now(), next_attempt_at = null
+              where id = any(${ids}::int8[]) and published_at is null`
+    await releaseHeld(tx, ids)
+  }
+  await ('begin' in q ? q.begin(work) : work(q))
 }
 
 /**

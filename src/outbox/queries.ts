@@ -80,7 +80,7 @@ function windowRows(q: Q, r: ClaimRequest) {
       -- A probe of outbox_parked_open_idx per row, and none while nothing is parked: an IN list
       -- here is read whole by every claim (a hashed subplan), a poison storm's every dead letter.
       -- The event found is locked (shared) to the claim's end: an operator's discard of it waits,
-      -- and then releases the rows this claim held behind it (parked.ts: releaseHeld).
+      -- and then releases the rows this claim held behind it (held.ts).
       left join lateral (
         select true as held from outbox_parked x
          where (select parked from w)
@@ -97,8 +97,9 @@ function windowRows(q: Q, r: ClaimRequest) {
 
 /**
  * `park`: window rows of an aggregate with a parked event are parked too; `held` (out of the
- * claim's way until released) if that event precedes them. One that follows them (it committed
- * earlier) holds nothing back: the next claim takes the row from outbox_parked.
+ * claim's way until released) if a parked event of the aggregate precedes them. One that only
+ * follows them (it committed earlier) holds nothing back: the next claim takes the row from
+ * outbox_parked.
  */
 function parkHeldBack(q: Q) {
   return q`
