@@ -36,8 +36,12 @@ export type ClaimResult = {
 export type Row = Omit<ClaimedMessage, 'id' | 'topic' | 'attempts' | 'parked'> & {
   id: string
   topic: string | null
-  /** None from a window-only claim: it holds nothing back, and its rows have no attempts. */
-  held?: boolean
+  /**
+   * A window row's aggregate has a parked event not yet out, this one (its id): the row is
+   * parked, not published. None from a window-only claim: it holds nothing back, and its rows
+   * have no attempts.
+   */
+  held?: string | null
   attempts?: number
   intact: boolean | null
   anyParked?: boolean
@@ -67,7 +71,7 @@ export function toResult(rows: Row[], r: { limit: number; topicTemplate: string 
       windowRows++
       lastWindowId = Number(row.id)
     }
-    if (!row.held) messages.push(toMessage(row, r.topicTemplate))
+    if (row.held == null) messages.push(toMessage(row, r.topicTemplate))
   }
   return {
     intact: first?.intact,

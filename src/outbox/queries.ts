@@ -72,17 +72,23 @@ export async function claim(q: Q, r: ClaimRequest): Promise<ClaimResult> {
   return toResult(rows, r)
 }
 
-/** `win`: the window's next rows after `after`, each saying whether its aggregate has a parked event. */
+/**
+ * `win`: the window's next rows after `after`, each with the id of a parked event of its
+ * aggregate not yet out (`held`; null if none): the first, as outbox_parked_open_idx returns
+ * them in id order. An ORDER BY here made the planner walk the primary key instead, reading
+ * every parked row per window row when one aggregate's held rows are most of the table.
+ */
 function windowRows(q: Q, r: ClaimRequest) {
   return q`
-    select h.held is not null as held, ${messageColumns(q, 'o')}, 0 as attempts
+    select h.first as held, ${messageColumns(q, 'o')}, 0 as attempts
       from outbox o
       -- A probe of outbox_parked_open_idx per row, and none while nothing is parked: an IN list
       -- here is read whole by every claim (a hashed subplan), a poison storm's every dead letter.
-      -- The event found is locked (shared) to the claim's end: an operator's discard of it waits,
-      -- and then releases the rows this claim held behind it (held.ts).
+      -- The event found is locked (shared) to the claim's end: an operator's discard of it
+      -- waits, and then releases what this claim held behind it (held.ts); one already
+      -- discarded is passed over for the next.
       left join lateral (
-        select true as held from outbox_parked x
+        select x.id as first from outbox_parked x
          where (select parked from w)
            and x.aggregate_type = o.aggregate_type and x.aggregate_id = o.aggregate_id
            and x.published_at is null
@@ -97,26 +103,22 @@ function windowRows(q: Q, r: ClaimRequest) {
 
 /**
  * `park`: window rows of an aggregate with a parked event are parked too; `held` (out of the
- * claim's way until released) if a parked event of the aggregate precedes them. One that only
- * follows them (it committed earlier) holds nothing back: the next claim takes the row from
- * outbox_parked.
+ * claim's way until released) if the event found precedes them. Otherwise the next claim takes
+ * the row from outbox_parked, and the hold-back check there keeps it behind any earlier event
+ * that is dead or waiting.
  */
 function parkHeldBack(q: Q) {
   return q`
     insert into outbox_parked (id, partition, aggregate_type, aggregate_id, event_id, held)
-    select id, partition, "aggregateType", "aggregateId", "eventId",
-           exists (select 1 from outbox_parked e
-                    where e.aggregate_type = win."aggregateType"
-                      and e.aggregate_id = win."aggregateId"
-                      and e.id < win.id and e.published_at is null)
-      from win where held
+    select id, partition, "aggregateType", "aggregateId", "eventId", held < id
+      from win where held is not null
     on conflict (id) do nothing`
 }
 
 /** `ready`: parked events whose time has come, with nothing earlier of their aggregate in the way. */
 function readyParked(q: Q, r: ClaimRequest) {
   return q`
-    select false as held, ${messageColumns(q, 'o')}, x.attempts
+    select null::int8 as held, ${messageColumns(q, 'o')}, x.attempts
       from outbox_parked x join outbox o on o.id = x.id
      where x.published_at is null and x.dead_at is null and not x.held
        and x.partition = any(${r.owned}::int[])
