@@ -2,7 +2,8 @@
  * Held events (outbox_parked.held, drizzle/0022): parked only because an earlier parked event of
  * their aggregate is not out yet, and kept out of the claim's index until it is. What ends a
  * hold (a publish, parked.ts: markPublished; an operator's discard, admin.ts, admin-event.ts)
- * takes the aggregate's lock, ends it, and releases, in one transaction.
+ * takes the aggregate's lock, ends it, and releases, in one transaction; a failure holds what
+ * it holds back again (`holdBehind`), under the same lock.
  */
 import type { Q } from './client'
 import { LOCK } from './locks'
@@ -45,4 +46,32 @@ export async function releaseHeld(q: Q, ids: number[]): Promise<void> {
               order by x.id
               limit ${RELEASE_AT_MOST}) r
      where h.id = r.id`
+}
+
+/**
+ * After `events` failed (deferred, dead, or waiting): the claimable parked events of their
+ * aggregates behind a failed one are held again, so the claim does not walk them while it waits
+ * (a broker that fails once in a drain of 10,000 released ones). Under the aggregate lock, in
+ * one transaction, and only behind an event still failed: one an operator discarded meanwhile
+ * has released them already.
+ */
+export async function holdBehind(
+  q: Q,
+  events: ReadonlyArray<{ id: number; aggregateType: string; aggregateId: string }>,
+): Promise<void> {
+  if (events.length === 0) return
+  const ids = events.map((e) => e.id)
+  const work = async (tx: Q) => {
+    await lockAggregates(tx, tx`id = any(${ids}::int8[])`)
+    await tx`
+      update outbox_parked h set held = true
+        from (select aggregate_type, aggregate_id, min(id) as first from outbox_parked
+               where id = any(${ids}::int8[]) and published_at is null
+                 and (dead_at is not null or next_attempt_at is not null)
+               group by 1, 2) f
+       where h.aggregate_type = f.aggregate_type and h.aggregate_id = f.aggregate_id
+         and h.id > f.first and h.published_at is null and not h.held
+         and h.dead_at is null and h.next_attempt_at is null`
+  }
+  await ('begin' in q ? q.begin(work) : work(q))
 }

@@ -10,7 +10,7 @@
  * Only failures write here: the path every event takes does not.
  */
 import type { Q } from './client'
-import { lockAggregates, releaseHeld } from './held'
+import { holdBehind, lockAggregates, releaseHeld } from './held'
 
 /**
  * Why an event's last attempt failed, as the relay classified it (src/relay/classify-error.ts)
@@ -55,8 +55,11 @@ export function heldBack(q: Q, alias: string) {
        and (e.dead_at is not null or e.next_attempt_at > now()))`
 }
 
-/** Upserts the events' rows: one statement for a batch, whatever mix of new and parked. */
-function upsert(
+/**
+ * Upserts the events' rows: one statement for a batch, whatever mix of new and parked; then
+ * holds what they hold back (held.ts).
+ */
+async function upsert(
   q: Q,
   events: readonly Parked[],
   set: ParkReason & { delayMs?: number; attempt: boolean; deadAt?: number },
@@ -64,7 +67,7 @@ function upsert(
   // Dead once its attempts reach `deadAt` (0: at once; undefined: never).
   const deadAt = set.deadAt ?? null
   const col = <K extends keyof Parked>(k: K) => events.map((e) => e[k])
-  return q`
+  const rows = await q`
     insert into outbox_parked as x (id, partition, aggregate_type, aggregate_id, event_id,
                                     attempts, last_error, failure, next_attempt_at, dead_at)
     select id, partition, aggregate_type, aggregate_id, event_id,
@@ -82,9 +85,9 @@ function upsert(
            dead_at = case when x.attempts + excluded.attempts >= ${deadAt}::int then now() end
      where x.published_at is null
     returning x.event_id as "eventId", x.aggregate_type as "aggregateType",
-              x.aggregate_id as "aggregateId", x.last_error as reason, x.dead_at is not null as dead`.then(
-    (rows) => rows.filter((r) => r.dead).map(({ dead: _d, ...r }) => r as DeadLetter),
-  )
+              x.aggregate_id as "aggregateId", x.last_error as reason, x.dead_at is not null as dead`
+  await holdBehind(q, events)
+  return rows.filter((r) => r.dead).map(({ dead: _d, ...r }) => r as DeadLetter)
 }
 
 /**
