@@ -48,10 +48,11 @@ export async function oldestPublishableAge(
   if (owned.length === 0) return 0
   // Held-back events (behind a dead or waiting event of their aggregate) are not publishable:
   // a dead letter is an operator's matter (outbox_dead_events), not a relay falling behind.
+  // Those marked held are left out by index, however many piled up; the probe is for the rest.
   const [row] = await sql<{ age: number | null }[]>`
     select extract(epoch from now() - min(o.occurred_at))::float8 as age
       from outbox_unpublished o
-     where o.dead_at is null
+     where o.dead_at is null and not o.held
        and (o.next_attempt_at is null or o.next_attempt_at <= now())
        and o.partition = any(${owned as number[]}::int[])
        and not ${heldBack(sql, 'o')}`

@@ -7,7 +7,9 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { discardDead, requeueDead } from '../../src/outbox/admin'
+import { oldestPublishableAge } from '../../src/outbox/stats'
 import { drain } from '../../src/relay/drain'
+import { positionsOf } from '../../src/relay/positions'
 import { RelaySession } from '../../src/relay/session'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 
@@ -84,6 +86,12 @@ it('claims past 20,000 events held behind a dead letter without reading them; a 
   // Other aggregates flow, and a claim reads a handful of parked entries, not the held ones.
   await db.sql`vacuum analyze outbox_parked`
   await drainAll()
+  // Nor does the relay's lag (readiness, metrics): held events are not publishable. (Its
+  // positions stored first: rows they have not passed are each looked up in outbox_parked.)
+  await positionsOf(session).store(session)
+  const lagFrom = await parkedIndexReads()
+  expect(await oldestPublishableAge(session.sql, session.owned)).toBe(0)
+  expect(await parkedIndexReads()).toBeLessThan(lagFrom + 1000)
   const before = await parkedIndexReads()
   await insert(10)
   await drainAll()
