@@ -162,3 +162,46 @@ it('released events behind one that fails again are held again, not walked by ev
   await drainAll()
   expect(await parkedIndexReads()).toBeLessThan(before + 2500)
 })
+
+it('discards racing a relay that claims and parks their aggregates leave nothing held', async () => {
+  published.length = 0
+  const aggregates = Array.from({ length: 20 }, (_, i) => `racing-${i}`)
+  const dead: string[] = []
+  for (const a of aggregates) {
+    await insert(1, a)
+    dead.push(await deadLetter(a))
+    await insert(20, a)
+  }
+  await drainAll()
+  // Writers go on writing to these aggregates and the relay claims (parking them held) while
+  // an operator discards the dead letters one by one.
+  let writing = true
+  const writers = (async () => {
+    while (writing) for (const a of aggregates) await insert(1, a)
+  })()
+  const relay = (async () => {
+    while (writing) await drainAll()
+  })()
+  for (const id of dead) {
+    await discardDead(db.sql, id)
+    await new Promise((r) => setTimeout(r, 5))
+  }
+  writing = false
+  await Promise.all([writers, relay])
+  while ((await drainAll()).claimed > 0) {}
+  const [left] = await db.sql<{ held: number; open: number }[]>`
+    select count(*) filter (where held)::int as held, count(*)::int as open
+      from outbox_parked where published_at is null`
+  expect(left).toEqual({ held: 0, open: 0 })
+  // Every event of these aggregates but the discarded ones went out (the discards' markers
+  // too), each aggregate's in order.
+  const [written] = await db.sql<{ n: number }[]>`
+    select count(*)::int as n from outbox where aggregate_id like 'racing-%'`
+  const events = published.filter((m) => m.aggregateId.startsWith('racing-'))
+  const ids = new Set(events.map((m) => m.id))
+  expect(ids.size).toBe((written?.n ?? 0) - dead.length)
+  for (const a of aggregates) {
+    const order = events.filter((m) => m.aggregateId === a).map((m) => m.id)
+    expect(order).toEqual([...order].sort((x, y) => x - y))
+  }
+})

@@ -6,15 +6,17 @@
  * good, dead-lettered, and holds its aggregate's later events back), sometimes restart
  * (positions stored first, or lost as in a crash). Each
  * writer serializes on its aggregate (a transaction-level advisory lock, as an UPDATE of the
- * aggregate's row would), so each aggregate's commits have an order. Afterwards every
- * committed event was published (the dead-lettered ones, and those held behind them, once an
- * operator requeued them), nothing rolled back ever was, and each aggregate's events were first
- * delivered in commit order.
+ * aggregate's row would), so each aggregate's commits have an order. Now and then an operator
+ * discards the newest dead letter, sometimes while a relay drains. Afterwards every committed
+ * event was published (the dead-lettered ones, and those held behind them, once an operator
+ * requeued them) except those discarded, nothing rolled back or discarded ever was, each
+ * aggregate's events were first delivered in commit order, and nothing is left held.
  */
 import fc from 'fast-check'
 import postgres from 'postgres'
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { requeueDead } from '../../src/outbox/admin'
+import { discardDead, listDead, requeueDead } from '../../src/outbox/admin'
+import { DISCARD_MARKER_TYPE } from '../../src/outbox/discard-marker'
 import type { OutboxMessage } from '../../src/outbox/message'
 import { PermanentPublishError } from '../../src/relay/classify-error'
 import { drain } from '../../src/relay/drain'
@@ -32,6 +34,7 @@ type Op =
   | { t: 'commit' | 'rollback'; w: number }
   | { t: 'drain'; r: number; fail: 'none' | 'retriable' | 'permanent' }
   | { t: 'restart'; r: number; stored: boolean }
+  | { t: 'discard'; r: number; racing: boolean }
 
 const op: fc.Arbitrary<Op> = fc.oneof(
   {
@@ -68,6 +71,14 @@ const op: fc.Arbitrary<Op> = fc.oneof(
       t: fc.constant('restart' as const),
       r: fc.nat(RELAYS - 1),
       stored: fc.boolean(),
+    }),
+    weight: 1,
+  },
+  {
+    arbitrary: fc.record({
+      t: fc.constant('discard' as const),
+      r: fc.nat(RELAYS - 1),
+      racing: fc.boolean(),
     }),
     weight: 1,
   },
@@ -115,6 +126,7 @@ async function run(ops: Op[]): Promise<void> {
   const delivered: OutboxMessage[] = []
   const failNext = new Map<number, 'retriable' | 'permanent'>()
   const refused = new Set<string>() // events the broker refuses for good
+  const discarded = new Set<string>() // dead letters an operator discarded
   const publish = (r: number) => async (batch: readonly OutboxMessage[]) => {
     const fail = failNext.get(r)
     failNext.delete(r)
@@ -165,6 +177,17 @@ async function run(ops: Op[]): Promise<void> {
       } else if (o.t === 'drain') {
         if (o.fail !== 'none') failNext.set(o.r, o.fail)
         await drain(relays[o.r] as RelaySession, 3, publish(o.r), policy).catch(() => {})
+      } else if (o.t === 'discard') {
+        // An operator discards the newest dead letter, maybe while relay r drains.
+        const [dead] = await listDead(db.sql, 1)
+        const draining = o.racing
+          ? drain(relays[o.r] as RelaySession, 3, publish(o.r), policy).catch(() => {})
+          : undefined
+        if (dead) {
+          await discardDead(db.sql, dead.eventId)
+          discarded.add(dead.eventId)
+        }
+        await draining
       } else if (o.t === 'restart') {
         const old = relays[o.r] as RelaySession
         if (o.stored) await positionsOf(old).flush(old, 1, Date.now() + FLUSH_MS)
@@ -194,6 +217,11 @@ async function run(ops: Op[]): Promise<void> {
     refused.clear()
     await requeueDead(db.sql, 'all')
     await quiet()
+    // Nothing left held or unpublished: every hold was released by what ended it.
+    const [left] = await db.sql<{ held: number; open: number }[]>`
+      select count(*) filter (where held)::int as held, count(*)::int as open
+        from outbox_parked where published_at is null`
+    expect(left).toEqual({ held: 0, open: 0 })
   } finally {
     for (const w of writers) {
       await w`rollback`.catch(() => {})
@@ -203,11 +231,16 @@ async function run(ops: Op[]): Promise<void> {
   }
   const ids = new Set(delivered.map((m) => m.eventId))
   for (const id of rolledBack) expect(ids.has(id)).toBe(false)
+  for (const id of discarded) expect(ids.has(id)).toBe(false)
   for (const [a, events] of committed) {
     const first = [
-      ...new Set(delivered.filter((m) => m.aggregateId === `agg-${a}`).map((m) => m.eventId)),
+      ...new Set(
+        delivered
+          .filter((m) => m.aggregateId === `agg-${a}` && m.eventType !== DISCARD_MARKER_TYPE)
+          .map((m) => m.eventId),
+      ),
     ]
-    expect(first).toEqual(events)
+    expect(first).toEqual(events.filter((id) => !discarded.has(id)))
   }
 }
 
