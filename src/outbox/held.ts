@@ -5,7 +5,7 @@
  * takes the aggregate's lock, ends it, and releases, in one transaction; a failure holds what
  * it holds back again (`holdBehind`), under the same lock.
  */
-import type { Q } from './client'
+import { inTransaction, type Q } from './client'
 import { LOCK } from './locks'
 
 /**
@@ -61,7 +61,7 @@ export async function holdBehind(
 ): Promise<void> {
   if (events.length === 0) return
   const ids = events.map((e) => e.id)
-  const work = async (tx: Q) => {
+  await inTransaction(q, async (tx) => {
     await lockAggregates(tx, tx`id = any(${ids}::int8[])`)
     await tx`
       update outbox_parked h set held = true
@@ -72,6 +72,5 @@ export async function holdBehind(
        where h.aggregate_type = f.aggregate_type and h.aggregate_id = f.aggregate_id
          and h.id > f.first and h.published_at is null and not h.held
          and h.dead_at is null and h.next_attempt_at is null`
-  }
-  await ('begin' in q ? q.begin(work) : work(q))
+  })
 }

@@ -9,7 +9,7 @@
  * behind a dead letter. A requeued one releases them when it is published.
  * Only failures write here: the path every event takes does not.
  */
-import type { Q } from './client'
+import { inTransaction, type Q } from './client'
 import { holdBehind, lockAggregates, releaseHeld } from './held'
 
 /**
@@ -139,13 +139,12 @@ export async function markPublished(
 ): Promise<void> {
   const ids = batch.filter((m) => m.parked).map((m) => m.id)
   if (ids.length === 0) return
-  const work = async (tx: Q) => {
+  await inTransaction(q, async (tx) => {
     await lockAggregates(tx, tx`id = any(${ids}::int8[])`)
     await tx`update outbox_parked set published_at = now(), next_attempt_at = null
               where id = any(${ids}::int8[]) and published_at is null`
     await releaseHeld(tx, ids)
-  }
-  await ('begin' in q ? q.begin(work) : work(q))
+  })
 }
 
 /**
