@@ -11,7 +11,10 @@ import { oldestPublishableAge } from '../../src/outbox/stats'
 import { drain } from '../../src/relay/drain'
 import { positionsOf } from '../../src/relay/positions'
 import { RelaySession } from '../../src/relay/session'
+import { indexReads } from '../helpers/backend-stats'
+import { retriableError } from '../helpers/broker-errors'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
+import { park } from '../helpers/outbox-state'
 
 let db: TestDatabase
 let session: RelaySession
@@ -31,14 +34,16 @@ const insert = (n: number, aggregate?: string) => db.sql`
          jsonb_build_object('n', g), now()
     from generate_series(1, ${n}) g`
 
-/** Dead-letters the last event of `aggregate`; returns its event id. */
+/** Dead-letters the newest event of `aggregate`; returns its event id. */
 async function deadLetter(aggregate: string): Promise<string> {
-  const [row] = await db.sql<{ event_id: string }[]>`
-    insert into outbox_parked (id, partition, aggregate_type, aggregate_id, event_id, attempts,
-                               failure, last_error, dead_at)
-    select id, partition, aggregate_type, aggregate_id, event_id, 1, 'permanent', 'test', now()
-      from outbox where aggregate_id = ${aggregate} order by id desc limit 1
-    returning event_id`
+  const newest = () => db.sql`id = (select max(id) from outbox where aggregate_id = ${aggregate})`
+  await park(db.sql, newest(), {
+    attempts: 1,
+    failure: 'permanent',
+    lastError: 'test',
+    deadAgo: '0',
+  })
+  const [row] = await db.sql<{ event_id: string }[]>`select event_id from outbox where ${newest()}`
   if (!row) throw new Error('no event to dead-letter')
   return row.event_id
 }
@@ -61,15 +66,8 @@ const drainAll = () =>
     policy,
   )
 
-/** Index entries read on outbox_parked so far, all its indexes. */
-async function parkedIndexReads(): Promise<number> {
-  await session.sql`select pg_stat_force_next_flush()`
-  await session.sql`select 1` // the flush happens when the backend goes idle after a statement
-  await db.sql`select pg_stat_clear_snapshot()`
-  const [row] = await db.sql<{ n: number }[]>`
-    select sum(idx_tup_read)::float8 as n from pg_stat_user_indexes where relname = 'outbox_parked'`
-  return row?.n ?? 0
-}
+/** Index entries the relay's backend read on outbox_parked so far, all its indexes. */
+const parkedIndexReads = () => indexReads(session.sql, db.sql, 'outbox_parked')
 
 const HELD = 20_000
 
@@ -134,14 +132,6 @@ const heldOf = async (aggregate: string) => {
   return row?.n ?? 0
 }
 
-/** A retriable broker error (kafkajs's shape): the batch is deferred. */
-const retriable = () =>
-  Object.assign(new Error('leader moved'), {
-    name: 'KafkaJSProtocolError',
-    type: 'NOT_LEADER_FOR_PARTITION',
-    retriable: true,
-  })
-
 it('released events behind one that fails again are held again, not walked by every claim', async () => {
   published.length = 0
   await insert(1, 'flapping')
@@ -153,7 +143,7 @@ it('released events behind one that fails again are held again, not walked by ev
   expect(await heldOf('flapping')).toBe(0)
   // The first 1,000 fail and wait a minute; the 4,000 behind them are held again.
   const failing = { ...policy, backoff: { baseMs: 60_000, capMs: 60_000 } }
-  await drain(session, 1000, async () => Promise.reject(retriable()), failing)
+  await drain(session, 1000, async () => Promise.reject(retriableError()), failing)
   expect(await heldOf('flapping')).toBe(4000)
   // A claim reads the 1,000 waiting (their time has not come), not the 4,000.
   await drainAll()

@@ -22,6 +22,7 @@ import { PermanentPublishError } from '../../src/relay/classify-error'
 import { drain } from '../../src/relay/drain'
 import { FLUSH_MS, positionsOf } from '../../src/relay/positions'
 import { RelaySession } from '../../src/relay/session'
+import { retriableError } from '../helpers/broker-errors'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 import { passAll } from '../helpers/outbox-state'
 
@@ -95,13 +96,6 @@ afterAll(async () => {
   await db.close()
 })
 
-/** A retriable broker error (kafkajs's shape): the batch is parked with a retry time. */
-const retriable = () =>
-  Object.assign(new Error('leader moved'), {
-    name: 'KafkaJSProtocolError',
-    type: 'NOT_LEADER_FOR_PARTITION',
-    retriable: true,
-  })
 const policy = {
   maxAttempts: 1000,
   backoff: { baseMs: 1, capMs: 5 },
@@ -133,7 +127,7 @@ async function run(ops: Op[]): Promise<void> {
     if (fail === 'permanent' && batch[0]) refused.add(batch[0].eventId)
     const poison = batch.find((m) => refused.has(m.eventId))
     if (poison) throw new PermanentPublishError(poison.eventId, 'refused')
-    if (fail === 'retriable') throw retriable()
+    if (fail === 'retriable') throw retriableError()
     delivered.push(...batch)
   }
   const held = (a: number) => open.some((tx) => tx?.aggregates.has(a))

@@ -13,6 +13,7 @@ import { earliestRetry } from '../../src/outbox/parked'
 import { drain } from '../../src/relay/drain'
 import { FLUSH_MS } from '../../src/relay/positions'
 import { RelaySession } from '../../src/relay/session'
+import { flushStats, indexReads } from '../helpers/backend-stats'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 
 let db: TestDatabase
@@ -45,16 +46,9 @@ async function claimAndMark(limit: number): Promise<number> {
   return result.claimed
 }
 
-/** Makes the relay's backend report its counts, and this connection read them afresh. */
-async function flushStats(): Promise<void> {
-  await session.sql`select pg_stat_force_next_flush()`
-  await session.sql`select 1` // the flush happens when the backend goes idle after a statement
-  await db.sql`select pg_stat_clear_snapshot()`
-}
-
 /** Sequential scans of outbox so far. */
 async function seqScans(): Promise<number> {
-  await flushStats()
+  await flushStats(session.sql, db.sql)
   const [row] = await db.sql<{ n: number }[]>`
     select seq_scan::int as n from pg_stat_user_tables where relname = 'outbox'`
   return row?.n ?? 0
@@ -78,13 +72,8 @@ it('claims and marks through indexes after its plans were made on an empty outbo
   expect(await seqScans()).toBe(before)
 })
 
-/** Index entries read on outbox so far, all its indexes. */
-async function indexReads(): Promise<number> {
-  await flushStats()
-  const [row] = await db.sql<{ n: number }[]>`
-    select sum(idx_tup_read)::float8 as n from pg_stat_user_indexes where relname = 'outbox'`
-  return row?.n ?? 0
-}
+/** Index entries the relay's backend read on outbox so far, all its indexes. */
+const outboxIndexReads = () => indexReads(session.sql, db.sql, 'outbox')
 
 // The statistics of a relay that keeps up say "nothing unpublished": autovacuum analyzes the
 // outbox between batches. A backlog then (after a broker outage) is a surprise to the planner.
@@ -95,20 +84,15 @@ it('claims a backlog in time linear in it though the statistics say nothing is u
   await claimAndMark(1000)
   await db.sql`vacuum analyze outbox`
   await insert(5000)
-  const before = await indexReads()
+  const before = await outboxIndexReads()
   expect(await claimAndMark(1000)).toBe(5000)
   // Linear: the window's bounds read its 5,000 rows by transaction id once, each claim its 1,000
   // candidates by id. A walk per candidate read millions.
-  expect(await indexReads()).toBeLessThan(before + 50_000)
+  expect(await outboxIndexReads()).toBeLessThan(before + 50_000)
 })
 
-/** Index entries read on outbox_parked so far, all its indexes. */
-async function parkedIndexReads(): Promise<number> {
-  await flushStats()
-  const [row] = await db.sql<{ n: number }[]>`
-    select sum(idx_tup_read)::float8 as n from pg_stat_user_indexes where relname = 'outbox_parked'`
-  return row?.n ?? 0
-}
+/** Index entries the relay's backend read on outbox_parked so far, all its indexes. */
+const parkedIndexReads = () => indexReads(session.sql, db.sql, 'outbox_parked')
 
 // A poison storm leaves thousands of dead letters, each an open parked event. The claim's check
 // "is this row's aggregate held back?" was planned as one set of every open parked event, read

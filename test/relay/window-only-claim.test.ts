@@ -9,6 +9,7 @@ import { PARKED_RECHECK_MS, windowOnly } from '../../src/relay/batch'
 import { drain } from '../../src/relay/drain'
 import { RelaySession } from '../../src/relay/session'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
+import { park } from '../helpers/outbox-state'
 
 describe('windowOnly', () => {
   it('is allowed once PARKED_RECHECK_MS passed since something was found parked', () => {
@@ -36,11 +37,13 @@ const insert = (n: number, aggregate?: string) => db.sql`
     from generate_series(1, ${n})`
 
 /** Parks the newest event of `aggregate` as a dead letter, as a failed publish would. */
-const deadLetter = (aggregate: string) => db.sql`
-  insert into outbox_parked (id, partition, aggregate_type, aggregate_id, event_id, attempts,
-                             failure, last_error, dead_at)
-  select id, partition, aggregate_type, aggregate_id, event_id, 1, 'permanent', 'test', now()
-    from outbox where aggregate_id = ${aggregate} order by id desc limit 1`
+const deadLetter = (aggregate: string) =>
+  park(db.sql, db.sql`id = (select max(id) from outbox where aggregate_id = ${aggregate})`, {
+    attempts: 1,
+    failure: 'permanent',
+    lastError: 'test',
+    deadAgo: '0',
+  })
 
 async function snapshot(): Promise<string> {
   const [row] = await db.sql<{ s: string }[]>`select pg_current_snapshot()::text as s`
