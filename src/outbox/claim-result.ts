@@ -13,7 +13,7 @@ export type ClaimedMessage = OutboxMessage & {
 
 export type ClaimResult = {
   /**
-   * Whether the claiming backend still holds its relay's locks (locks.ts, sessionIntact), read
+   * Whether the claiming backend still holds its relay's locks (locks.ts, SESSION_INTACT), read
    * in the claim itself, so the relay proves it still owns what it claimed (session.ts);
    * undefined when no row came.
    */

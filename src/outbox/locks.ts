@@ -11,7 +11,7 @@
  *    aggregate, to its transaction's end, so two never release that aggregate's held events at
  *    once, each blind to the other (held.ts).
  *  - sentinel (backend pid): held by each relay session from its join (session-level), and
- *    lost only with all its locks: claims prove ownership by it (sessionIntact).
+ *    lost only with all its locks: claims prove ownership by it (SESSION_INTACT).
  */
 import type { Q } from './client'
 
@@ -47,7 +47,5 @@ export function heldOwnerLocks(q: Q) {
  * with them. Two lock-table operations, where reading pg_locks copies every lock the server
  * holds, on every claim that returns rows.
  */
-export function sessionIntact(q: Q) {
-  return q`(case when pg_advisory_unlock(${LOCK.sentinel}, pg_backend_pid())
-                 then pg_try_advisory_lock(${LOCK.sentinel}, pg_backend_pid()) else false end)`
-}
+export const SESSION_INTACT = `(case when pg_advisory_unlock(${LOCK.sentinel}, pg_backend_pid())
+  then pg_try_advisory_lock(${LOCK.sentinel}, pg_backend_pid()) else false end)`

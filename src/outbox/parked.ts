@@ -43,15 +43,14 @@ export type DeadLetter = {
 }
 
 /**
- * SQL: an earlier event of the aggregate of the row `alias` is parked, not yet out, and dead or
+ * SQL: an earlier event of the aggregate of the row `t` is parked, not yet out, and dead or
  * waiting for its time. Such a row is held back: it must not overtake that event.
  */
-export function heldBack(q: Q, alias: string) {
-  const row = q(alias)
-  return q`exists (
+export function heldBack(t: string) {
+  return `exists (
     select 1 from outbox_parked e
-     where e.aggregate_type = ${row}.aggregate_type and e.aggregate_id = ${row}.aggregate_id
-       and e.id < ${row}.id and e.published_at is null
+     where e.aggregate_type = ${t}.aggregate_type and e.aggregate_id = ${t}.aggregate_id
+       and e.id < ${t}.id and e.published_at is null
        and (e.dead_at is not null or e.next_attempt_at > now()))`
 }
 
@@ -159,6 +158,6 @@ export async function earliestRetry(q: Q, owned: number[]): Promise<Date | undef
     select min(x.next_attempt_at) as at from outbox_parked x
      where x.published_at is null and x.dead_at is null and x.next_attempt_at is not null
        and x.partition = any(${owned}::int[])
-       and not ${heldBack(q, 'x')}`
+       and not ${q.unsafe(heldBack('x'))}`
   return row?.at ?? undefined
 }

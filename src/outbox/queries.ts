@@ -12,13 +12,16 @@ import {
   inWindow,
   messageColumns,
   rangeEnd,
-  windowBounds,
-  windowOnlyClaim,
-  windowSnapshots,
+  WINDOW_BOUNDS,
+  WINDOW_ONLY_CLAIM,
+  WINDOW_PARAMETERS,
+  WINDOW_SNAPSHOTS,
+  windowValues,
 } from './claim-window'
 import type { Q } from './client'
-import { sessionIntact } from './locks'
+import { SESSION_INTACT } from './locks'
 import { heldBack } from './parked'
+import { run, type Statement, statement } from './statement'
 
 export type { ClaimedMessage, ClaimResult } from './claim-result'
 
@@ -39,36 +42,22 @@ export type ClaimRequest = {
   limit: number
   /** KAFKA_TOPIC_TEMPLATE: each message is routed here, once (routing.ts). */
   topicTemplate: string
-  /** Claim the window only, if nothing is parked (claim-window.ts: windowOnlyClaim). */
+  /** Claim the window only, if nothing is parked (claim-window.ts: WINDOW_ONLY_CLAIM). */
   windowOnly?: boolean
 }
 
 export async function claim(q: Q, r: ClaimRequest): Promise<ClaimResult> {
+  const values = windowValues(r)
   if (r.windowOnly) {
-    const rows = await q<Row[]>`${windowOnlyClaim(q, r)}`
+    const rows = await run(q, WINDOW_ONLY_CLAIM, values)
     if (rows[0]?.anyParked) return { ...toResult([], r), parkedFound: true }
     return toResult(rows[0]?.id == null ? [] : rows, r)
   }
-  const rows = await q<Row[]>`
-    with w as materialized (${windowSnapshots(q, r.from, r.to)}),
-    bounds as materialized (${windowBounds(q, r.from)}),
-    win as materialized (${windowRows(q, r)}),
-    park as (${parkHeldBack(q)}),
-    ready as (${readyParked(q, r)})
-    -- Parked events first, then the window's rows; the columns read once, no second look-up.
-    -- What is the claim's, not a row's, comes with the first row only: sent and parsed once.
-    select case when row_number() over byId = 1 then ${sessionIntact(q)} end as intact,
-           b.*,
-           case when row_number() over byId = 1 then (select s1 from w)::text end as "to",
-           case when row_number() over byId = 1 then ${rangeEnd(q, r.range, 'lo')} end as lo,
-           case when row_number() over byId = 1 then ${rangeEnd(q, r.range, 'hi')} end as hi
-      from (select 0 as src, * from ready
-            union all
-            select 1, * from win
-            order by 1, 3
-            limit ${r.limit}) b
-    window byId as (order by b.src, b.id)
-     order by b.src, b.id`
+  const rows = await run(q, FULL_CLAIM, {
+    ...values,
+    owned: r.owned,
+    in_flight: r.inFlight,
+  })
   return toResult(rows, r)
 }
 
@@ -78,9 +67,8 @@ export async function claim(q: Q, r: ClaimRequest): Promise<ClaimResult> {
  * them in id order. An ORDER BY here made the planner walk the primary key instead, reading
  * every parked row per window row when one aggregate's held rows are most of the table.
  */
-function windowRows(q: Q, r: ClaimRequest) {
-  return q`
-    select h.first as held, ${messageColumns(q, 'o')}, 0 as attempts
+const WINDOW_ROWS = `
+    select h.first as held, ${messageColumns('o')}, 0 as attempts
       from outbox o
       -- A probe of outbox_parked_open_idx per row, and none while nothing is parked: an IN list
       -- here is read whole by every claim (a hashed subplan), a poison storm's every dead letter.
@@ -94,12 +82,11 @@ function windowRows(q: Q, r: ClaimRequest) {
            and x.published_at is null
          limit 1
            for share) h on true
-     where o.id >= ${rangeEnd(q, r.range, 'lo')} and o.id <= ${rangeEnd(q, r.range, 'hi')}
-       and o.id > ${r.after}::int8
-       and ${inWindow(q, 'o')}
+     where o.id >= ${rangeEnd('lo')} and o.id <= ${rangeEnd('hi')}
+       and o.id > @after::int8
+       and ${inWindow('o')}
      order by o.id
-     limit ${r.limit}`
-}
+     limit @limit`
 
 /**
  * `park`: window rows of an aggregate with a parked event are parked too; `held` (out of the
@@ -107,24 +94,47 @@ function windowRows(q: Q, r: ClaimRequest) {
  * the row from outbox_parked, and the hold-back check there keeps it behind any earlier event
  * that is dead or waiting.
  */
-function parkHeldBack(q: Q) {
-  return q`
+const PARK_HELD_BACK = `
     insert into outbox_parked (id, partition, aggregate_type, aggregate_id, event_id, held)
     select id, partition, "aggregateType", "aggregateId", "eventId", held < id
       from win where held is not null
     on conflict (id) do nothing`
-}
 
 /** `ready`: parked events whose time has come, with nothing earlier of their aggregate in the way. */
-function readyParked(q: Q, r: ClaimRequest) {
-  return q`
-    select null::int8 as held, ${messageColumns(q, 'o')}, x.attempts
+const READY_PARKED = `
+    select null::int8 as held, ${messageColumns('o')}, x.attempts
       from outbox_parked x join outbox o on o.id = x.id
      where x.published_at is null and x.dead_at is null and not x.held
-       and x.partition = any(${r.owned}::int[])
+       and x.partition = any(@owned::int[])
        and (x.next_attempt_at is null or x.next_attempt_at <= now())
-       and x.id <> all(${r.inFlight}::int8[])
-       and not ${heldBack(q, 'x')}
+       and x.id <> all(@in_flight::int8[])
+       and not ${heldBack('x')}
      order by x.id
-     limit ${r.limit}`
-}
+     limit @limit`
+
+const FULL_PARAMETERS = [...WINDOW_PARAMETERS, 'owned', 'in_flight'] as const
+
+/** The whole claim: parked events whose time has come, then the window's rows. */
+const FULL_CLAIM: Statement<(typeof FULL_PARAMETERS)[number], Row> = statement(
+  FULL_PARAMETERS,
+  `
+    with w as materialized (${WINDOW_SNAPSHOTS}),
+    bounds as materialized (${WINDOW_BOUNDS}),
+    win as materialized (${WINDOW_ROWS}),
+    park as (${PARK_HELD_BACK}),
+    ready as (${READY_PARKED})
+    -- Parked events first, then the window's rows; the columns read once, no second look-up.
+    -- What is the claim's, not a row's, comes with the first row only: sent and parsed once.
+    select case when row_number() over byId = 1 then ${SESSION_INTACT} end as intact,
+           b.*,
+           case when row_number() over byId = 1 then (select s1 from w)::text end as "to",
+           case when row_number() over byId = 1 then ${rangeEnd('lo')} end as lo,
+           case when row_number() over byId = 1 then ${rangeEnd('hi')} end as hi
+      from (select 0 as src, * from ready
+            union all
+            select 1, * from win
+            order by 1, 3
+            limit @limit) b
+    window byId as (order by b.src, b.id)
+     order by b.src, b.id`,
+)

@@ -55,6 +55,6 @@ export async function oldestPublishableAge(
      where o.dead_at is null and not o.held
        and (o.next_attempt_at is null or o.next_attempt_at <= now())
        and o.partition = any(${owned as number[]}::int[])
-       and not ${heldBack(sql, 'o')}`
+       and not ${sql.unsafe(heldBack('o'))}`
   return Math.max(0, row?.age ?? 0)
 }

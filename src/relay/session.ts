@@ -123,7 +123,7 @@ export class RelaySession {
     this.#provenAt = Math.max(this.#provenAt, sentAt)
   }
 
-  /** As proveOwnership, from a claim's sessionIntact (locks.ts). */
+  /** As proveOwnership, from a claim's SESSION_INTACT (locks.ts). */
   proveIntact(intact: boolean, sentAt: number): void {
     if (!intact) this.#lost('its session holds no partition locks')
     this.#provenAt = Math.max(this.#provenAt, sentAt)
