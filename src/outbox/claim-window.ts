@@ -47,18 +47,32 @@ export const WINDOW_PARAMETERS = [
 
 export type WindowParameter = (typeof WINDOW_PARAMETERS)[number]
 
-/** Their values for one claim: the members' snapshots, each once, and which is whose. */
-export function windowValues(r: WindowRequest) {
-  const snaps = [...new Set(r.from.values())]
+/** What the values below take from a window's members: the same while its members stand still. */
+const ofMembers = new WeakMap<Map<number, string>, ReturnType<typeof members>>()
+
+/** The members' snapshots, each once, and which is whose (`slot`, by partition). */
+function members(from: Map<number, string>) {
+  const snaps = [...new Set(from.values())]
   const slot = Array.from({ length: 64 }, (_, p) => {
-    const s = r.from.get(p)
+    const s = from.get(p)
     return s === undefined ? null : snaps.indexOf(s) + 1
   })
+  return { snaps, slot, ...windowXids(from) }
+}
+
+/**
+ * Their values for one claim. The members' part is worked out once per `from` map: the relay
+ * keeps its plan while nothing moves (src/relay/positions.ts), and claims with it again and again.
+ */
+export function windowValues(r: WindowRequest) {
+  let m = ofMembers.get(r.from)
+  if (m === undefined) {
+    m = members(r.from)
+    ofMembers.set(r.from, m)
+  }
   return {
     to: r.to ?? null,
-    snaps,
-    slot,
-    ...windowXids(r.from),
+    ...m,
     lo: r.range?.lo ?? null,
     hi: r.range?.hi ?? null,
     after: r.after,

@@ -73,7 +73,16 @@ const key = (p: Position) => `${p.snapshot}|${p.window?.to ?? ''}|${p.window?.af
 
 export class Positions {
   #joins: number | undefined
+  #owned: readonly number[] | undefined
   #claimed = new Map<number, Position>()
+  /**
+   * The next claim's plan, kept while nothing moved: a lingering relay claims about a thousand
+   * times a second, mostly finding nothing, and the plan (with the values derived from it,
+   * claim-window.ts) is the same each time. null: not made yet.
+   */
+  #plan: WindowPlan | undefined | null = null
+  /** `claimed` is `acked` as it was at the last reset, and nothing moved since. */
+  #fresh = false
   #acked = new Map<number, Position>()
   #stored = new Map<number, string>()
   #range: { to: string; lo: number; hi: number } | undefined
@@ -83,6 +92,8 @@ export class Positions {
 
   /** Keeps the owned partitions' positions, loading those newly owned. */
   async sync(session: RelaySession): Promise<void> {
+    if (session.joins === this.#joins && session.owned === this.#owned) return this.reset()
+    this.#fresh = false
     if (session.joins !== this.#joins) {
       this.#joins = session.joins
       this.#acked.clear()
@@ -102,6 +113,7 @@ export class Positions {
         this.#stored.set(p, key(pos))
       }
     }
+    this.#owned = session.owned
     this.reset()
   }
 
@@ -112,11 +124,15 @@ export class Positions {
 
   /** Nothing in flight any more (a drain's start, a failed batch): claim from what is done. */
   reset(): void {
+    if (this.#fresh) return
     this.#claimed = new Map(this.#acked)
+    this.#plan = null
+    this.#fresh = true
   }
 
   plan(): WindowPlan | undefined {
-    return nextWindow(this.#claimed, this.#range)
+    if (this.#plan === null) this.#plan = nextWindow(this.#claimed, this.#range)
+    return this.#plan
   }
 
   /** A claim returned: the next one continues after it. Returns the batch's advance. */
@@ -125,13 +141,20 @@ export class Positions {
     for (const [p, pos] of advance) this.#claimed.set(p, pos)
     const to = plan.to ?? result.to
     if (to !== undefined && result.range) this.#range = { to, ...result.range }
+    if (advance.size > 0) this.#moved()
     return advance
   }
 
   /** A batch of `events` is done (acknowledged, or parked): its advance may be stored. */
   done(advance: Map<number, Position>, events: number): void {
     for (const [p, pos] of advance) if (this.#acked.has(p)) this.#acked.set(p, pos)
+    if (advance.size > 0) this.#moved()
     this.#unstored += events
+  }
+
+  #moved(): void {
+    this.#plan = null
+    this.#fresh = false
   }
 
   /**

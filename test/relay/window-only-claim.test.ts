@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type ClaimRequest, claim } from '../../src/outbox/queries'
 import { PARKED_RECHECK_MS, windowOnly } from '../../src/relay/batch'
 import { drain } from '../../src/relay/drain'
+import { positionsOf } from '../../src/relay/positions'
 import { RelaySession } from '../../src/relay/session'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 import { park } from '../helpers/outbox-state'
@@ -160,5 +161,34 @@ describe('the relay', () => {
       await drain(session, 100, publish, policy)
       expect(claimsIn(sent)).toMatchObject({ windowOnly: 0 })
     }
+  })
+
+  it('claims again and again with one plan while nothing moves, and with a new one after', async () => {
+    const session = await joined('test-window-only-plan')
+    const published: string[] = []
+    const publish = async (ms: readonly { aggregateId: string }[]) => {
+      published.push(...ms.map((m) => m.aggregateId))
+    }
+    const positions = positionsOf(session)
+    await drain(session, 100, publish, policy) // what the tests above left
+    // The first drain after one that published starts again from what was acknowledged.
+    await drain(session, 100, publish, policy)
+    published.length = 0
+    const idle = positions.plan()
+    expect(idle).toBeDefined()
+    for (let i = 0; i < 3; i++) {
+      expect(await drain(session, 100, publish, policy)).toEqual({ claimed: 0, published: 0 })
+    }
+    expect(positions.plan()).toBe(idle)
+
+    await insert(3, 'moved')
+    await drain(session, 100, publish, policy)
+    expect(published).toEqual(['moved', 'moved', 'moved'])
+    const after = positions.plan()
+    expect(after).not.toBe(idle)
+    // Claimed from the new plan: the three are not claimed again, a fourth is.
+    await insert(1, 'fourth')
+    await drain(session, 100, publish, policy)
+    expect(published).toEqual(['moved', 'moved', 'moved', 'fourth'])
   })
 })
