@@ -89,11 +89,15 @@ export const WINDOW_SNAPSHOTS = `
            @snaps::text[]::pg_snapshot[] as snaps, @slot::int[] as slot,
            exists (select 1 from outbox_parked where published_at is null) as parked`
 
-/** SQL: the row `t` is a window member's, visible in `s1` and not in its position. */
+/**
+ * SQL: the row `t` is a window member's, visible in `s1` and not in its position. `w` is joined
+ * where this is used, not read by a subquery per reference: each such subquery is a step of its
+ * own that Postgres sets up on every run, and they were most of an idle claim's plan.
+ */
 export function inWindow(t: string) {
-  return `(select slot from w)[${t}.partition + 1] is not null
-    and pg_visible_in_snapshot(${t}.xid, (select s1 from w))
-    and not pg_visible_in_snapshot(${t}.xid, (select snaps from w)[(select slot from w)[${t}.partition + 1]])`
+  return `w.slot[${t}.partition + 1] is not null
+    and pg_visible_in_snapshot(${t}.xid, w.s1)
+    and not pg_visible_in_snapshot(${t}.xid, w.snaps[w.slot[${t}.partition + 1]])`
 }
 
 /**
@@ -102,17 +106,16 @@ export function inWindow(t: string) {
  */
 export const WINDOW_BOUNDS = `
     select min(c.id) as lo, max(c.id) as hi
-      from (select o.id, o.partition, o.xid from outbox o
-             where o.xid = any(@xips::text[]::xid8[])
-            union all
-            select o.id, o.partition, o.xid from outbox o
-             where o.xid >= @xlo::xid8
-               and o.xid < (select pg_snapshot_xmax(s1) from w)) c
+      from w, (select o.id, o.partition, o.xid from outbox o
+                where o.xid = any(@xips::text[]::xid8[])
+               union all
+               select o.id, o.partition, o.xid from outbox o, w
+                where o.xid >= @xlo::xid8 and o.xid < pg_snapshot_xmax(w.s1)) c
      where ${inWindow('c')}`
 
-/** The window's id range: as the request knows it, else as `bounds` found it. */
+/** The window's id range: as the request knows it, else as `bounds` (joined) found it. */
 export function rangeEnd(end: 'lo' | 'hi') {
-  return `coalesce(@${end}::int8, (select ${end} from bounds))`
+  return `coalesce(@${end}::int8, bounds.${end})`
 }
 
 /** The message's columns of the row `t` (of outbox), named as OutboxMessage names them. */
@@ -135,16 +138,16 @@ export const WINDOW_ONLY_CLAIM: Statement<WindowParameter, Row> = statement(
   `
     with w as materialized (${WINDOW_SNAPSHOTS}),
     bounds as materialized (${WINDOW_BOUNDS})
-    select case when b.n is null or b.n = 1 then (select parked from w) end as "anyParked",
+    select case when b.n is null or b.n = 1 then w.parked end as "anyParked",
            case when b.n = 1 then ${SESSION_INTACT} end as intact,
            ${messageColumns('b')},
-           case when b.n = 1 then (select s1 from w)::text end as "to",
+           case when b.n = 1 then w.s1::text end as "to",
            case when b.n = 1 then ${rangeEnd('lo')} end as lo,
            case when b.n = 1 then ${rangeEnd('hi')} end as hi
-      from (select 1) one left join lateral (
+      from w cross join bounds left join lateral (
         select row_number() over (order by o.id) as n, o.*
           from outbox o
-         where not (select parked from w)
+         where not w.parked
            and o.id >= ${rangeEnd('lo')} and o.id <= ${rangeEnd('hi')}
            and o.id > @after::int8
            and ${inWindow('o')}

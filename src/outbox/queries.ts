@@ -69,7 +69,7 @@ export async function claim(q: Q, r: ClaimRequest): Promise<ClaimResult> {
  */
 const WINDOW_ROWS = `
     select h.first as held, ${messageColumns('o')}, 0 as attempts
-      from outbox o
+      from w cross join bounds cross join outbox o
       -- A probe of outbox_parked_open_idx per row, and none while nothing is parked: an IN list
       -- here is read whole by every claim (a hashed subplan), a poison storm's every dead letter.
       -- The event found is locked (shared) to the claim's end: an operator's discard of it
@@ -77,7 +77,7 @@ const WINDOW_ROWS = `
       -- discarded is passed over for the next.
       left join lateral (
         select x.id as first from outbox_parked x
-         where (select parked from w)
+         where w.parked
            and x.aggregate_type = o.aggregate_type and x.aggregate_id = o.aggregate_id
            and x.published_at is null
          limit 1
@@ -127,10 +127,11 @@ const FULL_CLAIM: Statement<(typeof FULL_PARAMETERS)[number], Row> = statement(
     -- What is the claim's, not a row's, comes with the first row only: sent and parsed once.
     select case when row_number() over byId = 1 then ${SESSION_INTACT} end as intact,
            b.*,
-           case when row_number() over byId = 1 then (select s1 from w)::text end as "to",
+           case when row_number() over byId = 1 then w.s1::text end as "to",
            case when row_number() over byId = 1 then ${rangeEnd('lo')} end as lo,
            case when row_number() over byId = 1 then ${rangeEnd('hi')} end as hi
-      from (select 0 as src, * from ready
+      from w cross join bounds cross join (
+            select 0 as src, * from ready
             union all
             select 1, * from win
             order by 1, 3
