@@ -19,7 +19,7 @@ type WindowRequest = {
 }
 
 /** The lower bounds of a window's transaction ids (xid8 as text): below them all is visible. */
-export function windowXids(from: Map<number, string>): { xlo: string; xips: string[] } {
+function windowXids(from: Map<number, string>): { xlo: string; xips: string[] } {
   let xlo: bigint | undefined
   const xips = new Set<string>()
   // Usually one snapshot for all 64 partitions: each parsed once.
@@ -84,7 +84,7 @@ export function windowValues(r: WindowRequest) {
  * `w`: the window's upper snapshot (`s1`), its members' snapshots, each once (usually one for
  * all), which is whose (`slot`, by partition), and whether anything is parked at all.
  */
-export const WINDOW_SNAPSHOTS = `
+const WINDOW_SNAPSHOTS = `
     select coalesce(@to::pg_snapshot, pg_current_snapshot()) as s1,
            @snaps::text[]::pg_snapshot[] as snaps, @slot::int[] as slot,
            exists (select 1 from outbox_parked where published_at is null) as parked`
@@ -104,7 +104,7 @@ export function inWindow(t: string) {
  * `bounds`, once per window: the window's rows lie between these ids. Found by transaction id:
  * those running at the lower snapshot (its xip list, exact look-ups) and those after it.
  */
-export const WINDOW_BOUNDS = `
+const WINDOW_BOUNDS = `
     select min(c.id) as lo, max(c.id) as hi
       from w, (select o.id, o.partition, o.xid from outbox o
                 where o.xid = any(@xips::text[]::xid8[])
@@ -112,6 +112,10 @@ export const WINDOW_BOUNDS = `
                select o.id, o.partition, o.xid from outbox o, w
                 where o.xid >= @xlo::xid8 and o.xid < pg_snapshot_xmax(w.s1)) c
      where ${inWindow('c')}`
+
+/** Both claims' first common table expressions: `w`, then `bounds`. */
+export const WINDOW_CTES = `w as materialized (${WINDOW_SNAPSHOTS}),
+    bounds as materialized (${WINDOW_BOUNDS})`
 
 /** The window's id range: as the request knows it, else as `bounds` (joined) found it. */
 export function rangeEnd(end: 'lo' | 'hi') {
@@ -136,8 +140,7 @@ export const WINDOW_ONLY_CLAIM: Statement<WindowParameter, Row> = statement(
   WINDOW_PARAMETERS,
   // Only the message's columns come with every row (each column is parsed per row).
   `
-    with w as materialized (${WINDOW_SNAPSHOTS}),
-    bounds as materialized (${WINDOW_BOUNDS})
+    with ${WINDOW_CTES}
     select case when b.n is null or b.n = 1 then w.parked end as "anyParked",
            case when b.n = 1 then ${SESSION_INTACT} end as intact,
            ${messageColumns('b')},

@@ -12,10 +12,9 @@ import {
   inWindow,
   messageColumns,
   rangeEnd,
-  WINDOW_BOUNDS,
+  WINDOW_CTES,
   WINDOW_ONLY_CLAIM,
   WINDOW_PARAMETERS,
-  WINDOW_SNAPSHOTS,
   windowValues,
 } from './claim-window'
 import type { Q } from './client'
@@ -118,8 +117,7 @@ const FULL_PARAMETERS = [...WINDOW_PARAMETERS, 'owned', 'in_flight'] as const
 const FULL_CLAIM: Statement<(typeof FULL_PARAMETERS)[number], Row> = statement(
   FULL_PARAMETERS,
   `
-    with w as materialized (${WINDOW_SNAPSHOTS}),
-    bounds as materialized (${WINDOW_BOUNDS}),
+    with ${WINDOW_CTES},
     win as materialized (${WINDOW_ROWS}),
     park as (${PARK_HELD_BACK}),
     ready as (${READY_PARKED})
